@@ -1,0 +1,14 @@
+DROP TABLE IF EXISTS idempotency_keys;
+DROP TABLE IF EXISTS seat_claims;
+DROP TABLE IF EXISTS reservation_seats;
+DROP TABLE IF EXISTS reservations;
+DROP TABLE IF EXISTS holds;
+DROP TABLE IF EXISTS showtimes;
+DROP TABLE IF EXISTS seats;
+DROP TABLE IF EXISTS theaters;
+DROP TABLE IF EXISTS seat_types;
+DROP TABLE IF EXISTS movie_genres;
+DROP TABLE IF EXISTS movies;
+DROP TABLE IF EXISTS genres;
+DROP TABLE IF EXISTS login_failures;
+DROP TABLE IF EXISTS users;

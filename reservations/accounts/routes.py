@@ -1,0 +1,72 @@
+"""Account routes: thin handlers that parse, call the service and answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_apispec import docs, request_schema, response_schema
+
+from ..api import error_responses, json_response, path_uuid
+from ..context import PASSWORDS, POOL, SETTINGS
+from . import service
+from .access import admin_only, current_user, user_only
+from .schemas import LoginRequest, RegisterRequest, TokenSchema, UserSchema
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/v1/auth/register")
+@docs(tags=["auth"], summary="Create an account (always with role user)")
+@request_schema(RegisterRequest)
+@response_schema(UserSchema, 201, description="The new user")
+@error_responses(400, 409, 413, 415, 422)
+async def register(request: web.Request) -> web.Response:
+    data = request["data"]
+    user = await service.register(
+        request.app[POOL],
+        request.app[PASSWORDS],
+        email=data["email"],
+        password=data["password"],
+        first_name=data["first_name"],
+        last_name=data["last_name"],
+    )
+    return json_response(user, status=201)
+
+
+@routes.post("/api/v1/auth/login")
+@docs(tags=["auth"], summary="Exchange email and password for a bearer token")
+@request_schema(LoginRequest)
+@response_schema(TokenSchema, 200, description="A bearer token")
+@error_responses(400, 401, 413, 415, 422, 429)
+async def login(request: web.Request) -> web.Response:
+    data = request["data"]
+    token = await service.login(
+        request.app[POOL],
+        request.app[PASSWORDS],
+        request.app[SETTINGS],
+        email=data["email"],
+        password=data["password"],
+        address=request.remote,
+    )
+    return json_response(token)
+
+
+@routes.get("/api/v1/auth/me")
+@docs(tags=["auth"], summary="The caller's account")
+@user_only
+@response_schema(UserSchema, 200, description="The caller")
+@error_responses(401)
+async def me(request: web.Request) -> web.Response:
+    return json_response(service.public_user(current_user(request)))
+
+
+@routes.post("/api/v1/admin/users/{id}/promote")
+@docs(tags=["admin"], summary="Make a user an admin")
+@admin_only
+@response_schema(UserSchema, 200, description="The user, now an admin")
+@error_responses(401, 403, 404)
+async def promote(request: web.Request) -> web.Response:
+    return json_response(await service.promote(request.app[POOL], path_uuid(request)))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)

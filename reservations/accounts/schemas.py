@@ -1,0 +1,57 @@
+"""Account schemas: they validate requests and document them in the API docs."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
+
+from ..api import RequestSchema
+from .passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES
+
+
+class _TrimmedEmail(RequestSchema):
+    @pre_load
+    def trim_email(self, data: object, **kwargs: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            return {**data, "email": data["email"].strip()}
+        return data
+
+
+class RegisterRequest(_TrimmedEmail):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(
+        required=True,
+        metadata={"description": f"{MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes (UTF-8)"},
+    )
+    first_name = fields.String(load_default="", validate=validate.Length(max=100))
+    last_name = fields.String(load_default="", validate=validate.Length(max=100))
+
+    @validates("password")
+    def password_length(self, value: str, **kwargs: object) -> None:
+        size = len(value.encode())
+        if size < MIN_PASSWORD_BYTES:
+            raise ValidationError(f"Passwords need at least {MIN_PASSWORD_BYTES} bytes.")
+        if size > MAX_PASSWORD_BYTES:
+            raise ValidationError(
+                f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit); "
+                f"this one has {size}."
+            )
+
+
+class LoginRequest(_TrimmedEmail):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class UserSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["user", "admin"]))
+    created_at = fields.DateTime(required=True)
+
+
+class TokenSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})

@@ -1,0 +1,181 @@
+"""The application factory: routes, middlewares, cleanup contexts and the API docs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
+from marshmallow import Schema, fields
+
+from . import accounts
+from .accounts.access import auth_middleware
+from .accounts.passwords import PasswordHasher
+from .api import json_response
+from .context import DSN, PASSWORDS, POOL, REQUEST_ID, SETTINGS
+from .db import PROJECT_ROOT, create_pool
+from .errors import make_error_middleware
+from .settings import Settings
+from .validation import validation_middleware
+
+log = logging.getLogger("reservations.access")
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = TEMPLATES_DIR / "static"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@web.middleware
+async def request_id_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    incoming = request.headers.get("X-Request-ID", "")
+    request[REQUEST_ID] = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    started = time.perf_counter()
+    response = await handler(request)
+    if not response.prepared:
+        response.headers["X-Request-ID"] = request[REQUEST_ID]
+    user = request.get("current_user")
+    log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        request.path,
+        response.status,
+        (time.perf_counter() - started) * 1000,
+        extra={
+            "request_id": request[REQUEST_ID],
+            "route": request.match_info.route.resource.canonical
+            if request.match_info.route.resource
+            else None,
+            "status": response.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_id": str(user["id"]) if user else None,
+        },
+    )
+    return response
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
+@docs(tags=["service"], summary="The process is up")
+@response_schema(HealthSchema, 200)
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@docs(tags=["service"], summary="The database answers")
+@response_schema(HealthSchema, 200)
+async def readyz(request: web.Request) -> web.Response:
+    from .errors import DatabaseUnavailable
+
+    try:
+        async with request.app[POOL].acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1", timeout=2)
+    except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any fault is "not ready"
+        raise DatabaseUnavailable(f"The database is not reachable ({type(exc).__name__}).") from None
+    return json_response({"status": "ready"})
+
+
+class ApiSpec(AiohttpApiSpec):
+    """aiohttp-apispec, registering copies of each handler's docs so that several apps in one
+    process (the tests) each get a complete spec."""
+
+    def _register_route(self, route: Any, method: str, view: Any) -> None:
+        apispec = getattr(view, "__apispec__", None)
+        if apispec is None:
+            return
+        copy = dict(apispec)
+        copy["schemas"] = list(apispec.get("schemas", []))
+        copy["parameters"] = list(apispec.get("parameters", []))
+        copy["responses"] = dict(apispec.get("responses", {}))
+
+        class View:
+            __apispec__ = copy
+
+        super()._register_route(route, method, View)
+
+
+def _setup_docs(app: web.Application) -> None:
+    spec = ApiSpec(
+        url="/api/docs/swagger.json",
+        app=app,
+        swagger_path="/api/docs",
+        static_path="/api/docs/static",
+        title="Reservations API",
+        version="1",
+        info={
+            "description": "Movie seat reservations. Errors always have the shape "
+            '`{"error": {"code", "message", "details"}}`. Authorize with `Bearer <access_token>`.'
+        },
+        securityDefinitions={
+            "bearerAuth": {
+                "type": "apiKey",
+                "name": "Authorization",
+                "in": "header",
+                "description": "`Bearer <access_token>` from POST /api/v1/auth/login",
+            }
+        },
+    )
+    del spec
+
+
+def _database_context(settings: Settings, dsn: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(dsn, settings)
+        app[POOL] = pool
+        yield
+        try:
+            await asyncio.wait_for(pool.close(), timeout=10)
+        except asyncio.TimeoutError:
+            pool.terminate()
+
+    return database
+
+
+async def _passwords_context(app: web.Application) -> AsyncIterator[None]:
+    hasher = PasswordHasher(app[SETTINGS].bcrypt_rounds)
+    app[PASSWORDS] = hasher
+    yield
+    hasher.close()
+
+
+def create_app(settings: Settings, dsn: str) -> web.Application:
+    """An application serving `settings` on the database at `dsn` (already migrated)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            request_id_middleware,
+            make_error_middleware(REQUEST_ID),
+            auth_middleware,
+            validation_middleware,
+        ],
+    )
+    app[SETTINGS] = settings
+    app[DSN] = dsn
+    app.cleanup_ctx.append(_database_context(settings, dsn))
+    app.cleanup_ctx.append(_passwords_context)
+
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    if Path(STATIC_DIR).exists():
+        app.router.add_static("/static", STATIC_DIR, name="static")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    accounts.setup(app)
+    _setup_docs(app)
+    return app

@@ -1,0 +1,28 @@
+"""Typed application keys: everything a handler needs hangs off `request.app[...]`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from aiohttp import web
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .accounts.passwords import PasswordHasher
+    from .booking.sweeper import Sweeper
+    from .live.hub import Hub
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+SWEEPER: web.AppKey[Sweeper] = web.AppKey("sweeper")
+# Where the instance's database came from (DATABASE_URL or the embedded server); set by create_app.
+DSN = web.AppKey("dsn", str)
+METRICS: web.AppKey[Any] = web.AppKey("metrics")
+PASSWORDS: web.AppKey[PasswordHasher] = web.AppKey("passwords")
+
+# Request-scoped keys (request[...]).
+REQUEST_ID = "request_id"
+CURRENT_USER = "current_user"

@@ -1,0 +1,182 @@
+"""The database: the pool, named SQL, migrations and the embedded PostgreSQL.
+
+Every query is written once in `sql/*.sql` under a name (`-- name: find_user_by_email`) with
+positional parameters (`$1`), loaded at start and called by name: `QUERIES.find_user_by_email`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import urllib.parse
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = PROJECT_ROOT / "sql"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+EMBEDDED_DATABASE = "reservations"
+
+_QUERY_HEADER = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+class Queries:
+    """Named SQL loaded from a folder of .sql files; attribute access returns the SQL text."""
+
+    def __init__(self, folder: Path) -> None:
+        self._sql: dict[str, str] = {}
+        for path in sorted(folder.glob("*.sql")):
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        text = path.read_text()
+        headers = list(_QUERY_HEADER.finditer(text))
+        for index, header in enumerate(headers):
+            end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
+            body = "\n".join(
+                line for line in text[header.end() : end].strip().splitlines() if not line.startswith("--")
+            ).strip()
+            name = header.group("name")
+            if name in self._sql:
+                raise ValueError(f"query {name!r} is defined twice (second time in {path.name})")
+            self._sql[name] = body.rstrip(";")
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._sql[name]
+        except KeyError:
+            raise AttributeError(f"no query named {name!r} in {SQL_DIR}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._sql)
+
+
+QUERIES = Queries(SQL_DIR)
+
+
+def json_dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, uuid.UUID):  # asyncpg's own UUID type, which orjson does not know
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=lambda v: json_dumps(v).decode(), decoder=orjson.loads
+    )
+    await conn.set_type_codec(
+        "json", schema="pg_catalog", encoder=lambda v: json_dumps(v).decode(), decoder=orjson.loads
+    )
+
+
+async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        init=_init_connection,
+        command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
+        server_settings={
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "lock_timeout": str(min(settings.db_statement_timeout_ms, 3000)),
+            "idle_in_transaction_session_timeout": "60000",
+            "application_name": "reservations",
+            "timezone": "UTC",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+@dataclass
+class EmbeddedDatabase:
+    """A private PostgreSQL from the pgserver package, with its data under DATA_DIR."""
+
+    data_dir: Path
+    server: Any = None
+
+    def start(self) -> str:
+        # pgserver reads XDG_RUNTIME_DIR when imported.
+        runtime = Path(os.environ.setdefault("XDG_RUNTIME_DIR", f"/tmp/runtime-{os.getuid()}"))
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        runtime.chmod(0o700)
+        try:
+            import pgserver
+        except ImportError:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                "DATABASE_URL is not set and the embedded database is not installed: "
+                "pip install 'reservations[embedded]' or set DATABASE_URL"
+            ) from None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.server = pgserver.get_server(self.data_dir.resolve() / "pgdata", cleanup_mode="stop")
+        admin_uri = self.server.get_uri()
+        exists = self.server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
+        )
+        if "(1 row)" not in exists:
+            self.server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
+        return with_database(admin_uri, EMBEDDED_DATABASE)
+
+    def admin_dsn(self) -> str:
+        assert self.server is not None
+        return str(self.server.get_uri())
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.cleanup()
+            self.server = None
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server, another database."""
+    parts = urllib.parse.urlsplit(dsn)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + database))
+
+
+def resolve_dsn(settings: Settings) -> tuple[str, EmbeddedDatabase | None]:
+    """DATABASE_URL when set, else the embedded database (started on demand)."""
+    if settings.database_url:
+        return settings.database_url, None
+    embedded = EmbeddedDatabase(settings.data_dir)
+    return embedded.start(), embedded
+
+
+def _yoyo_uri(dsn: str) -> str:
+    parts = urllib.parse.urlsplit(dsn)
+    return urllib.parse.urlunsplit(parts._replace(scheme="postgresql+psycopg"))
+
+
+def migrate(dsn: str, rollback: bool = False, rollback_all: bool = False) -> list[str]:
+    """Apply every pending migration, or undo the last one (or all). Returns their ids."""
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(_yoyo_uri(dsn))
+    migrations = read_migrations(str(MIGRATIONS_DIR))
+    with backend.lock():
+        if rollback or rollback_all:
+            chosen = backend.to_rollback(migrations)
+            if not rollback_all:
+                chosen = chosen[:1]
+            backend.rollback_migrations(chosen)
+        else:
+            chosen = backend.to_apply(migrations)
+            backend.apply_migrations(chosen)
+    backend.connection.close()
+    return [migration.id for migration in chosen]

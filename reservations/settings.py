@@ -1,0 +1,227 @@
+"""Settings: one frozen dataclass read from the environment and validated once at start.
+
+A bad value raises `SettingsError` naming the variable, so the service stops with one clear
+line instead of failing later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+T = TypeVar("T")
+
+MIN_JWT_SECRET_BYTES = 32
+# Values copied from tutorials and examples; a deployment using one is as good as unauthenticated.
+KNOWN_EXAMPLE_SECRETS = frozenset(
+    {
+        "secret",
+        "changeme",
+        "change-me",
+        "your-secret-key",
+        "your-256-bit-secret",
+        "supersecret",
+        "jwt-secret",
+        "please-change-this-secret-in-production",
+        "change-me-change-me-change-me-change-me",
+    }
+)
+GAP_RULES = ("warn", "enforce", "off")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _non_negative_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _port(name: str, raw: str) -> int:
+    value = _non_negative_int(name, raw)
+    if value > 65535:
+        raise SettingsError(f"{name} must be a TCP port (0-65535), got {raw!r}")
+    return value
+
+
+def _zone(name: str, raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{name} must be an IANA time zone such as Europe/Paris, got {raw!r}") from None
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip()
+        if name == "LOG_LEVEL":
+            value = value.upper()
+        else:
+            value = value.lower()
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise SettingsError(f"{name} must list origins like https://example.com, got {origin!r}")
+    return origins
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    jwt_secret: str = field(default="", repr=False)
+    jwt_ttl_seconds: int = 3600
+    hold_ttl_seconds: int = 600
+    max_hold_lifetime_seconds: int = 1800
+    sweep_interval_seconds: int = 5
+    sweep_batch_size: int = 500
+    max_seats_per_hold: int = 10
+    single_seat_gap_rule: str = "warn"
+    bcrypt_rounds: int = 12
+    data_dir: Path = Path(".data")
+    poster_dir: Path = Path(".data/posters")
+    max_poster_bytes: int = 5 * 1024 * 1024
+    max_poster_pixels: int = 40_000_000
+    cinema_tz: ZoneInfo = ZoneInfo("UTC")
+    cleaning_buffer_minutes: int = 15
+    log_level: str = "INFO"
+    log_format: str = "text"
+    allowed_origins: tuple[str, ...] = ()
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 20
+    db_statement_timeout_ms: int = 5000
+    db_acquire_timeout_seconds: int = 5
+    login_max_failures: int = 5
+    login_window_seconds: int = 300
+    max_body_bytes: int = 1024 * 1024
+    max_viewers_per_address: int = 50
+    ws_queue_size: int = 256
+
+    @property
+    def embedded(self) -> bool:
+        """True when the service runs its own PostgreSQL from the pgserver package."""
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+
+        def read(name: str, parse: Callable[[str, str], T], attribute: str | None = None) -> None:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return
+            values[attribute or name.lower()] = parse(name, raw)
+
+        read("DATABASE_URL", _text)
+        read("HOST", _text)
+        read("PORT", _port)
+        read("JWT_SECRET", _text)
+        read("JWT_TTL_SECONDS", _positive_int)
+        read("HOLD_TTL_SECONDS", _positive_int)
+        read("MAX_HOLD_LIFETIME_SECONDS", _positive_int)
+        read("SWEEP_INTERVAL_SECONDS", _positive_int)
+        read("SWEEP_BATCH_SIZE", _positive_int)
+        read("MAX_SEATS_PER_HOLD", _positive_int)
+        read("SINGLE_SEAT_GAP_RULE", _choice(GAP_RULES))
+        read("BCRYPT_ROUNDS", _positive_int)
+        read("DATA_DIR", lambda n, r: Path(r))
+        read("POSTER_DIR", lambda n, r: Path(r))
+        read("MAX_POSTER_BYTES", _positive_int)
+        read("MAX_POSTER_PIXELS", _positive_int)
+        read("CINEMA_TZ", _zone)
+        read("CLEANING_BUFFER_MINUTES", _non_negative_int)
+        read("LOG_LEVEL", _choice(LOG_LEVELS))
+        read("LOG_FORMAT", _choice(("text", "json")))
+        read("ALLOWED_ORIGINS", _origins)
+        read("DB_POOL_MIN_SIZE", _positive_int)
+        read("DB_POOL_MAX_SIZE", _positive_int)
+        read("DB_STATEMENT_TIMEOUT_MS", _positive_int)
+        read("DB_ACQUIRE_TIMEOUT_SECONDS", _positive_int)
+        read("LOGIN_MAX_FAILURES", _positive_int)
+        read("LOGIN_WINDOW_SECONDS", _positive_int)
+        read("MAX_BODY_BYTES", _positive_int)
+        read("MAX_VIEWERS_PER_ADDRESS", _positive_int)
+
+        if "poster_dir" not in values and "data_dir" in values:
+            values["poster_dir"] = Path(str(values["data_dir"])) / "posters"
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 4 <= self.bcrypt_rounds <= 31:
+            raise SettingsError(f"BCRYPT_ROUNDS must be between 4 and 31, got {self.bcrypt_rounds}")
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise SettingsError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        if self.max_hold_lifetime_seconds < self.hold_ttl_seconds:
+            raise SettingsError("MAX_HOLD_LIFETIME_SECONDS must be at least HOLD_TTL_SECONDS")
+        if self.jwt_secret:
+            check_jwt_secret(self.jwt_secret)
+        elif not self.embedded:
+            raise SettingsError(
+                "JWT_SECRET must be set when DATABASE_URL is set "
+                "(at least 32 random bytes, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
+
+    def with_jwt_secret(self) -> Settings:
+        """The embedded demo keeps a generated secret under DATA_DIR so tokens survive restarts."""
+        if self.jwt_secret:
+            return self
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            secret = path.read_text().strip()
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_urlsafe(48)
+            path.write_text(secret)
+            path.chmod(0o600)
+        return _replace(self, jwt_secret=secret)
+
+
+def check_jwt_secret(secret: str) -> None:
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SettingsError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long")
+    if secret.strip().lower() in KNOWN_EXAMPLE_SECRETS:
+        raise SettingsError("JWT_SECRET is a well-known example value; generate a random one")
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)  # type: ignore[arg-type]

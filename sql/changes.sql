@@ -1,0 +1,9 @@
+-- Seat changes: versions and notifications (see reservations/booking/changes.py).
+
+-- name: bump_showtime_version
+-- One more change of showtime $1; its new version.
+UPDATE showtimes SET version = version + 1 WHERE id = $1 RETURNING version;
+
+-- name: notify_seat_changes
+-- Queue a notification on channel $1 with payload $2; delivered when the transaction commits.
+SELECT pg_notify($1, $2);

@@ -1,0 +1,177 @@
+"""The test harness: a real PostgreSQL, a clean database per test, tokens for each role.
+
+The server starts once per run (the embedded pgserver under .data/test, or DATABASE_URL). The
+schema is migrated once into a template database named after a hash of the migrations; every
+test gets its own database copied from it (CREATE DATABASE ... TEMPLATE), which takes a few
+tens of milliseconds, and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from reservations.accounts.tokens import issue_token
+from reservations.app import create_app
+from reservations.db import MIGRATIONS_DIR, EmbeddedDatabase, migrate, with_database
+from reservations.settings import Settings
+
+TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _template_name() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return f"reservations_template_{digest.hexdigest()[:12]}"
+
+
+@pytest.fixture(scope="session")
+def admin_dsn() -> Iterator[str]:
+    """A DSN with rights to create databases: DATABASE_URL, or the embedded server."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    embedded = EmbeddedDatabase(ROOT / ".data" / "test")
+    embedded.start()
+    try:
+        yield embedded.admin_dsn()
+    finally:
+        embedded.stop()
+
+
+async def _ensure_template(admin: str) -> str:
+    name = _template_name()
+    conn = await asyncpg.connect(admin)
+    try:
+        # Several test runs may start at once: one builds the template, the others wait.
+        await conn.execute("SELECT pg_advisory_lock(727001)")
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            building = f"{name}_building"
+            await conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{building}"')
+            await asyncio.get_running_loop().run_in_executor(
+                None, migrate, with_database(admin, building)
+            )
+            await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{name}"')
+        await conn.execute("SELECT pg_advisory_unlock(727001)")
+    finally:
+        await conn.close()
+    return name
+
+
+@pytest.fixture(scope="session")
+def template_database(admin_dsn: str) -> str:
+    return asyncio.run(_ensure_template(admin_dsn))
+
+
+@pytest.fixture
+async def database(admin_dsn: str, template_database: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for this test; its DSN."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    finally:
+        await conn.close()
+    yield with_database(admin_dsn, name)
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def settings(database: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database,
+        jwt_secret=TEST_JWT_SECRET,
+        bcrypt_rounds=4,
+        sweep_interval_seconds=1,
+        data_dir=tmp_path,
+        poster_dir=tmp_path / "posters",
+        db_pool_min_size=1,
+        db_pool_max_size=10,
+        login_max_failures=5,
+    )
+
+
+@pytest.fixture
+def make_settings(settings: Settings) -> Callable[..., Settings]:
+    """Test settings with some values changed: make_settings(hold_ttl_seconds=2)."""
+
+    def make(**changes: Any) -> Settings:
+        return dataclasses.replace(settings, **changes)
+
+    return make
+
+
+@pytest.fixture
+def app(settings: Settings, database: str) -> web.Application:
+    return create_app(settings, database)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], app: web.Application) -> TestClient:
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, for setting up what the API cannot and for proving invariants."""
+    conn = await asyncpg.connect(database)
+    yield conn
+    await conn.close()
+
+
+@dataclasses.dataclass
+class Account:
+    id: uuid.UUID
+    email: str
+    token: str
+    role: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_account(db: asyncpg.Connection) -> Callable[..., Awaitable[Account]]:
+    """Create a user straight in the database (a dummy hash) and issue its token."""
+
+    async def make(role: str = "user", email: str | None = None) -> Account:
+        email = email or f"{role}-{uuid.uuid4().hex[:10]}@example.com"
+        user_id = await db.fetchval(
+            "INSERT INTO users (email, password_hash, role) VALUES ($1, 'not-a-hash', $2) RETURNING id",
+            email,
+            role,
+        )
+        return Account(user_id, email, issue_token(user_id, TEST_JWT_SECRET, 3600), role)
+
+    return make
+
+
+@pytest.fixture
+async def admin(make_account: Callable[..., Awaitable[Account]]) -> Account:
+    return await make_account("admin")
+
+
+@pytest.fixture
+async def user(make_account: Callable[..., Awaitable[Account]]) -> Account:
+    return await make_account("user")
