@@ -49,3 +49,9 @@ async def record_seat_changes(
         version = await conn.fetchval(QUERIES.bump_showtime_version, showtime_id)
         await conn.execute(QUERIES.notify_seat_changes, CHANNEL, encode_notification(showtime_id, version, chunk))
     return version
+
+
+async def lock_showtime(conn: asyncpg.Connection, showtime_id: uuid.UUID) -> None:
+    """Serialise every seat change of one showtime: a transaction-scoped advisory lock, released
+    at commit or rollback. Bounded by the connection's lock_timeout (503 `busy` past it)."""
+    await conn.execute(QUERIES.lock_showtime, str(showtime_id))
