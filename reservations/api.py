@@ -18,7 +18,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_PAGE_SIZE = 100
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
         body=json_dumps(data),
         status=status,
@@ -56,9 +58,7 @@ class ErrorSchema(Schema):
 
 class PageQuery(RequestSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    page_size = fields.Integer(
-        load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
-    )
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
 class PageFields(Schema):
@@ -94,5 +94,7 @@ def error_responses(*statuses: int) -> Callable[[F], F]:
     return decorate
 
 
-def page_of(name: str, items: Iterable[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
+def page_of(
+    name: str, items: Iterable[Any], total: int, page: int, page_size: int
+) -> dict[str, Any]:
     return {name: list(items), "total": total, "page": page, "page_size": page_size}

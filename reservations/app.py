@@ -17,13 +17,14 @@ from aiohttp import web
 from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
 from marshmallow import Schema, fields
 
-from . import accounts
+from . import accounts, metrics
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
 from .api import json_response
-from .context import DSN, PASSWORDS, POOL, REQUEST_ID, SETTINGS
+from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS
 from .db import PROJECT_ROOT, create_pool
 from .errors import make_error_middleware
+from .security import security_middleware
 from .settings import Settings
 from .validation import validation_middleware
 
@@ -82,8 +83,10 @@ async def readyz(request: web.Request) -> web.Response:
     try:
         async with request.app[POOL].acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1", timeout=2)
-    except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - any fault is "not ready"
-        raise DatabaseUnavailable(f"The database is not reachable ({type(exc).__name__}).") from None
+    except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 - any fault is "not ready"
+        raise DatabaseUnavailable(
+            f"The database is not reachable ({type(exc).__name__})."
+        ) from None
     return json_response({"status": "ready"})
 
 
@@ -130,14 +133,16 @@ def _setup_docs(app: web.Application) -> None:
     del spec
 
 
-def _database_context(settings: Settings, dsn: str) -> Callable[[web.Application], AsyncIterator[None]]:
+def _database_context(
+    settings: Settings, dsn: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, settings)
+        pool = await create_pool(dsn, settings, on_acquire_wait=app[METRICS].pool_waits.observe)
         app[POOL] = pool
         yield
         try:
             await asyncio.wait_for(pool.close(), timeout=10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pool.terminate()
 
     return database
@@ -156,6 +161,8 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             request_id_middleware,
+            security_middleware,
+            metrics.make_metrics_middleware(),
             make_error_middleware(REQUEST_ID),
             auth_middleware,
             validation_middleware,
@@ -163,6 +170,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     )
     app[SETTINGS] = settings
     app[DSN] = dsn
+    metrics.setup(app)
     app.cleanup_ctx.append(_database_context(settings, dsn))
     app.cleanup_ctx.append(_passwords_context)
 

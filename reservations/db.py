@@ -10,7 +10,9 @@ import logging
 import os
 import re
 import urllib.parse
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -45,7 +47,9 @@ class Queries:
         for index, header in enumerate(headers):
             end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
             body = "\n".join(
-                line for line in text[header.end() : end].strip().splitlines() if not line.startswith("--")
+                line
+                for line in text[header.end() : end].strip().splitlines()
+                if not line.startswith("--")
             ).strip()
             name = header.group("name")
             if name in self._sql:
@@ -86,9 +90,47 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+class TimedPool(asyncpg.Pool):
+    """A pool that bounds and reports the wait for a connection: an acquire without its own
+    timeout waits at most DB_ACQUIRE_TIMEOUT_SECONDS (then asyncio.TimeoutError, a 503)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        acquire_timeout: float,
+        on_acquire_wait: Callable[[float], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._default_acquire_timeout = acquire_timeout
+        self._on_acquire_wait = on_acquire_wait
+
+    async def _acquire(self, timeout: float | None) -> Any:  # type: ignore[override]
+        started = time.perf_counter()
+        try:
+            return await super()._acquire(  # type: ignore[misc]
+                self._default_acquire_timeout if timeout is None else timeout
+            )
+        finally:
+            if self._on_acquire_wait is not None:
+                self._on_acquire_wait(time.perf_counter() - started)
+
+
+async def create_pool(
+    dsn: str, settings: Settings, on_acquire_wait: Callable[[float], None] | None = None
+) -> asyncpg.Pool:
+    pool = await TimedPool(
         dsn,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+        on_acquire_wait=on_acquire_wait,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        setup=None,
+        reset=None,
+        loop=None,
+        connect=None,
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         init=_init_connection,
@@ -101,7 +143,6 @@ async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
             "timezone": "UTC",
         },
     )
-    assert pool is not None
     return pool
 
 
@@ -128,7 +169,7 @@ class EmbeddedDatabase:
         self.server = pgserver.get_server(self.data_dir.resolve() / "pgdata", cleanup_mode="stop")
         admin_uri = self.server.get_uri()
         exists = self.server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"  # noqa: S608 - a constant name
         )
         if "(1 row)" not in exists:
             self.server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")

@@ -210,13 +210,16 @@ def make_error_middleware(request_id_key: str) -> Callable[..., Awaitable[web.St
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            error = from_database_error(exc)
-            if error is not None:
+            database_error = from_database_error(exc)
+            if database_error is not None:
                 log.warning(
-                    "database fault on %s %s: %r", request.method, request.path, exc,
+                    "database fault on %s %s: %r",
+                    request.method,
+                    request.path,
+                    exc,
                     extra={"request_id": request.get(request_id_key)},
                 )
-                return error_response(error, request.get(request_id_key))
+                return error_response(database_error, request.get(request_id_key))
             log.exception(
                 "unhandled error on %s %s (request id %s)",
                 request.method,

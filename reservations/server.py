@@ -44,7 +44,9 @@ def _run_worker(settings: Settings, dsn: str, host: str, port: int, reuse_port: 
     )
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None, workers: int = 1) -> int:
+def serve(
+    settings: Settings, host: str | None = None, port: int | None = None, workers: int = 1
+) -> int:
     settings = settings.with_jwt_secret()
     host = host or settings.host
     port = settings.port if port is None else port
@@ -61,7 +63,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
             return 0
         context = multiprocessing.get_context("spawn")
         processes = [
-            context.Process(target=_run_worker, args=(settings, dsn, host, port, True), daemon=False)
+            context.Process(
+                target=_run_worker, args=(settings, dsn, host, port, True), daemon=False
+            )
             for _ in range(workers)
         ]
         for process in processes:

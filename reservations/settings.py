@@ -70,7 +70,9 @@ def _zone(name: str, raw: str) -> ZoneInfo:
     try:
         return ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"{name} must be an IANA time zone such as Europe/Paris, got {raw!r}") from None
+        raise SettingsError(
+            f"{name} must be an IANA time zone such as Europe/Paris, got {raw!r}"
+        ) from None
 
 
 def _choice(choices: tuple[str, ...]) -> Callable[[str, str], str]:
@@ -91,7 +93,9 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     for origin in origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
-            raise SettingsError(f"{name} must list origins like https://example.com, got {origin!r}")
+            raise SettingsError(
+                f"{name} must list origins like https://example.com, got {origin!r}"
+            )
     return origins
 
 

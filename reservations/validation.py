@@ -31,13 +31,17 @@ async def read_json_object(request: web.Request) -> dict[str, Any] | None:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(details={"max_bytes": exc.max_size if hasattr(exc, "max_size") else None}) from None
+        raise PayloadTooLarge(
+            details={"max_bytes": exc.max_size if hasattr(exc, "max_size") else None}
+        ) from None
     if not raw.strip():
         return None
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest("The body is not valid JSON.", code="invalid_json", details={"reason": str(exc)}) from None
+        raise BadRequest(
+            "The body is not valid JSON.", code="invalid_json", details={"reason": str(exc)}
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
     return data
@@ -57,7 +61,7 @@ def _query_dict(schema: Schema, request: web.Request) -> dict[str, Any]:
 
 def load(schema: Schema, data: Any, location: str) -> dict[str, Any]:
     try:
-        return schema.load(data)  # type: ignore[no-any-return]
+        return schema.load(data)
     except ValidationError as exc:
         raise Unprocessable(
             "Some fields are invalid." if location == "json" else "Some parameters are invalid.",

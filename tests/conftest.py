@@ -127,7 +127,9 @@ def app(settings: Settings, database: str) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], app: web.Application) -> TestClient:
+async def client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]], app: web.Application
+) -> TestClient:
     return await aiohttp_client(app)
 
 

@@ -53,7 +53,12 @@ async def create_hall(
             hall.seats[f"{label}{number_in_row}"] = await db.fetchval(
                 "INSERT INTO seats (theater_id, row_label, seat_number, seat_type, row_index, column_index)"
                 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                theater_id, label, number_in_row, seat_type, row_index, number_in_row - 1,
+                theater_id,
+                label,
+                number_in_row,
+                seat_type,
+                row_index,
+                number_in_row - 1,
             )
     hall.showtime_id = await create_showtime(db, hall, starts_in, duration_minutes, price, number)
     return hall
@@ -68,11 +73,18 @@ async def create_showtime(
     theater_number: int | None = None,
 ) -> uuid.UUID:
     if theater_number is None:
-        theater_number = await db.fetchval("SELECT number FROM theaters WHERE id = $1", hall.theater_id)
+        theater_number = await db.fetchval(
+            "SELECT number FROM theaters WHERE id = $1", hall.theater_id
+        )
     start = dt.datetime.now(dt.UTC) + starts_in
     end = start + dt.timedelta(minutes=duration_minutes)
     return await db.fetchval(
         "INSERT INTO showtimes (movie_id, theater_id, theater_number, start_time, end_time, busy_until, price)"
         " VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
-        hall.movie_id, hall.theater_id, theater_number, start, end, Decimal(price),
+        hall.movie_id,
+        hall.theater_id,
+        theater_number,
+        start,
+        end,
+        Decimal(price),
     )

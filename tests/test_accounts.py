@@ -50,7 +50,9 @@ async def test_role_in_register_body_is_ignored(client, db):
     assert response.status == 201
     body = await response.json()
     assert body["role"] == "user"
-    assert await db.fetchval("SELECT role FROM users WHERE id = $1", uuid.UUID(body["id"])) == "user"
+    assert (
+        await db.fetchval("SELECT role FROM users WHERE id = $1", uuid.UUID(body["id"])) == "user"
+    )
 
 
 async def test_emails_are_trimmed_and_case_insensitive(client):
@@ -86,7 +88,9 @@ async def test_bad_register_bodies(client):
     assert (await not_json.json())["error"]["code"] == "invalid_json"
     a_list = await client.post("/api/v1/auth/register", json=["a"])
     assert a_list.status == 400
-    wrong_type = await client.post("/api/v1/auth/register", data=b"email=a", headers={"Content-Type": "text/plain"})
+    wrong_type = await client.post(
+        "/api/v1/auth/register", data=b"email=a", headers={"Content-Type": "text/plain"}
+    )
     assert wrong_type.status == 415
 
 
@@ -145,16 +149,41 @@ async def test_rate_limit_is_shared_between_instances(aiohttp_client, settings, 
         lambda uid: issue_token(uid, TEST_JWT_SECRET, -100),  # expired
         lambda uid: issue_token(uid, TEST_JWT_SECRET, 3600)[:-2] + "xx",  # tampered
         lambda uid: issue_token(uid, "another-secret-that-is-long-enough-123456", 3600),
-        lambda uid: jwt.encode({"sub": str(uid), "iat": int(time.time()), "exp": int(time.time()) + 60}, key="", algorithm="none"),
-        lambda uid: jwt.encode({"sub": str(uid), "iat": int(time.time()), "exp": int(time.time()) + 60}, TEST_JWT_SECRET, algorithm="HS512"),
-        lambda uid: jwt.encode({"sub": str(uid), "iat": int(time.time())}, TEST_JWT_SECRET, algorithm="HS256"),
-        lambda uid: jwt.encode({"sub": "not-a-uuid", "iat": int(time.time()), "exp": int(time.time()) + 60}, TEST_JWT_SECRET, algorithm="HS256"),
+        lambda uid: jwt.encode(
+            {"sub": str(uid), "iat": int(time.time()), "exp": int(time.time()) + 60},
+            key="",
+            algorithm="none",
+        ),
+        lambda uid: jwt.encode(
+            {"sub": str(uid), "iat": int(time.time()), "exp": int(time.time()) + 60},
+            TEST_JWT_SECRET,
+            algorithm="HS512",
+        ),
+        lambda uid: jwt.encode(
+            {"sub": str(uid), "iat": int(time.time())}, TEST_JWT_SECRET, algorithm="HS256"
+        ),
+        lambda uid: jwt.encode(
+            {"sub": "not-a-uuid", "iat": int(time.time()), "exp": int(time.time()) + 60},
+            TEST_JWT_SECRET,
+            algorithm="HS256",
+        ),
         lambda uid: "garbage",
     ],
-    ids=["expired", "tampered", "other-secret", "alg-none", "hs512", "no-exp", "bad-sub", "garbage"],
+    ids=[
+        "expired",
+        "tampered",
+        "other-secret",
+        "alg-none",
+        "hs512",
+        "no-exp",
+        "bad-sub",
+        "garbage",
+    ],
 )
 async def test_bad_tokens_are_refused(client, user, make_token):
-    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {make_token(user.id)}"})
+    response = await client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {make_token(user.id)}"}
+    )
     assert response.status == 401
     assert (await response.json())["error"]["code"] == "unauthorized"
 
@@ -177,7 +206,9 @@ async def test_promotion_takes_effect_at_once(client, admin, user):
 
 
 async def test_promote_unknown_user_is_404(client, admin):
-    response = await client.post(f"/api/v1/admin/users/{uuid.uuid4()}/promote", headers=admin.headers)
+    response = await client.post(
+        f"/api/v1/admin/users/{uuid.uuid4()}/promote", headers=admin.headers
+    )
     assert response.status == 404
     response = await client.post("/api/v1/admin/users/nope/promote", headers=admin.headers)
     assert response.status == 404
@@ -209,7 +240,9 @@ async def test_logins_do_not_stall_other_requests(aiohttp_client, make_settings,
     """bcrypt runs in threads: health answers promptly while a login storm runs at cost 12."""
     from reservations.app import create_app
 
-    client = await aiohttp_client(create_app(make_settings(bcrypt_rounds=12, login_max_failures=1000), database))
+    client = await aiohttp_client(
+        create_app(make_settings(bcrypt_rounds=12, login_max_failures=1000), database)
+    )
     await register(client)
 
     async def storm():

@@ -25,7 +25,7 @@ PUBLIC = "public"
 OPTIONAL = "optional"
 USER = "user"
 ADMIN = "admin"
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _mark(level: str) -> Callable[[F], F]:

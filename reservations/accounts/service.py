@@ -76,7 +76,10 @@ async def login(
     keys = _rate_limit_keys(email, address)
     async with pool.acquire() as conn:
         blocked_for = await conn.fetchval(
-            QUERIES.login_blocked_for, keys, settings.login_max_failures, settings.login_window_seconds
+            QUERIES.login_blocked_for,
+            keys,
+            settings.login_max_failures,
+            settings.login_window_seconds,
         )
         if blocked_for > 0:
             raise RateLimited(blocked_for, "Too many failed logins; try again later.")
@@ -103,7 +106,9 @@ async def promote(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
     return public_user(row)
 
 
-async def create_admin(pool: asyncpg.Pool, hasher: PasswordHasher, email: str, password: str) -> dict[str, Any]:
+async def create_admin(
+    pool: asyncpg.Pool, hasher: PasswordHasher, email: str, password: str
+) -> dict[str, Any]:
     password_hash = await hasher.hash(password)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(QUERIES.upsert_admin, email.strip(), password_hash)

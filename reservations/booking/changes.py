@@ -25,10 +25,16 @@ SOLD = "sold"
 STATUSES = (AVAILABLE, HELD, SOLD)
 
 
-def encode_notification(showtime_id: uuid.UUID, version: int, changes: Sequence[tuple[uuid.UUID, str]]) -> str:
+def encode_notification(
+    showtime_id: uuid.UUID, version: int, changes: Sequence[tuple[uuid.UUID, str]]
+) -> str:
     """Compact payload: {"s": showtime id, "v": version, "c": [[seat id, status], ...]}."""
     return orjson.dumps(
-        {"s": str(showtime_id), "v": version, "c": [[str(seat), status] for seat, status in changes]}
+        {
+            "s": str(showtime_id),
+            "v": version,
+            "c": [[str(seat), status] for seat, status in changes],
+        }
     ).decode()
 
 
@@ -47,7 +53,9 @@ async def record_seat_changes(
     for start in range(0, len(pending), MAX_SEATS_PER_NOTIFICATION):
         chunk = pending[start : start + MAX_SEATS_PER_NOTIFICATION]
         version = await conn.fetchval(QUERIES.bump_showtime_version, showtime_id)
-        await conn.execute(QUERIES.notify_seat_changes, CHANNEL, encode_notification(showtime_id, version, chunk))
+        await conn.execute(
+            QUERIES.notify_seat_changes, CHANNEL, encode_notification(showtime_id, version, chunk)
+        )
     return version
 
 

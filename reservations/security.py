@@ -1,0 +1,83 @@
+"""Response hardening: security headers on every answer, and CORS closed unless configured.
+
+Pages get a Content-Security-Policy without inline script (all script is served from /static);
+the Swagger UI page, whose bundled index has inline script, gets its own looser policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .context import SETTINGS
+
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'"
+)
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+CORS_ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+CORS_EXPOSED_HEADERS = "Retry-After, X-Request-ID"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _policy_for(path: str, content_type: str) -> str:
+    if path == "/api/docs" or path.startswith("/api/docs/static"):
+        return DOCS_POLICY
+    if content_type == "text/html":
+        return PAGE_POLICY
+    return API_POLICY
+
+
+def allowed_origin(request: web.Request) -> str | None:
+    """The request's Origin when ALLOWED_ORIGINS admits it (`*` admits any)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return None
+    allowed = request.app[SETTINGS].allowed_origins
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return origin
+    return None
+
+
+def _add_cors(request: web.Request, response: web.StreamResponse) -> None:
+    origin = allowed_origin(request)
+    if origin is None:
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    response.headers.add("Vary", "Origin")
+
+
+@web.middleware
+async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (
+        request.method == "OPTIONS"
+        and "Access-Control-Request-Method" in request.headers
+        and request.path.startswith("/api/")
+    ):
+        preflight = web.Response(status=204)
+        if allowed_origin(request) is not None:
+            preflight.headers["Access-Control-Allow-Methods"] = CORS_ALLOWED_METHODS
+            preflight.headers["Access-Control-Allow-Headers"] = CORS_ALLOWED_HEADERS
+            preflight.headers["Access-Control-Max-Age"] = "600"
+        _add_cors(request, preflight)
+        return preflight
+    response = await handler(request)
+    if response.prepared:  # WebSockets and streamed answers have sent their headers already
+        return response
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", _policy_for(request.path, response.content_type))
+    _add_cors(request, response)
+    return response

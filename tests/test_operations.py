@@ -1,0 +1,63 @@
+"""Operations: metrics, request ids, security headers, CORS."""
+
+from __future__ import annotations
+
+from reservations.app import create_app
+
+
+async def test_metrics_count_requests_by_route_and_status(client):
+    await client.get("/healthz")
+    await client.get("/api/v1/auth/me")  # 401
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    text = await response.text()
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'http_requests_total{method="GET",route="/api/v1/auth/me",status="401"} 1.0' in text
+    assert "http_request_duration_seconds_bucket" in text
+    assert 'db_pool_connections{state="max"} 10.0' in text
+    assert "db_pool_acquire_seconds_count" in text
+
+
+async def test_request_id_is_echoed_or_made(client):
+    made = await client.get("/healthz")
+    assert len(made.headers["X-Request-ID"]) == 32
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "abc-123-def-456"})
+    assert echoed.headers["X-Request-ID"] == "abc-123-def-456"
+    refused = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith junk"})
+    assert refused.headers["X-Request-ID"] != "bad id\twith junk"
+
+
+async def test_security_headers(client):
+    response = await client.get("/healthz")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    docs = await client.get("/api/docs")
+    assert "script-src 'self' 'unsafe-inline'" in docs.headers["Content-Security-Policy"]
+
+
+async def test_cors_is_closed_by_default(client):
+    response = await client.get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = await client.options(
+        "/api/v1/auth/login",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+
+
+async def test_cors_allows_configured_origins(aiohttp_client, make_settings, database):
+    client = await aiohttp_client(
+        create_app(make_settings(allowed_origins=("https://tickets.example",)), database)
+    )
+    preflight = await client.options(
+        "/api/v1/auth/login",
+        headers={"Origin": "https://tickets.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://tickets.example"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    response = await client.get("/healthz", headers={"Origin": "https://tickets.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://tickets.example"
+    other = await client.get("/healthz", headers={"Origin": "https://other.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
