@@ -135,6 +135,7 @@ async def create_pool(
         max_size=settings.db_pool_max_size,
         init=_init_connection,
         command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
+        timeout=settings.db_acquire_timeout_seconds,  # connecting, e.g. to a host that is down
         server_settings={
             "statement_timeout": str(settings.db_statement_timeout_ms),
             "lock_timeout": str(min(settings.db_statement_timeout_ms, 3000)),
