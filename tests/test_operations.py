@@ -61,3 +61,49 @@ async def test_cors_allows_configured_origins(aiohttp_client, make_settings, dat
     assert response.headers["Access-Control-Allow-Origin"] == "https://tickets.example"
     other = await client.get("/healthz", headers={"Origin": "https://other.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+async def test_serve_exits_cleanly_on_sigterm(database):
+    """`reservations serve` answers, then on SIGTERM stops accepting, finishes and exits 0."""
+    import asyncio
+    import os
+    import signal
+    import socket
+    import sys
+
+    import aiohttp
+
+    from tests.conftest import TEST_JWT_SECRET
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reservations", "serve", env=env
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the server did not come up")
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=20)
+        assert code == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
