@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+import aiohttp
+
 from reservations.app import create_app
+from tests.conftest import TEST_JWT_SECRET
 
 
 async def test_metrics_count_requests_by_route_and_status(client):
@@ -63,21 +72,13 @@ async def test_cors_allows_configured_origins(aiohttp_client, make_settings, dat
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
-async def test_serve_exits_cleanly_on_sigterm(database):
-    """`reservations serve` answers, then on SIGTERM stops accepting, finishes and exits 0."""
-    import asyncio
-    import os
-    import signal
-    import socket
-    import sys
-
-    import aiohttp
-
-    from tests.conftest import TEST_JWT_SECRET
-
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+async def _start_server(database: str, port: int, *extra: str) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
         "DATABASE_URL": database,
@@ -86,24 +87,61 @@ async def test_serve_exits_cleanly_on_sigterm(database):
         "LOG_LEVEL": "WARNING",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "reservations", "serve", env=env
+        sys.executable, "-m", "reservations", "serve", *extra, env=env
     )
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the server did not come up")
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("the server did not come up")
+
+
+async def _stop(process: asyncio.subprocess.Process) -> int:
+    if process.returncode is None:
         process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(process.wait(), timeout=20)
-        assert code == 0
+    return await asyncio.wait_for(process.wait(), timeout=25)
+
+
+async def test_serve_exits_cleanly_on_sigterm(database):
+    """`reservations serve` answers, then on SIGTERM stops accepting, finishes and exits 0."""
+    process = await _start_server(database, _free_port())
+    try:
+        assert await _stop(process) == 0
     finally:
         if process.returncode is None:
             process.kill()
-            await process.wait()
+
+
+async def test_workers_share_one_port(database):
+    """`--workers 2` runs two processes on one port; both answer, and both stop on SIGTERM."""
+    port = _free_port()
+    process = await _start_server(database, port, "--workers", "2")
+    try:
+        import psutil
+
+        workers = psutil.Process(process.pid).children()
+        listening = [
+            child.pid
+            for child in workers
+            if any(
+                conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+                for conn in child.net_connections(kind="tcp")
+            )
+        ]
+        assert len(listening) == 2, "both workers must listen on the one port"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(20):
+                async with session.get(
+                    f"http://127.0.0.1:{port}/api/v1/auth/me", headers={"Connection": "close"}
+                ) as response:
+                    assert response.status == 401
+        assert await _stop(process) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
