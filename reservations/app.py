@@ -12,20 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
+import asyncpg
 import jinja2
 from aiohttp import web
 from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
 from marshmallow import Schema, fields
 
-from . import accounts, metrics
+from . import accounts, booking, catalog, live, metrics, reports
+from . import web as web_pages
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
 from .api import json_response
 from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS
-from .db import PROJECT_ROOT, create_pool
+from .db import PROJECT_ROOT, QUERIES, create_pool
 from .errors import make_error_middleware
 from .security import security_middleware
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .validation import validation_middleware
 
 log = logging.getLogger("reservations.access")
@@ -133,12 +135,22 @@ def _setup_docs(app: web.Application) -> None:
     del spec
 
 
+async def _check_time_zone(pool: asyncpg.Pool, settings: Settings) -> None:
+    """SQL converts dates with CINEMA_TZ: PostgreSQL must know the zone as well as Python."""
+    async with pool.acquire() as conn:
+        known = await conn.fetchval(QUERIES.time_zone_is_known, str(settings.cinema_tz))
+    if not known:
+        await pool.close()
+        raise SettingsError(f"CINEMA_TZ {settings.cinema_tz} is unknown to this PostgreSQL server")
+
+
 def _database_context(
     settings: Settings, dsn: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(dsn, settings, on_acquire_wait=app[METRICS].pool_waits.observe)
         app[POOL] = pool
+        await _check_time_zone(pool, settings)
         yield
         try:
             await asyncio.wait_for(pool.close(), timeout=10)
@@ -185,5 +197,10 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     accounts.setup(app)
+    catalog.setup(app)
+    booking.setup(app)
+    live.setup(app)
+    reports.setup(app)
+    web_pages.setup(app)
     _setup_docs(app)
     return app

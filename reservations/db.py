@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import urllib.parse
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,7 +70,8 @@ QUERIES = Queries(SQL_DIR)
 
 
 def json_dumps(value: Any) -> bytes:
-    return orjson.dumps(value, default=_json_default)
+    # Non-string keys: marshmallow reports errors of list items under their integer index.
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _json_default(value: Any) -> Any:
@@ -105,10 +106,10 @@ class TimedPool(asyncpg.Pool):
         self._default_acquire_timeout = acquire_timeout
         self._on_acquire_wait = on_acquire_wait
 
-    async def _acquire(self, timeout: float | None) -> Any:  # type: ignore[override]
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's signature
         started = time.perf_counter()
         try:
-            return await super()._acquire(  # type: ignore[misc]
+            return await super()._acquire(
                 self._default_acquire_timeout if timeout is None else timeout
             )
         finally:

@@ -39,13 +39,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.holds = Counter("seat_holds", "Successful lock-seats requests.", registry=self.registry)
+        self.holds = Counter(
+            "seat_holds", "Successful lock-seats requests.", registry=self.registry
+        )
         self.held_seats = Counter("seats_held", "Seats put on hold.", registry=self.registry)
         self.reservations = Counter(
             "reservations", "Reservations confirmed.", registry=self.registry
         )
         self.cancellations = Counter(
-            "reservation_cancellations", "Reservations cancelled.", ("reason",), registry=self.registry
+            "reservation_cancellations",
+            "Reservations cancelled.",
+            ("reason",),
+            registry=self.registry,
         )
         self.pool_waits = Histogram(
             "db_pool_acquire_seconds",
@@ -67,23 +72,31 @@ class _StateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         pool = self.app.get(POOL)
         if pool is not None:
-            size = GaugeMetricFamily("db_pool_connections", "Connections in the pool.", labels=["state"])
+            size = GaugeMetricFamily(
+                "db_pool_connections", "Connections in the pool.", labels=["state"]
+            )
             size.add_metric(["open"], pool.get_size())
             size.add_metric(["idle"], pool.get_idle_size())
             size.add_metric(["max"], pool.get_max_size())
             yield size
         sweeper = self.app.get(SWEEPER)
         if sweeper is not None:
-            yield CounterMetricFamily("sweeper_runs", "Sweeper ticks.", value=getattr(sweeper, "runs", 0))
             yield CounterMetricFamily(
-                "sweeper_freed_seats", "Seats freed by the sweeper.", value=getattr(sweeper, "freed_seats", 0)
+                "sweeper_runs", "Sweeper ticks.", value=getattr(sweeper, "runs", 0)
+            )
+            yield CounterMetricFamily(
+                "sweeper_freed_seats",
+                "Seats freed by the sweeper.",
+                value=getattr(sweeper, "freed_seats", 0),
             )
             yield CounterMetricFamily(
                 "sweeper_errors", "Sweeper ticks that failed.", value=getattr(sweeper, "errors", 0)
             )
         hub = self.app.get(HUB)
         if hub is not None:
-            yield GaugeMetricFamily("live_viewers", "Open live seat-map WebSockets.", value=hub.viewer_count())
+            yield GaugeMetricFamily(
+                "live_viewers", "Open live seat-map WebSockets.", value=hub.viewer_count()
+            )
 
 
 def _route_name(request: web.Request) -> str:

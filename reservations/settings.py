@@ -135,6 +135,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     max_viewers_per_address: int = 50
     ws_queue_size: int = 256
+    ws_heartbeat_seconds: int = 30
 
     @property
     def embedded(self) -> bool:
@@ -181,6 +182,8 @@ class Settings:
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("MAX_BODY_BYTES", _positive_int)
         read("MAX_VIEWERS_PER_ADDRESS", _positive_int)
+        read("WS_QUEUE_SIZE", _positive_int)
+        read("WS_HEARTBEAT_SECONDS", _positive_int)
 
         if "poster_dir" not in values and "data_dir" in values:
             values["poster_dir"] = Path(str(values["data_dir"])) / "posters"

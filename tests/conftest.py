@@ -97,6 +97,19 @@ async def database(admin_dsn: str, template_database: str) -> AsyncIterator[str]
 
 
 @pytest.fixture
+def aiohttp_client(database: str, aiohttp_client: Any) -> Any:
+    """pytest-aiohttp's client factory, set up after the test's database so that apps and
+    servers are closed before the database is dropped."""
+    return aiohttp_client
+
+
+@pytest.fixture
+def aiohttp_server(database: str, aiohttp_server: Any) -> Any:
+    """The same ordering for real listening servers."""
+    return aiohttp_server
+
+
+@pytest.fixture
 def settings(database: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database,

@@ -102,6 +102,19 @@ async def _start_server(database: str, port: int, *extra: str) -> asyncio.subpro
     raise AssertionError("the server did not come up")
 
 
+def _kill_tree(process: asyncio.subprocess.Process) -> None:
+    import psutil
+
+    if process.returncode is not None:
+        return
+    try:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+    except psutil.NoSuchProcess:
+        pass
+    process.kill()
+
+
 async def _stop(process: asyncio.subprocess.Process) -> int:
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
@@ -114,8 +127,7 @@ async def test_serve_exits_cleanly_on_sigterm(database):
     try:
         assert await _stop(process) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
+        _kill_tree(process)
 
 
 async def test_workers_share_one_port(database):
@@ -125,15 +137,22 @@ async def test_workers_share_one_port(database):
     try:
         import psutil
 
-        workers = psutil.Process(process.pid).children()
-        listening = [
-            child.pid
-            for child in workers
-            if any(
-                conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
-                for conn in child.net_connections(kind="tcp")
-            )
-        ]
+        def listening_workers() -> list[int]:
+            return [
+                child.pid
+                for child in psutil.Process(process.pid).children()
+                if any(
+                    conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+                    for conn in child.net_connections(kind="tcp")
+                )
+            ]
+
+        # The first worker answered /readyz; give the second the same time to bind.
+        for _ in range(100):
+            listening = listening_workers()
+            if len(listening) == 2:
+                break
+            await asyncio.sleep(0.1)
         assert len(listening) == 2, "both workers must listen on the one port"
         async with aiohttp.ClientSession() as session:
             for _ in range(20):
@@ -143,5 +162,4 @@ async def test_workers_share_one_port(database):
                     assert response.status == 401
         assert await _stop(process) == 0
     finally:
-        if process.returncode is None:
-            process.kill()
+        _kill_tree(process)

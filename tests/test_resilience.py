@@ -66,7 +66,9 @@ async def test_database_outage_is_503_and_recovers(aiohttp_client, settings, pri
     started = time.perf_counter()
     answers = await asyncio.gather(
         client.get("/readyz"),
-        client.post("/api/v1/auth/login", json={"email": "ann@example.com", "password": "correct horse"}),
+        client.post(
+            "/api/v1/auth/login", json={"email": "ann@example.com", "password": "correct horse"}
+        ),
         *(client.get("/api/v1/auth/me", headers={"Authorization": "Bearer x"}) for _ in range(3)),
     )
     elapsed = time.perf_counter() - started

@@ -1,0 +1,27 @@
+"""Booking: the seat map, holds, reservations and the sweeper of expired holds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..context import POOL, SETTINGS, SWEEPER
+
+
+async def _sweeper_context(app: web.Application) -> AsyncIterator[None]:
+    from .sweeper import Sweeper
+
+    sweeper = Sweeper(app[POOL], app[SETTINGS])
+    app[SWEEPER] = sweeper
+    sweeper.start()
+    yield
+    await sweeper.stop()
+
+
+def setup(app: web.Application) -> None:
+    """Routes, and the sweeper (started after the database pool, stopped before it closes)."""
+    from . import routes
+
+    routes.setup(app)
+    app.cleanup_ctx.append(_sweeper_context)

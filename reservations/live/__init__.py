@@ -1,0 +1,44 @@
+"""The live seat map: a WebSocket per viewer, fed by PostgreSQL LISTEN/NOTIFY on every instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..context import DSN, HUB, POOL, SETTINGS
+
+
+def setup(app: web.Application) -> None:
+    from .routes import watch_showtime
+
+    app.router.add_get("/ws/showtimes/{id}", watch_showtime, name="live_seat_map")
+    app.cleanup_ctx.append(_live_context)
+    app.on_shutdown.append(_close_viewers)
+
+
+async def _live_context(app: web.Application) -> AsyncIterator[None]:
+    from .hub import Hub
+    from .listener import LISTENER, Listener
+    from .snapshots import Snapshots
+
+    settings = app[SETTINGS]
+    hub = Hub(
+        Snapshots(app[POOL]),
+        queue_size=settings.ws_queue_size,
+        max_viewers_per_address=settings.max_viewers_per_address,
+    )
+    app[HUB] = hub
+    listener = Listener(app[DSN], hub)
+    app[LISTENER] = listener
+    await listener.start()
+    yield
+    await listener.stop()
+    await hub.close()
+
+
+async def _close_viewers(app: web.Application) -> None:
+    """Before aiohttp waits for open requests to finish: WebSockets would never finish alone."""
+    hub = app.get(HUB)
+    if hub is not None:
+        await hub.close_viewers()

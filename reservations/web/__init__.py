@@ -1,0 +1,14 @@
+"""Web pages: the programme, the live seat map, login, registration and my reservations.
+
+Pages are rendered on the server from the catalog's and booking's service functions; what needs
+the signed-in person (holding seats, the reservations list) is done by the scripts under
+templates/static/ through the REST API with the token they keep in localStorage.
+"""
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    from . import routes
+
+    routes.setup(app)

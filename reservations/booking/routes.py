@@ -1,0 +1,257 @@
+"""Booking routes: thin handlers that parse, call the service and answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
+
+from ..accounts.access import current_user, maybe_user, optional_user, user_only
+from ..api import error_responses, json_response, page_of, path_uuid
+from ..context import METRICS, POOL, SETTINGS
+from . import service
+from .schemas import (
+    BestAvailableRequest,
+    HoldSchema,
+    LockSeatsRequest,
+    ReleaseSeatsRequest,
+    ReservationListQuery,
+    ReservationPageSchema,
+    ReservationRequest,
+    ReservationSchema,
+    SeatMapSchema,
+    StrandedSeatsQuery,
+    StrandedSeatsSchema,
+)
+
+routes = web.RouteTableDef()
+
+IDEMPOTENCY_KEY_HEADER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "type": "string",
+    "required": False,
+    "minLength": 1,
+    "maxLength": service.MAX_IDEMPOTENCY_KEY_LENGTH,
+    "description": "Any 1 to 255 printable ASCII characters, unique per booking attempt and kept "
+    "at least 24 hours per user. A retry with the same key and body returns the first "
+    "reservation (200) and books nothing more; the same key with another body is a 422; while "
+    "the first request is still running, 409 request_in_flight.",
+}
+
+
+@routes.get("/api/v1/showtimes/{id}/seats")
+@docs(
+    tags=["booking"],
+    summary="The seat map of a showtime",
+    description="Each seat is available, held or sold; a hold past its expiry counts as "
+    "available at once. With a token, seats the caller holds carry held_by_me.",
+)
+@optional_user
+@response_schema(SeatMapSchema, 200, description="The seat map")
+@error_responses(404)
+async def seat_map(request: web.Request) -> web.Response:
+    user = maybe_user(request)
+    result = await service.seat_map(
+        request.app[POOL], path_uuid(request), user["id"] if user else None
+    )
+    return json_response(result)
+
+
+@routes.post("/api/v1/showtimes/{id}/lock-seats")
+@docs(
+    tags=["booking"],
+    summary="Hold seats for a limited time",
+    description="All of the seats or none. Locking again adds seats to the caller's hold for "
+    "this showtime and renews its expiry. The single-seat gap rule (SINGLE_SEAT_GAP_RULE) "
+    "judges the caller's whole hold: under warn (the default) the hold lists the single empty "
+    "seats it strands in stranded_seat_ids; under enforce such a request is refused. Errors: "
+    "409 seat_unavailable (details.unavailable_seat_ids), 409 would_strand_seat "
+    "(details.stranded_seat_ids), 409 showtime_started, 422 unknown_seats (details.seat_ids: "
+    "not in this showtime's theater), 422 too_many_seats.",
+)
+@user_only
+@request_schema(LockSeatsRequest)
+@response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
+@error_responses(400, 401, 404, 409, 413, 415, 422)
+async def lock_seats(request: web.Request) -> web.Response:
+    hold, added = await service.hold_seats(
+        request.app[POOL],
+        request.app[SETTINGS],
+        current_user(request)["id"],
+        path_uuid(request),
+        request["data"]["seat_ids"],
+    )
+    request.app[METRICS].holds.inc()
+    request.app[METRICS].held_seats.inc(added)
+    return json_response(hold, status=201)
+
+
+@routes.post("/api/v1/showtimes/{id}/best-available")
+@docs(
+    tags=["booking"],
+    summary="Hold the best available seats",
+    description="Picks the best `count` free seats and holds them at once, like lock-seats "
+    "(adds to the caller's hold, renews it, same cap). Best means side by side in one row when "
+    "possible, else split over as few pieces as possible in one row or adjacent rows; as close "
+    "to the hall's centre line and the ideal row (about 60% of the way back) as possible; never "
+    "leaving a single empty seat stranded. Two people asking at once get different seats. "
+    "Filters: seat_type, accessible. Errors: 409 not_enough_seats (details.requested_count, "
+    "details.available_count: free seats matching the filter), 409 showtime_started, 422 "
+    "too_many_seats.",
+)
+@user_only
+@request_schema(BestAvailableRequest)
+@response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
+@error_responses(400, 401, 404, 409, 413, 415, 422)
+async def best_available(request: web.Request) -> web.Response:
+    data = request["data"]
+    hold, added = await service.hold_best_seats(
+        request.app[POOL],
+        request.app[SETTINGS],
+        current_user(request)["id"],
+        path_uuid(request),
+        data["count"],
+        data["seat_type"],
+        data["accessible"],
+    )
+    request.app[METRICS].holds.inc()
+    request.app[METRICS].held_seats.inc(added)
+    return json_response(hold, status=201)
+
+
+@routes.get("/api/v1/showtimes/{id}/stranded-seats")
+@docs(
+    tags=["booking"],
+    summary="Would these seats strand a single empty seat?",
+    description="Judges the selection lock-seats would judge (the caller's hold, with a token, "
+    "plus seat_ids) without holding anything, so that the seat-selection page can warn before "
+    "the person locks or confirms. Errors: 422 unknown_seats.",
+)
+@optional_user
+@querystring_schema(StrandedSeatsQuery)
+@response_schema(StrandedSeatsSchema, 200, description="The stranded seats, if any")
+@error_responses(404, 422)
+async def stranded_seats(request: web.Request) -> web.Response:
+    user = maybe_user(request)
+    result = await service.check_stranded_seats(
+        request.app[POOL],
+        request.app[SETTINGS],
+        path_uuid(request),
+        user["id"] if user else None,
+        request["querystring"]["seat_ids"],
+    )
+    return json_response(result)
+
+
+@routes.delete("/api/v1/showtimes/{id}/lock-seats")
+@docs(
+    tags=["booking"],
+    summary="Release held seats",
+    description="Releases the listed seats of the caller's hold on this showtime, or all of "
+    "them without a body. Seats the caller does not hold are ignored.",
+    responses={"204": {"description": "Released"}},
+)
+@user_only
+@request_schema(ReleaseSeatsRequest)
+@error_responses(400, 401, 404, 413, 415, 422)
+async def release_seats(request: web.Request) -> web.Response:
+    await service.release_seats(
+        request.app[POOL],
+        current_user(request)["id"],
+        path_uuid(request),
+        request["data"]["seat_ids"],
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/reservations")
+@docs(
+    tags=["booking"],
+    summary="Book held seats",
+    description="Turns the caller's live hold on every listed seat into a confirmed "
+    "reservation; prices are fixed now. Errors: 409 hold_expired, 409 seats_not_held "
+    "(details.seat_ids), 409 showtime_started, 409 request_in_flight, 422 "
+    "idempotency_key_reused, 400 invalid_idempotency_key.",
+    parameters=[IDEMPOTENCY_KEY_HEADER],
+)
+@user_only
+@request_schema(ReservationRequest)
+@response_schema(ReservationSchema, 201, description="The new reservation")
+@response_schema(
+    ReservationSchema, 200, description="A retry with the same Idempotency-Key: the first booking"
+)
+@error_responses(400, 401, 404, 409, 413, 415, 422)
+async def create_reservation(request: web.Request) -> web.Response:
+    key = service.check_idempotency_key(request.headers.get("Idempotency-Key"))
+    data = request["data"]
+    reservation, created = await service.reserve(
+        request.app[POOL],
+        current_user(request)["id"],
+        data["showtime_id"],
+        data["seat_ids"],
+        key,
+    )
+    if created:
+        request.app[METRICS].reservations.inc()
+    return json_response(reservation, status=201 if created else 200)
+
+
+@routes.get("/api/v1/reservations")
+@docs(
+    tags=["booking"],
+    summary="The caller's reservations",
+    description="Upcoming ones first (soonest first); with include_past=true also those whose "
+    "show has started, after them, most recent first. Cancelled ones are listed too.",
+)
+@user_only
+@querystring_schema(ReservationListQuery)
+@response_schema(ReservationPageSchema, 200, description="A page of reservations")
+@error_responses(401, 422)
+async def list_reservations(request: web.Request) -> web.Response:
+    query = request["querystring"]
+    reservations, total = await service.list_reservations(
+        request.app[POOL],
+        current_user(request)["id"],
+        query["include_past"],
+        query["page"],
+        query["page_size"],
+    )
+    return json_response(
+        page_of("reservations", reservations, total, query["page"], query["page_size"])
+    )
+
+
+@routes.get("/api/v1/reservations/{id}")
+@docs(tags=["booking"], summary="One reservation (its owner or an admin)")
+@user_only
+@response_schema(ReservationSchema, 200, description="The reservation")
+@error_responses(401, 404)
+async def get_reservation(request: web.Request) -> web.Response:
+    reservation = await service.get_reservation(
+        request.app[POOL], current_user(request), path_uuid(request)
+    )
+    return json_response(reservation)
+
+
+@routes.delete("/api/v1/reservations/{id}")
+@docs(
+    tags=["booking"],
+    summary="Cancel a reservation (its owner or an admin)",
+    description="Before the show starts: status cancelled, the record stays, the seats are free "
+    "at once. Cancelling a cancelled reservation returns it unchanged. 409 showtime_started once "
+    "the show has started.",
+)
+@user_only
+@response_schema(ReservationSchema, 200, description="The cancelled reservation")
+@error_responses(401, 404, 409)
+async def cancel_reservation(request: web.Request) -> web.Response:
+    reservation, reason = await service.cancel_reservation(
+        request.app[POOL], current_user(request), path_uuid(request)
+    )
+    if reason is not None:
+        request.app[METRICS].cancellations.labels(reason).inc()
+    return json_response(reservation)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)

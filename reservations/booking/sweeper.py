@@ -1,0 +1,113 @@
+"""The sweeper: deletes expired holds in the background and tells the live map.
+
+Correctness never waits for it (reads compare expires_at with the clock, writes delete expired
+holds of their showtime first); it keeps the tables small and makes expiry visible to viewers of a
+showtime nobody is booking. Several instances may run it at once: each showtime is swept under
+its advisory lock taken with try-lock, so a showtime that an API request or another sweeper is
+changing is skipped and retried next tick, and the API never waits for the sweeper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import asyncpg
+
+from ..db import QUERIES
+from ..settings import Settings
+from .service import free_expired_holds
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_EVERY_SECONDS = 60
+STOP_GRACE_SECONDS = 5
+
+
+class Sweeper:
+    """An asyncio task sweeping every `settings.sweep_interval_seconds`.
+
+    Counters for metrics: `runs` (ticks), `freed_seats`, `errors` (ticks that failed).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+        self.runs = 0
+        self.freed_seats = 0
+        self.freed_holds = 0
+        self.errors = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._housekeeping_every = max(
+            1, HOUSEKEEPING_EVERY_SECONDS // settings.sweep_interval_seconds
+        )
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._run(), name="booking-sweeper")
+
+    async def stop(self) -> None:
+        """Let a sweep in progress finish (a few seconds at most), then end the task."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=STOP_GRACE_SECONDS)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.sweep_once(housekeeping=self.runs % self._housekeeping_every == 0)
+            except Exception:  # noqa: BLE001 - any fault: log it, try again next tick
+                self.errors += 1
+                log.exception("sweeping expired holds failed; trying again next tick")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), timeout=self.settings.sweep_interval_seconds
+                )
+
+    async def sweep_once(self, housekeeping: bool = False) -> int:
+        """One tick: free at most `sweep_batch_size` expired holds; the seats freed."""
+        self.runs += 1
+        budget = self.settings.sweep_batch_size
+        freed = 0
+        async with self.pool.acquire(timeout=self.settings.db_acquire_timeout_seconds) as conn:
+            showtimes = await conn.fetch(QUERIES.showtimes_with_expired_holds, budget)
+            for row in showtimes:
+                if budget <= 0:
+                    break
+                holds, seats = await self._sweep_showtime(conn, row["showtime_id"], budget)
+                budget -= holds
+                freed += seats
+            if housekeeping:
+                await conn.execute(QUERIES.forget_old_idempotency_keys)
+                await conn.execute(QUERIES.forget_old_expired_holds)
+                await conn.execute(QUERIES.forget_old_login_failures)
+        if freed:
+            log.info("swept %d expired seat holds", freed)
+        return freed
+
+    async def _sweep_showtime(
+        self, conn: asyncpg.Connection, showtime_id: uuid.UUID, budget: int
+    ) -> tuple[int, int]:
+        async with conn.transaction():
+            if not await conn.fetchval(QUERIES.try_lock_showtime, str(showtime_id)):
+                return 0, 0  # someone is changing its seats (and freeing expired holds) now
+            now = await conn.fetchval(QUERIES.database_clock)
+            holds, seat_ids = await free_expired_holds(conn, showtime_id, now, limit=budget)
+        self.freed_holds += holds
+        self.freed_seats += len(seat_ids)
+        return holds, len(seat_ids)

@@ -1,0 +1,423 @@
+"""Catalog schemas: they validate requests and document requests and answers in the API docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+from typing import Any
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
+
+from ..api import PageFields, PageQuery, RequestSchema
+
+SEAT_TYPES = ("regular", "premium", "vip", "accessible")
+MAX_ROWS = 50
+MAX_SEATS_PER_ROW = 100
+MAX_GENRES_PER_MOVIE = 20
+MAX_PRICE = decimal.Decimal("99999999.99")  # numeric(10, 2)
+CENT = decimal.Decimal("0.01")
+LATEST_TIMESTAMP = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+# Days a listing can be filtered by: any real programme, none near datetime's limits.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 31)
+
+_ROW_LABEL = re.compile(r"^[A-Za-z0-9]{1,5}$")
+_SEAT_NUMBER = re.compile(r"^[1-9][0-9]{0,2}$")
+
+
+# ---- fields -------------------------------------------------------------------------------
+
+
+class TrimmedString(fields.String):
+    """A string with surrounding whitespace removed, so "  " counts as empty."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class Money(fields.Decimal):
+    """A price: a decimal string ("12.50") or a JSON number, at least 0, at most two places.
+    Answers render it as a string with two places."""
+
+    default_error_messages = {
+        "places": "Use at most two decimal places.",
+        "negative": "Must not be negative.",
+        "too_large": f"Must be at most {MAX_PRICE}.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata",
+            {"type": "string", "example": "12.50", "description": "decimal, two places at most"},
+        )
+        super().__init__(allow_nan=False, as_string=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise self.make_error("invalid")
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if amount is None:
+            raise self.make_error("invalid")
+        if amount < 0:
+            raise self.make_error("negative")
+        if amount > MAX_PRICE:
+            raise self.make_error("too_large")
+        if amount != amount.quantize(CENT, rounding=decimal.ROUND_DOWN):
+            raise self.make_error("places")
+        return amount.quantize(CENT)
+
+
+class Timestamp(fields.AwareDateTime):
+    """RFC 3339 with an explicit offset, any offset accepted; loaded as UTC. A timestamp without
+    an offset is refused: its meaning would depend on the server's clock."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {"example": "2026-12-01T19:00:00+00:00"})
+        # Far enough for any programme, and far from datetime's overflow at year 9999.
+        kwargs.setdefault("validate", validate.Range(max=LATEST_TIMESTAMP))
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(dt.UTC)
+
+
+# ---- genres and seat types ----------------------------------------------------------------
+
+
+class GenreSchema(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True, metadata={"example": "Drama"})
+
+
+class GenreListSchema(Schema):
+    genres = fields.List(fields.Nested(GenreSchema), required=True)
+
+
+class SeatTypeSchema(Schema):
+    name = fields.String(required=True, validate=validate.OneOf(SEAT_TYPES))
+    price_multiplier = fields.String(
+        required=True,
+        metadata={
+            "example": "1.25",
+            "description": "a seat of this type costs the showtime's price times this",
+        },
+    )
+
+
+class SeatTypeListSchema(Schema):
+    seat_types = fields.List(fields.Nested(SeatTypeSchema), required=True)
+
+
+# ---- movies -------------------------------------------------------------------------------
+
+
+def _genre_names(**kwargs: Any) -> fields.List:
+    return fields.List(
+        TrimmedString(validate=validate.Length(min=1, max=50)),
+        validate=validate.Length(max=MAX_GENRES_PER_MOVIE),
+        metadata={
+            "description": "genre names, compared in any case; a name used for the first time "
+            "creates the genre",
+            "example": ["Drama", "Comedy"],
+        },
+        **kwargs,
+    )
+
+
+class MovieUpdateRequest(RequestSchema):
+    """Fields present are replaced; absent fields keep their value. A new duration also moves
+    the end of the movie's showtimes that have not started."""
+
+    title = TrimmedString(validate=validate.Length(min=1, max=200))
+    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    genres = _genre_names()
+    duration_minutes = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=1440), metadata={"example": 120}
+    )
+    release_date = fields.Date(allow_none=True, metadata={"example": "2026-05-01"})
+
+    @post_load
+    def clean(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "description" in data and data["description"] is None:
+            data["description"] = ""
+        if "genres" in data:
+            data["genres"] = unique_names(data["genres"])
+        return data
+
+
+class MovieCreateRequest(MovieUpdateRequest):
+    title = TrimmedString(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(
+        load_default="", allow_none=True, validate=validate.Length(max=5000)
+    )
+    genres = _genre_names(required=True)
+    duration_minutes = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=1440),
+        metadata={"example": 120},
+    )
+    release_date = fields.Date(
+        load_default=None, allow_none=True, metadata={"example": "2026-05-01"}
+    )
+
+
+class MovieSchema(Schema):
+    id = fields.UUID(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    genres = fields.List(fields.String(), required=True)
+    duration_minutes = fields.Integer(required=True)
+    release_date = fields.Date(allow_none=True, required=True)
+    poster_url = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"example": "/posters/3f2a0c9d8e7b4a6f9e1d2c3b4a5f6e7d.png"},
+    )
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class MovieListSchema(PageFields):
+    movies = fields.List(fields.Nested(MovieSchema), required=True)
+
+
+class MovieListQuery(PageQuery):
+    genre = TrimmedString(
+        validate=validate.Length(max=50), metadata={"description": "a genre name, any case"}
+    )
+    date = fields.Date(
+        validate=validate.Range(min=EARLIEST_DAY, max=LATEST_DAY),
+        metadata={"description": "YYYY-MM-DD: movies with a showtime that day (CINEMA_TZ)"},
+    )
+    q = TrimmedString(
+        validate=validate.Length(max=200), metadata={"description": "title search, any case"}
+    )
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Names in their order, the first spelling of each (compared in any case)."""
+    seen: set[str] = set()
+    kept = []
+    for name in names:
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            kept.append(name)
+    return kept
+
+
+# ---- theaters -----------------------------------------------------------------------------
+
+
+class RowRequest(RequestSchema):
+    label = TrimmedString(
+        required=True,
+        metadata={"description": "1 to 5 letters or digits, unique in the theater", "example": "A"},
+    )
+    seats = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_SEATS_PER_ROW),
+        metadata={"example": 12},
+    )
+    seat_type = fields.String(
+        load_default="regular",
+        validate=validate.OneOf(SEAT_TYPES),
+        metadata={"description": "the type of the row's seats unless seat_types says otherwise"},
+    )
+    aisles_after = fields.List(
+        fields.Integer(strict=True),
+        load_default=list,
+        metadata={
+            "description": "seat numbers after which an aisle gap follows (1 to seats - 1)",
+            "example": [4, 8],
+        },
+    )
+    seat_types = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.OneOf(SEAT_TYPES)),
+        load_default=dict,
+        metadata={
+            "description": 'types of single seats: {"<seat number>": "<type>"}',
+            "example": {"1": "accessible", "2": "accessible"},
+        },
+    )
+
+    @validates("label")
+    def label_format(self, value: str, **kwargs: Any) -> None:
+        if not _ROW_LABEL.match(value):
+            raise ValidationError("Use 1 to 5 letters or digits.")
+
+    @validates_schema(skip_on_field_errors=True)
+    def positions_inside_the_row(self, data: dict[str, Any], **kwargs: Any) -> None:
+        seats = data["seats"]
+        aisles = data["aisles_after"]
+        if any(not 1 <= position < seats for position in aisles):
+            raise ValidationError(
+                f"Aisles go after a seat number from 1 to {seats - 1}.", "aisles_after"
+            )
+        if len(set(aisles)) != len(aisles):
+            raise ValidationError("Each aisle position once.", "aisles_after")
+        for key in data["seat_types"]:
+            if not _SEAT_NUMBER.match(key) or int(key) > seats:
+                raise ValidationError(
+                    f"Keys are seat numbers from 1 to {seats}; {key!r} is not.", "seat_types"
+                )
+
+    @post_load
+    def seat_numbers(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["aisles_after"] = sorted(data["aisles_after"])
+        data["seat_types"] = {int(key): value for key, value in data["seat_types"].items()}
+        return data
+
+
+class TheaterCreateRequest(RequestSchema):
+    name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
+    rows = fields.List(
+        fields.Nested(RowRequest),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ROWS),
+        metadata={"description": "from the screen backwards: the first row is nearest the screen"},
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def labels_unique(self, data: dict[str, Any], **kwargs: Any) -> None:
+        labels = [row["label"].casefold() for row in data["rows"]]
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValidationError(
+                f"Row labels must be unique; repeated: {', '.join(duplicates)}.", "rows"
+            )
+
+
+class SeatSchema(Schema):
+    id = fields.UUID(required=True)
+    row_label = fields.String(required=True, metadata={"example": "A"})
+    seat_number = fields.Integer(required=True, metadata={"example": 12})
+    seat_label = fields.String(required=True, metadata={"example": "A12"})
+    seat_type = fields.String(required=True, validate=validate.OneOf(SEAT_TYPES))
+    row_index = fields.Integer(
+        required=True, metadata={"description": "0 is the row nearest the screen"}
+    )
+    column_index = fields.Integer(
+        required=True,
+        metadata={"description": "column in the drawn hall, aisle gaps counted, from 0"},
+    )
+
+
+class TheaterRowSchema(Schema):
+    label = fields.String(required=True)
+    seats = fields.Integer(required=True)
+    aisles_after = fields.List(fields.Integer(), required=True)
+
+
+class TheaterSummarySchema(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    total_seats = fields.Integer(required=True)
+    columns = fields.Integer(
+        required=True, metadata={"description": "width of the hall in columns, aisles included"}
+    )
+    rows = fields.List(
+        fields.Nested(TheaterRowSchema),
+        required=True,
+        metadata={"description": "from the screen backwards"},
+    )
+    created_at = fields.DateTime(required=True)
+
+
+class TheaterSchema(TheaterSummarySchema):
+    seats = fields.List(fields.Nested(SeatSchema), required=True)
+
+
+class TheaterListSchema(PageFields):
+    theaters = fields.List(fields.Nested(TheaterSummarySchema), required=True)
+
+
+# ---- showtimes ----------------------------------------------------------------------------
+
+
+class ShowtimeCreateRequest(RequestSchema):
+    movie_id = fields.UUID(required=True)
+    theater_id = fields.UUID(required=True)
+    start_time = Timestamp(required=True)
+    price = Money(required=True)
+
+
+class ShowtimeUpdateRequest(RequestSchema):
+    start_time = Timestamp()
+    price = Money()
+
+
+class _Reference(Schema):
+    id = fields.UUID(required=True)
+
+
+class MovieReference(_Reference):
+    title = fields.String(required=True)
+
+
+class TheaterReference(_Reference):
+    name = fields.String(required=True)
+
+
+class ShowtimeSchema(Schema):
+    id = fields.UUID(required=True)
+    movie_id = fields.UUID(required=True)
+    theater_id = fields.UUID(required=True)
+    start_time = fields.DateTime(required=True)
+    end_time = fields.DateTime(
+        required=True,
+        metadata={"description": "start_time plus the movie's duration (cleaning not included)"},
+    )
+    price = fields.String(
+        required=True,
+        metadata={
+            "example": "12.50",
+            "description": "base price; a seat costs this times its type's multiplier "
+            "(GET /api/v1/seat-types)",
+        },
+    )
+    available_seats = fields.Integer(
+        required=True, metadata={"description": "seats neither sold nor held by a live hold"}
+    )
+    total_seats = fields.Integer(required=True)
+    movie = fields.Nested(MovieReference, required=True)
+    theater = fields.Nested(TheaterReference, required=True)
+    cancelled_at = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "set once the showtime is cancelled (DELETE)"},
+    )
+
+
+class ShowtimeListSchema(PageFields):
+    showtimes = fields.List(fields.Nested(ShowtimeSchema), required=True)
+
+
+class MovieShowtimesQuery(PageQuery):
+    date = fields.Date(
+        validate=validate.Range(min=EARLIEST_DAY, max=LATEST_DAY),
+        metadata={"description": "YYYY-MM-DD, a day in CINEMA_TZ"},
+    )
+    include_past = fields.Boolean(
+        load_default=False,
+        metadata={"description": "also showtimes that have ended (hidden by default)"},
+    )
+
+
+class ShowtimeListQuery(MovieShowtimesQuery):
+    movie_id = fields.UUID()
+    theater_id = fields.UUID()
+    genre = TrimmedString(
+        validate=validate.Length(max=50), metadata={"description": "a genre name, any case"}
+    )

@@ -1,0 +1,240 @@
+"""The hub: who is watching which showtime, and getting every change to them.
+
+A change is serialised once and the same bytes are queued for every viewer of its showtime. Each
+viewer has a bounded queue drained by its own writer task, so a slow socket only ever delays
+itself; a viewer whose queue overflows is dropped (close 1013) and can reconnect for a fresh
+snapshot, so memory stays bounded whatever the clients do.
+
+Snapshots travel through the same queue as changes: the writer loads the snapshot when it reaches
+the marker, then skips every change whose version the snapshot already contains. Changes queued
+before the marker are older than the snapshot, changes after it are newer or skipped, so a viewer
+never applies a change out of order around a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+import orjson
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from ..errors import from_database_error
+from .snapshots import Snapshots
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_SHOWTIME = 4404
+CLOSE_TIMEOUT_SECONDS = 2.0
+
+# A queued change is (version, frame); None asks the writer for a fresh snapshot at that point.
+QueueItem = tuple[int, bytes] | None
+
+
+class Viewer:
+    """One open WebSocket watching one showtime."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        showtime_id: str,
+        user_id: uuid.UUID | None,
+        transport: asyncio.Transport | None,
+        queue_size: int,
+    ) -> None:
+        self.ws = ws
+        self.showtime_id = showtime_id
+        self.user_id = user_id
+        self.transport = transport
+        self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(queue_size)
+        self.version = -1  # of the last snapshot sent; changes up to it are already in it
+        self.snapshot_pending = False
+        self.writer: asyncio.Task[None] | None = None
+        self.closing: asyncio.Task[None] | None = None  # set once the hub drops the viewer
+
+
+class Hub:
+    def __init__(self, snapshots: Snapshots, queue_size: int, max_viewers_per_address: int) -> None:
+        self.snapshots = snapshots
+        self.queue_size = queue_size
+        self.max_viewers_per_address = max_viewers_per_address
+        self.closed = False
+        self._showtimes: dict[str, set[Viewer]] = {}
+        self._viewers: set[Viewer] = set()
+        self._addresses: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Figures for metrics and the benchmark.
+        self.broadcasts = 0
+        self.dropped_viewers = 0
+
+    # -- who is watching ------------------------------------------------------------------
+
+    def viewer_count(self) -> int:
+        return len(self._viewers)
+
+    def viewers_of(self, showtime_id: str) -> int:
+        return len(self._showtimes.get(showtime_id, ()))
+
+    def admit(self, address: str) -> bool:
+        """Take one of the address's connection slots; False when it has none left."""
+        if self._addresses[address] >= self.max_viewers_per_address:
+            return False
+        self._addresses[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self._addresses[address] -= 1
+        if self._addresses[address] <= 0:
+            del self._addresses[address]
+
+    def join(
+        self,
+        ws: web.WebSocketResponse,
+        showtime_id: str,
+        user_id: uuid.UUID | None,
+        transport: asyncio.Transport | None,
+    ) -> Viewer:
+        """Start watching: changes are queued from now on, behind a first snapshot."""
+        viewer = Viewer(ws, showtime_id, user_id, transport, self.queue_size)
+        self._viewers.add(viewer)
+        self._showtimes.setdefault(showtime_id, set()).add(viewer)
+        viewer.snapshot_pending = True
+        viewer.queue.put_nowait(None)
+        viewer.writer = asyncio.create_task(self._deliver(viewer))
+        return viewer
+
+    async def leave(self, viewer: Viewer) -> None:
+        """The viewer's socket is finished: stop its writer and let any close complete."""
+        self._unregister(viewer)
+        if viewer.writer is not None and viewer.writer is not asyncio.current_task():
+            viewer.writer.cancel()
+            await asyncio.gather(viewer.writer, return_exceptions=True)
+        if viewer.closing is not None:
+            await asyncio.shield(viewer.closing)
+
+    def _unregister(self, viewer: Viewer) -> None:
+        if viewer not in self._viewers:
+            return
+        self._viewers.discard(viewer)
+        viewers = self._showtimes.get(viewer.showtime_id)
+        if viewers is not None:
+            viewers.discard(viewer)
+            if not viewers:
+                del self._showtimes[viewer.showtime_id]
+
+    # -- what they see --------------------------------------------------------------------
+
+    def broadcast(self, showtime_id: str, version: int, changes: list[dict[str, str]]) -> None:
+        """Queue one committed change for every viewer of the showtime, serialised once."""
+        viewers = self._showtimes.get(showtime_id)
+        if not viewers:
+            return
+        self.broadcasts += 1
+        frame = orjson.dumps(
+            {"type": "seats", "showtime_id": showtime_id, "version": version, "changes": changes}
+        )
+        item = (version, frame)
+        for viewer in list(viewers):
+            try:
+                viewer.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+
+    def resync(self, viewer: Viewer) -> None:
+        """Send the viewer a fresh snapshot after what it has been queued so far."""
+        if viewer.snapshot_pending or viewer.closing is not None:
+            return
+        try:
+            viewer.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+            return
+        viewer.snapshot_pending = True
+
+    def resync_all(self) -> None:
+        """Changes may have been missed (the listener reconnected): every viewer resyncs."""
+        for viewer in list(self._viewers):
+            self.resync(viewer)
+
+    async def _deliver(self, viewer: Viewer) -> None:
+        """The viewer's writer: drains its queue into its socket, one message at a time."""
+        ws = viewer.ws
+        try:
+            while True:
+                item = await viewer.queue.get()
+                if item is None:
+                    viewer.snapshot_pending = False
+                    snapshot = await self.snapshots.load(viewer.showtime_id, viewer.user_id)
+                    if snapshot is None:
+                        self.drop(viewer, UNKNOWN_SHOWTIME, b"unknown showtime")
+                        return
+                    await ws.send_frame(snapshot.frame, WSMsgType.TEXT)
+                    viewer.version = snapshot.version
+                elif item[0] > viewer.version:
+                    await ws.send_frame(item[1], WSMsgType.TEXT)
+        except asyncio.CancelledError:
+            raise
+        except ConnectionError:
+            # The socket is gone; the handler's read loop ends on its own.
+            self._unregister(viewer)
+        except Exception as exc:  # noqa: BLE001 - one viewer's failure must not spread
+            if from_database_error(exc) is not None:
+                log.warning("live snapshot failed: %r", exc)
+                self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"database unavailable")
+            else:
+                log.exception("live viewer writer failed")
+                self.drop(viewer, WSCloseCode.INTERNAL_ERROR, b"internal error")
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def drop(self, viewer: Viewer, code: int, message: bytes) -> None:
+        """Stop serving the viewer and close its socket with `code`, without waiting for it."""
+        if viewer.closing is not None:
+            return
+        self._unregister(viewer)
+        if code == WSCloseCode.TRY_AGAIN_LATER:
+            self.dropped_viewers += 1
+        if viewer.writer is not None and viewer.writer is not asyncio.current_task():
+            viewer.writer.cancel()
+        viewer.closing = self._spawn(self._close(viewer, code, message))
+
+    async def _close(self, viewer: Viewer, code: int, message: bytes) -> None:
+        try:
+            await asyncio.wait_for(
+                viewer.ws.close(code=code, message=message), CLOSE_TIMEOUT_SECONDS
+            )
+        except (TimeoutError, ConnectionError):
+            pass
+        except Exception:  # noqa: BLE001 - closing is best effort
+            log.exception("closing a live viewer failed")
+        # A client that stopped reading never takes the close frame: cut it off.
+        transport = viewer.transport
+        if transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_TIMEOUT_SECONDS
+        # No event tells when a transport's buffer empties: poll it, briefly.
+        while transport.get_write_buffer_size() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if transport.get_write_buffer_size():
+            transport.abort()
+
+    async def close_viewers(self, code: int = WSCloseCode.GOING_AWAY) -> None:
+        """Shutting down: refuse new viewers and close every open one with `code`."""
+        self.closed = True
+        for viewer in list(self._viewers):
+            self.drop(viewer, code, b"server shutting down")
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.close_viewers()
+        await self.snapshots.close()
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

@@ -1,0 +1,126 @@
+"""The bridge from PostgreSQL to the hub: one LISTEN connection per instance, kept alive.
+
+Booking transactions call `record_seat_changes`, which queues a NOTIFY that PostgreSQL delivers
+to every listening instance only when the transaction commits. The listening connection is a
+dedicated one (a pooled connection could be handed to a query at any time). A supervisor task
+notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
+reconnects with backoff, and then has every viewer resync: changes committed while nobody was
+listening were never delivered to this instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from ..booking.changes import CHANNEL, decode_notification
+from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "reservations-listener"
+CHECK_INTERVAL_SECONDS = 5.0
+CHECK_TIMEOUT_SECONDS = 3.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+FIRST_BACKOFF_SECONDS = 0.1
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class Listener:
+    def __init__(self, dsn: str, hub: Hub, check_interval: float = CHECK_INTERVAL_SECONDS) -> None:
+        self.dsn = dsn
+        self.hub = hub
+        self.check_interval = check_interval
+        self.connections = 0  # successful connects, the first one included
+        self.notifications = 0
+        self.connected = asyncio.Event()
+        self._first_attempt = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+
+    @property
+    def backend_pid(self) -> int | None:
+        conn = self._conn
+        return conn.get_server_pid() if conn is not None and not conn.is_closed() else None
+
+    async def start(self) -> None:
+        """Start listening; returns after the first connection attempt, whatever its outcome
+        (if it failed, the supervisor keeps trying)."""
+        self._task = asyncio.create_task(self._supervise())
+        await self._first_attempt.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = FIRST_BACKOFF_SECONDS
+        while True:
+            started = loop.time()
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure means: reconnect
+                log.warning("seat change listener failed: %r; retrying in %.1fs", exc, backoff)
+            finally:
+                self.connected.clear()
+                self._first_attempt.set()
+            if loop.time() - started > MAX_BACKOFF_SECONDS:
+                backoff = FIRST_BACKOFF_SECONDS  # it was up for a while: start over
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _listen(self) -> None:
+        """One connection's life: connect, LISTEN, resync viewers, watch it until it drops."""
+        lost = asyncio.Event()
+        conn = await asyncpg.connect(
+            self.dsn,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
+        self._conn = conn
+        try:
+            conn.add_termination_listener(lambda _conn: lost.set())
+            await conn.add_listener(CHANNEL, self._on_notification)
+            self.connections += 1
+            self.connected.set()
+            self._first_attempt.set()
+            if self.connections > 1:
+                log.info(
+                    "seat change listener reconnected; resyncing %d viewers",
+                    self.hub.viewer_count(),
+                )
+            # Viewers that joined before this connection listened may have missed changes.
+            self.hub.resync_all()
+            while not conn.is_closed():
+                try:
+                    await asyncio.wait_for(lost.wait(), self.check_interval)
+                except TimeoutError:
+                    await conn.fetchval("SELECT 1", timeout=CHECK_TIMEOUT_SECONDS)
+                else:
+                    break
+            log.warning("seat change listener connection lost")
+        finally:
+            self._conn = None
+            if not conn.is_closed():
+                conn.terminate()
+
+    def _on_notification(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            showtime_id, version, changes = decode_notification(payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring a malformed seat change notification: %r", exc)
+            return
+        self.notifications += 1
+        self.hub.broadcast(showtime_id, version, changes)
+
+
+LISTENER = web.AppKey("live_listener", Listener)

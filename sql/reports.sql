@@ -1,0 +1,129 @@
+-- Admin reports (see reservations/reports/service.py). Each report is one query.
+--
+-- Shared parameters: $1 first day and $2 last day (dates), $3 the cinema's IANA time zone.
+-- A report covers the showtimes that are not cancelled and start in
+-- [$1 00:00, $2 + 1 day 00:00) local time, found through showtimes_start_idx. Sales are
+-- counted per showtime in a LATERAL subquery, so they come from index lookups
+-- (reservations_showtime_idx, then reservation_seats' primary key) however long the history
+-- is: tickets are the seats of its confirmed reservations, revenue the sum of their prices as
+-- booked. Hall sizes are counted once per theater from the small seats table.
+-- Reports with totals end with one extra row where is_total is true (GROUPING SETS with the
+-- empty set, so it is there even when nothing matched).
+
+-- name: capacity_report
+-- Seats and seats sold per showtime of the period, then the totals; $4 movie id, $5 theater id (each or both may be null).
+WITH hall_sizes AS (
+    SELECT theater_id, count(*) AS seats FROM seats GROUP BY theater_id
+)
+SELECT grouping(s.id) = 1 AS is_total,
+       s.id AS showtime_id,
+       m.title AS movie_title,
+       t.name AS theater_name,
+       s.start_time,
+       count(*)::int AS showtimes,
+       coalesce(sum(coalesce(h.seats, 0)), 0)::int AS total_seats,
+       coalesce(sum(sold.tickets), 0)::int AS sold_seats,
+       coalesce(round(sum(sold.tickets)::numeric / nullif(sum(h.seats), 0), 4), 0)::float8
+           AS occupancy_rate
+  FROM showtimes s
+  JOIN movies m ON m.id = s.movie_id
+  JOIN theaters t ON t.id = s.theater_id
+  LEFT JOIN hall_sizes h ON h.theater_id = s.theater_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS tickets
+         FROM reservations r
+         JOIN reservation_seats rs ON rs.reservation_id = r.id
+        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
+ WHERE s.cancelled_at IS NULL
+   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
+   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+   AND ($4::uuid IS NULL OR s.movie_id = $4::uuid)
+   AND ($5::uuid IS NULL OR s.theater_id = $5::uuid)
+ GROUP BY GROUPING SETS ((s.id, m.title, t.name, s.start_time), ())
+ ORDER BY is_total, s.start_time, m.title, t.name, s.id;
+
+-- name: revenue_by_day
+-- Tickets and revenue per local day of the period (days with a showtime), then the totals.
+SELECT grouping(local_day.day) = 1 AS is_total,
+       to_char(local_day.day, 'YYYY-MM-DD') AS key,
+       NULL::uuid AS id,
+       coalesce(sum(sold.tickets), 0)::int AS tickets,
+       coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
+  FROM showtimes s
+ CROSS JOIN LATERAL (SELECT (s.start_time AT TIME ZONE $3::text)::date AS day) AS local_day
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS tickets, sum(rs.price) AS revenue
+         FROM reservations r
+         JOIN reservation_seats rs ON rs.reservation_id = r.id
+        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
+ WHERE s.cancelled_at IS NULL
+   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
+   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+ GROUP BY GROUPING SETS ((local_day.day), ())
+ ORDER BY is_total, local_day.day;
+
+-- name: revenue_by_movie
+-- Tickets and revenue per movie shown in the period, most revenue first, then the totals.
+SELECT grouping(m.id) = 1 AS is_total,
+       m.title AS key,
+       m.id,
+       coalesce(sum(sold.tickets), 0)::int AS tickets,
+       coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
+  FROM showtimes s
+  JOIN movies m ON m.id = s.movie_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS tickets, sum(rs.price) AS revenue
+         FROM reservations r
+         JOIN reservation_seats rs ON rs.reservation_id = r.id
+        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
+ WHERE s.cancelled_at IS NULL
+   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
+   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+ GROUP BY GROUPING SETS ((m.id, m.title), ())
+ ORDER BY is_total, revenue DESC, tickets DESC, key, id;
+
+-- name: revenue_by_theater
+-- Tickets and revenue per theater used in the period, most revenue first, then the totals.
+SELECT grouping(t.id) = 1 AS is_total,
+       t.name AS key,
+       t.id,
+       coalesce(sum(sold.tickets), 0)::int AS tickets,
+       coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
+  FROM showtimes s
+  JOIN theaters t ON t.id = s.theater_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS tickets, sum(rs.price) AS revenue
+         FROM reservations r
+         JOIN reservation_seats rs ON rs.reservation_id = r.id
+        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
+ WHERE s.cancelled_at IS NULL
+   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
+   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+ GROUP BY GROUPING SETS ((t.id, t.name), ())
+ ORDER BY is_total, revenue DESC, tickets DESC, key, id;
+
+-- name: popular_movies
+-- The $4 movies of the period with the most tickets sold (then most revenue), with their occupancy.
+WITH hall_sizes AS (
+    SELECT theater_id, count(*) AS seats FROM seats GROUP BY theater_id
+)
+SELECT m.id AS movie_id,
+       m.title,
+       sum(sold.tickets)::int AS tickets_sold,
+       coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue,
+       coalesce(round(sum(sold.tickets)::numeric / nullif(sum(h.seats), 0), 4), 0)::float8
+           AS occupancy_rate
+  FROM showtimes s
+  JOIN movies m ON m.id = s.movie_id
+  LEFT JOIN hall_sizes h ON h.theater_id = s.theater_id
+ CROSS JOIN LATERAL (
+       SELECT count(*) AS tickets, sum(rs.price) AS revenue
+         FROM reservations r
+         JOIN reservation_seats rs ON rs.reservation_id = r.id
+        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
+ WHERE s.cancelled_at IS NULL
+   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
+   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+ GROUP BY m.id, m.title
+ ORDER BY tickets_sold DESC, revenue DESC, m.title, m.id
+ LIMIT $4;

@@ -1,0 +1,134 @@
+// Shared by every page: the signed-in session (kept in localStorage), a small JSON API client,
+// and the navigation bar. Plain ES module, no dependencies.
+
+const SESSION_KEY = "reservations.session";
+
+/** The stored session {token, email, expiresAt} or null when absent or expired. */
+export function session() {
+  let stored = null;
+  try {
+    stored = JSON.parse(localStorage.getItem(SESSION_KEY) || "null");
+  } catch {
+    stored = null;
+  }
+  if (!stored || typeof stored.token !== "string") return null;
+  if (typeof stored.expiresAt === "number" && stored.expiresAt <= Date.now()) {
+    clearSession();
+    return null;
+  }
+  return stored;
+}
+
+export function token() {
+  const current = session();
+  return current ? current.token : null;
+}
+
+export function saveSession(login, email) {
+  const expiresAt = Date.now() + Math.max(0, (login.expires_in || 3600) - 30) * 1000;
+  localStorage.setItem(SESSION_KEY, JSON.stringify({ token: login.access_token, email, expiresAt }));
+  updateNav();
+}
+
+export function clearSession() {
+  localStorage.removeItem(SESSION_KEY);
+  updateNav();
+}
+
+/**
+ * Call the REST API. Never throws: answers {ok, status, data, error} where error is the
+ * service's {code, message, details} (or a made-up one for network faults).
+ */
+export async function api(path, { method = "GET", body, headers = {}, keepalive = false, auth = true } = {}) {
+  const sent = { Accept: "application/json", ...headers };
+  if (body !== undefined) sent["Content-Type"] = "application/json";
+  const bearer = auth ? token() : null;
+  if (bearer) sent.Authorization = `Bearer ${bearer}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: sent,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      keepalive,
+      credentials: "same-origin",
+    });
+  } catch {
+    return {
+      ok: false,
+      status: 0,
+      data: null,
+      error: { code: "network", message: "The service cannot be reached; check your connection.", details: {} },
+    };
+  }
+  let data = null;
+  if ((response.headers.get("Content-Type") || "").includes("json")) {
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+  }
+  const error = response.ok
+    ? null
+    : (data && data.error) || { code: `http_${response.status}`, message: `The service answered ${response.status}.`, details: {} };
+  if (response.status === 401 && bearer) clearSession();
+  return { ok: response.ok, status: response.status, data, error, response };
+}
+
+/** A same-site path to go to after logging in, never another origin. */
+export function safeNext(value) {
+  if (typeof value === "string" && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\")) {
+    return value;
+  }
+  return "/";
+}
+
+export function cinemaTimeZone() {
+  return document.body.dataset.cinemaTz || undefined;
+}
+
+/** "Fri 5 Dec, 19:30" in the cinema's time zone. */
+export function formatDateTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  try {
+    return new Intl.DateTimeFormat("en-GB", {
+      weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZone: cinemaTimeZone(),
+    }).format(date);
+  } catch {
+    return date.toLocaleString();
+  }
+}
+
+export function updateNav() {
+  const current = session();
+  for (const item of document.querySelectorAll("[data-when]")) {
+    item.hidden = (item.dataset.when === "signed-in") !== Boolean(current);
+  }
+  for (const label of document.querySelectorAll("[data-user-email]")) {
+    label.textContent = current && current.email ? current.email : "";
+  }
+}
+
+function setUpNav() {
+  updateNav();
+  for (const button of document.querySelectorAll('[data-action="logout"]')) {
+    button.addEventListener("click", () => {
+      clearSession();
+      window.location.assign("/");
+    });
+  }
+  // Another tab logged in or out.
+  window.addEventListener("storage", (event) => {
+    if (event.key === SESSION_KEY || event.key === null) updateNav();
+  });
+  // The genre filter submits itself when a genre is chosen (the button stays for keyboards).
+  for (const form of document.querySelectorAll("form[data-auto-submit]")) {
+    const select = form.querySelector("select");
+    if (select) select.addEventListener("change", () => form.requestSubmit());
+  }
+}
+
+setUpNav();

@@ -1,0 +1,659 @@
+// The live seat map of /showtimes/{id}.
+//
+// The server renders the hall (every seat a <button> with its status); this module keeps it live
+// over the WebSocket, holds and releases seats through the REST API as they are clicked, counts
+// the hold down, books on "Confirm", and releases the hold when the page is left.
+//
+// Which seats are "mine" is the set `myHold`: filled by hold answers and by snapshots (held_by_me),
+// emptied by releases, bookings and expiry. A seat shows as mine when it is held AND in that set,
+// so a late WebSocket message can never paint another person's hold as mine.
+import { api, session, token } from "./app.js";
+
+const root = document.querySelector("[data-seatmap]");
+
+const WARN_BEFORE_MS = 60_000;
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 15_000;
+const STATUS_WORDS = {
+  available: "available",
+  held: "held by someone else",
+  mine: "held by you",
+  sold: "sold",
+};
+
+if (root) startSeatMap(root);
+
+function startSeatMap(root) {
+  const showtimeId = root.dataset.showtimeId;
+  const started = root.dataset.started === "true";
+  const maxSeats = Number(root.dataset.maxSeats) || 10;
+  const strandedCheck = root.dataset.strandedCheck === "true";
+  const hall = root.querySelector(".hall");
+  const ui = {
+    connection: root.querySelector("[data-connection]"),
+    messages: root.querySelector("[data-messages]"),
+    loginHint: root.querySelector("[data-login-hint]"),
+    selectionEmpty: root.querySelector("[data-selection-empty]"),
+    selectionList: root.querySelector("[data-selection-list]"),
+    selectionTotal: root.querySelector("[data-selection-total]"),
+    countdown: root.querySelector("[data-countdown]"),
+    stranded: root.querySelector("[data-stranded-warning]"),
+    confirm: root.querySelector('[data-action="confirm"]'),
+    release: root.querySelector('[data-action="release"]'),
+    booked: root.querySelector("[data-booked]"),
+    ticketCode: root.querySelector("[data-ticket-code]"),
+    bestSeats: root.querySelector("[data-best-seats]"),
+    availableCount: root.querySelector("[data-available-count]"),
+  };
+
+  /** seat id -> {id, button, status, pending} */
+  const seats = new Map();
+  for (const button of hall.querySelectorAll("button.seat[data-seat-id]")) {
+    seats.set(button.dataset.seatId, { id: button.dataset.seatId, button, status: button.dataset.status, pending: false });
+  }
+
+  const myHold = new Map(); // seat id -> when our client learnt it was ours (ms)
+  let holdExpiresAt = null; // ms, local clock
+  let warned = false;
+  let strandedIds = [];
+  let busy = false; // a booking request is in flight
+  let booking = null; // {key, body} of the booking being attempted, kept for retries
+  let version = -1; // -1 until the first snapshot
+  let snapshotAskedAt = 0;
+  let socket = null;
+  let retryDelay = RETRY_FIRST_MS;
+  let retryTimer = null;
+  let useToken = true;
+  let leaving = false;
+  let ticker = null;
+
+  // ---- rendering -------------------------------------------------------------------------
+
+  const isMine = (seat) => seat.status === "held" && myHold.has(seat.id);
+
+  function describeSeat(seat) {
+    const data = seat.button.dataset;
+    return `Row ${data.row}, seat ${data.number}`;
+  }
+
+  function renderSeat(seat) {
+    const { button } = seat;
+    const mine = isMine(seat);
+    button.dataset.status = seat.status;
+    button.dataset.mine = mine ? "true" : "false";
+    button.dataset.pending = seat.pending ? "true" : "false";
+    button.setAttribute("aria-pressed", mine ? "true" : "false");
+    if (started || (seat.status !== "available" && !mine)) button.setAttribute("aria-disabled", "true");
+    else button.removeAttribute("aria-disabled");
+    const data = button.dataset;
+    const words = mine ? STATUS_WORDS.mine : STATUS_WORDS[seat.status] || seat.status;
+    button.setAttribute("aria-label", `Row ${data.row}, seat ${data.number}, ${data.type}, ${data.price}, ${words}`);
+  }
+
+  function mySeats() {
+    return [...seats.values()]
+      .filter(isMine)
+      .sort((a, b) => a.button.dataset.label.localeCompare(b.button.dataset.label, "en", { numeric: true }));
+  }
+
+  function cents(price) {
+    const [whole, fraction = "0"] = String(price).split(".");
+    return Number(whole) * 100 + Number(fraction.padEnd(2, "0").slice(0, 2));
+  }
+
+  function money(totalCents) {
+    return `${Math.floor(totalCents / 100)}.${String(totalCents % 100).padStart(2, "0")}`;
+  }
+
+  function renderSelection() {
+    const mine = mySeats();
+    ui.selectionList.replaceChildren(
+      ...mine.map((seat) => {
+        const item = document.createElement("li");
+        item.textContent = `${seat.button.dataset.label} · ${seat.button.dataset.price}`;
+        return item;
+      }),
+    );
+    ui.selectionEmpty.hidden = mine.length > 0;
+    ui.selectionTotal.hidden = mine.length === 0;
+    const total = mine.reduce((sum, seat) => sum + cents(seat.button.dataset.price), 0);
+    ui.selectionTotal.textContent = `${mine.length} seat${mine.length === 1 ? "" : "s"}, total ${money(total)}`;
+    ui.confirm.disabled = busy || mine.length === 0 || started;
+    ui.confirm.textContent = mine.length ? `Confirm ${mine.length} seat${mine.length === 1 ? "" : "s"} · ${money(total)}` : "Confirm booking";
+    ui.release.hidden = mine.length === 0;
+    const strandedNow = strandedIds.filter((id) => seats.get(id)?.status === "available");
+    ui.stranded.hidden = mine.length === 0 || strandedNow.length === 0;
+    if (!ui.stranded.hidden) {
+      const labels = strandedNow.map((id) => seats.get(id).button.dataset.label).join(", ");
+      ui.stranded.textContent =
+        `Your selection leaves a single empty seat (${labels}) that nobody is likely to book. ` +
+        "Consider picking it too, or seats next to each other, before you confirm.";
+    }
+    if (ui.availableCount) {
+      ui.availableCount.textContent = String([...seats.values()].filter((seat) => seat.status === "available").length);
+    }
+    renderCountdown();
+  }
+
+  function renderAll() {
+    for (const seat of seats.values()) renderSeat(seat);
+    renderSelection();
+  }
+
+  function say(text, kind = "info") {
+    ui.messages.dataset.kind = kind;
+    // Emptying first makes screen readers announce a repeated message again.
+    ui.messages.textContent = "";
+    if (text) window.setTimeout(() => { ui.messages.textContent = text; }, 30);
+  }
+
+  function setConnection(state, text) {
+    ui.connection.dataset.connection = state;
+    ui.connection.textContent = text;
+  }
+
+  // ---- the hold's countdown --------------------------------------------------------------
+
+  function renderCountdown() {
+    const holding = mySeats().length > 0;
+    ui.countdown.hidden = !holding;
+    if (!holding) {
+      ui.countdown.textContent = "";
+      return;
+    }
+    if (holdExpiresAt === null) {
+      // Held before this page opened (another tab or device): the map does not say until when.
+      ui.countdown.dataset.warning = "false";
+      ui.countdown.textContent = "You were already holding these seats; they are kept for a limited time, so confirm soon.";
+      return;
+    }
+    const left = Math.max(0, holdExpiresAt - Date.now());
+    const seconds = Math.ceil(left / 1000);
+    const clock = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    const warning = left <= WARN_BEFORE_MS;
+    ui.countdown.dataset.warning = warning ? "true" : "false";
+    ui.countdown.textContent = warning
+      ? `Less than a minute left: ${clock}. Confirm now or the seats go back on sale.`
+      : `Your seats are held for ${clock}.`;
+  }
+
+  function tick() {
+    if (holdExpiresAt === null) return;
+    const left = holdExpiresAt - Date.now();
+    if (left <= 0) {
+      expireHold();
+      return;
+    }
+    if (left <= WARN_BEFORE_MS && !warned && mySeats().length) {
+      warned = true;
+      say("Less than a minute left on your hold. Confirm soon or the seats go back on sale.", "warning");
+    }
+    renderCountdown();
+  }
+
+  function startTicker() {
+    if (ticker === null) ticker = window.setInterval(tick, 250);
+  }
+
+  function stopTicker() {
+    if (ticker !== null) window.clearInterval(ticker);
+    ticker = null;
+  }
+
+  function expireHold() {
+    const had = mySeats();
+    for (const seat of had) seat.status = "available"; // the server frees them at once; a snapshot follows
+    myHold.clear();
+    holdExpiresAt = null;
+    strandedIds = [];
+    stopTicker();
+    renderAll();
+    if (had.length) say("Your hold expired and the seats went back on sale. Pick them again if they are still free.", "error");
+    requestSnapshot();
+  }
+
+  function clockSkew(response) {
+    // The service's clock decides expiry; correct for a local clock that is clearly off.
+    const served = Date.parse(response?.headers.get("Date") || "");
+    if (Number.isNaN(served)) return 0;
+    const skew = served - Date.now();
+    return Math.abs(skew) > 3000 ? skew : 0;
+  }
+
+  function applyHold(hold, response) {
+    // locked_seat_ids is every seat now in our hold, not only those just added.
+    const now = Date.now();
+    const held = new Set(hold.locked_seat_ids || []);
+    for (const id of [...myHold.keys()]) if (!held.has(id)) myHold.delete(id);
+    for (const id of held) {
+      const seat = seats.get(id);
+      if (!seat) continue;
+      seat.status = "held";
+      if (!myHold.has(id)) myHold.set(id, now);
+    }
+    const expires = Date.parse(hold.expires_at);
+    holdExpiresAt = Number.isNaN(expires) ? null : expires - clockSkew(response);
+    warned = false;
+    strandedIds = Array.isArray(hold.stranded_seat_ids) ? hold.stranded_seat_ids : [];
+    ui.booked.hidden = true;
+    startTicker();
+    renderAll();
+  }
+
+  // ---- talking to the REST API -----------------------------------------------------------
+
+  function needLogin(text) {
+    ui.loginHint.hidden = false;
+    say(text, "error");
+  }
+
+  function labelsOf(ids) {
+    return (ids || []).map((id) => seats.get(id)).filter(Boolean).map(describeSeat).join("; ");
+  }
+
+  function explain(result, what) {
+    const error = result.error || {};
+    const details = error.details || {};
+    switch (result.status) {
+      case 0:
+        return error.message;
+      case 401:
+        return null; // handled by needLogin
+      case 409:
+        if (details.unavailable_seat_ids) {
+          const names = labelsOf(details.unavailable_seat_ids);
+          return `Sorry, ${names || "that seat"} was just taken by someone else. Please pick another seat.`;
+        }
+        if (error.code === "hold_expired" || error.code === "seats_not_held") {
+          return "Your hold expired before you confirmed, so the seats went back on sale. Pick them again if they are still free.";
+        }
+        if (error.code === "would_strand_seat") {
+          const names = labelsOf(details.stranded_seat_ids);
+          return `That choice would leave a single empty seat${names ? ` (${names})` : ""} that nobody could book. ` +
+            "Pick seats next to each other, or take that seat too.";
+        }
+        if (error.code === "not_enough_seats") {
+          return "There are not enough free seats of that kind left together. Try fewer seats or another type.";
+        }
+        return error.message || `Could not ${what}: the seats changed meanwhile.`;
+      case 422:
+        if (error.code === "too_many_seats") return `You can hold at most ${maxSeats} seats for one showtime.`;
+        return error.message || `Could not ${what}.`;
+      case 429:
+        return "Too many requests at once; wait a moment and try again.";
+      case 503:
+        return "The service is busy right now; try again in a moment.";
+      default:
+        return error.message || `Could not ${what}.`;
+    }
+  }
+
+  function fail(result, what) {
+    if (result.status === 401) {
+      needLogin("Your session has ended. Log in again to pick seats.");
+      return;
+    }
+    const details = (result.error && result.error.details) || {};
+    if (result.status === 409 && details.unavailable_seat_ids) {
+      for (const id of details.unavailable_seat_ids) {
+        const seat = seats.get(id);
+        if (seat && seat.status === "available") seat.status = "held";
+      }
+      renderAll();
+      requestSnapshot();
+    }
+    if (result.status === 409 && ["hold_expired", "seats_not_held"].includes(result.error.code)) {
+      myHold.clear();
+      holdExpiresAt = null;
+      stopTicker();
+      renderAll();
+      requestSnapshot();
+    }
+    say(explain(result, what), "error");
+  }
+
+  function signedIn() {
+    if (token()) return true;
+    needLogin("Log in to pick seats. Your choice is kept only while you are on this page.");
+    return false;
+  }
+
+  async function hold(seat) {
+    seat.pending = true;
+    renderSeat(seat);
+    const result = await api(`/api/v1/showtimes/${showtimeId}/lock-seats`, {
+      method: "POST",
+      body: { seat_ids: [seat.id] },
+    });
+    seat.pending = false;
+    if (result.ok) {
+      applyHold(result.data, result.response);
+      say(`${describeSeat(seat)} is held for you.`, "success");
+    } else {
+      renderSeat(seat);
+      fail(result, "hold that seat");
+    }
+  }
+
+  async function release(ids) {
+    for (const id of ids) {
+      seats.get(id).pending = true;
+      renderSeat(seats.get(id));
+    }
+    const result = await api(`/api/v1/showtimes/${showtimeId}/lock-seats`, {
+      method: "DELETE",
+      body: { seat_ids: ids },
+    });
+    for (const id of ids) seats.get(id).pending = false;
+    if (result.ok) {
+      for (const id of ids) {
+        myHold.delete(id);
+        seats.get(id).status = "available";
+      }
+      strandedIds = [];
+      if (myHold.size === 0) {
+        holdExpiresAt = null;
+        stopTicker();
+      }
+      renderAll();
+      say(ids.length === 1 ? `${describeSeat(seats.get(ids[0]))} is released.` : "Your seats are released.");
+      refreshStranded();
+    } else {
+      renderAll();
+      fail(result, "release the seats");
+    }
+  }
+
+  /** Ask again whether what is left of our hold strands a single seat (after a release). */
+  async function refreshStranded() {
+    const ids = mySeats().map((seat) => seat.id);
+    if (!strandedCheck || !ids.length) return;
+    const query = ids.map((id) => `seat_ids=${encodeURIComponent(id)}`).join("&");
+    const result = await api(`/api/v1/showtimes/${showtimeId}/stranded-seats?${query}`);
+    if (result.ok) {
+      strandedIds = result.data.stranded_seat_ids || [];
+      renderSelection();
+    }
+  }
+
+  function newIdempotencyKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  async function confirmBooking() {
+    if (busy || !signedIn()) return;
+    const chosen = mySeats();
+    if (!chosen.length) return;
+    const body = { showtime_id: showtimeId, seat_ids: chosen.map((seat) => seat.id).sort() };
+    const bodyText = JSON.stringify(body);
+    // A retry of the same booking reuses its key, so it can never book twice.
+    if (!booking || booking.body !== bodyText) booking = { key: newIdempotencyKey(), body: bodyText };
+    busy = true;
+    renderSelection();
+    say("Booking your seats…");
+    const result = await api("/api/v1/reservations", {
+      method: "POST",
+      body,
+      headers: { "Idempotency-Key": booking.key },
+    });
+    busy = false;
+    if (result.ok) {
+      booking = null;
+      for (const seat of chosen) {
+        seat.status = "sold";
+        myHold.delete(seat.id);
+      }
+      holdExpiresAt = null;
+      strandedIds = [];
+      stopTicker();
+      renderAll();
+      ui.ticketCode.textContent = result.data.ticket_code;
+      ui.booked.hidden = false;
+      say(`Booked! Your ticket code is ${result.data.ticket_code}.`, "success");
+      ui.booked.querySelector("a")?.focus();
+      return;
+    }
+    renderSelection();
+    if (result.status === 0) {
+      say("The booking could not be confirmed because the service was unreachable. Press Confirm again: you will not be booked twice.", "error");
+      return;
+    }
+    booking = null;
+    fail(result, "book the seats");
+  }
+
+  async function bestSeats(form) {
+    if (!signedIn()) return;
+    const data = new FormData(form);
+    const count = Number(data.get("count"));
+    if (!Number.isInteger(count) || count < 1 || count > maxSeats) {
+      say(`Choose between 1 and ${maxSeats} seats.`, "error");
+      return;
+    }
+    const body = { count };
+    if (data.get("seat_type")) body.seat_type = String(data.get("seat_type"));
+    if (data.get("accessible")) body.accessible = true;
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    const result = await api(`/api/v1/showtimes/${showtimeId}/best-available`, { method: "POST", body });
+    button.disabled = false;
+    if (result.ok) {
+      applyHold(result.data, result.response);
+      say(`We picked ${labelsOf(result.data.locked_seat_ids)} and are holding them for you.`, "success");
+    } else {
+      fail(result, "find seats");
+    }
+  }
+
+  // ---- the WebSocket ---------------------------------------------------------------------
+
+  function requestSnapshot() {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      snapshotAskedAt = Date.now();
+      socket.send(JSON.stringify({ type: "resync" }));
+    }
+  }
+
+  function applySnapshot(message) {
+    version = message.version;
+    const listed = new Set();
+    const heldByMe = new Set();
+    for (const entry of message.seats || []) {
+      const seat = seats.get(entry.id);
+      if (!seat) continue;
+      listed.add(entry.id);
+      seat.status = entry.status;
+      if (entry.held_by_me) heldByMe.add(entry.id);
+    }
+    // Keep seats our own hold answers gave us after the snapshot was asked for: its change
+    // message follows it. Everything else the snapshot says is the truth.
+    for (const [id, learnt] of [...myHold]) {
+      if (!heldByMe.has(id) && !(learnt >= snapshotAskedAt && seats.get(id)?.status !== "sold")) myHold.delete(id);
+    }
+    for (const id of heldByMe) if (!myHold.has(id)) myHold.set(id, Date.now());
+    if (myHold.size === 0) {
+      holdExpiresAt = null;
+      stopTicker();
+    }
+    renderAll();
+  }
+
+  function applyChanges(message) {
+    if (version < 0 || message.version <= version) return; // before the snapshot, or already seen
+    const gap = message.version > version + 1;
+    version = message.version;
+    let suspicious = gap;
+    for (const change of message.changes || []) {
+      const seat = seats.get(change.id);
+      if (!seat) continue;
+      // One of ours going free or sold without us asking: expired, or released in another tab.
+      if (myHold.has(change.id) && change.status !== "held") suspicious = true;
+      seat.status = change.status;
+    }
+    renderAll();
+    if (suspicious) requestSnapshot();
+  }
+
+  function onMessage(event) {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (message.type === "snapshot") {
+      retryDelay = RETRY_FIRST_MS;
+      setConnection("live", "Live: other people's choices appear as they happen.");
+      applySnapshot(message);
+    } else if (message.type === "seats") {
+      applyChanges(message);
+    }
+  }
+
+  function connect() {
+    window.clearTimeout(retryTimer);
+    retryTimer = null;
+    const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+    const bearer = useToken ? token() : null;
+    const query = bearer ? `?token=${encodeURIComponent(bearer)}` : "";
+    setConnection("connecting", "Connecting to live updates…");
+    snapshotAskedAt = Date.now();
+    const current = new WebSocket(`${scheme}://${window.location.host}/ws/showtimes/${showtimeId}${query}`);
+    socket = current;
+    current.addEventListener("message", (event) => {
+      if (socket === current) onMessage(event);
+    });
+    current.addEventListener("close", (event) => {
+      if (socket !== current || leaving) return;
+      socket = null;
+      if (event.code === 4404) {
+        setConnection("offline", "This showtime is no longer on sale.");
+        return;
+      }
+      if (event.code >= 4400 && event.code < 4500 && useToken) useToken = false; // a refused token: watch anonymously
+      scheduleReconnect();
+    });
+  }
+
+  function scheduleReconnect() {
+    const delay = Math.round(retryDelay * (0.75 + Math.random() * 0.5));
+    retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
+    setConnection("offline", `Live updates lost; reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
+    retryTimer = window.setTimeout(connect, delay);
+  }
+
+  // ---- wiring ----------------------------------------------------------------------------
+
+  hall.addEventListener("click", (event) => {
+    const button = event.target.closest("button.seat[data-seat-id]");
+    if (!button) return;
+    const seat = seats.get(button.dataset.seatId);
+    if (!seat || seat.pending) return;
+    if (started) {
+      say("This showtime has started; its seats can no longer be booked.", "error");
+      return;
+    }
+    if (isMine(seat)) {
+      release([seat.id]);
+      return;
+    }
+    if (seat.status === "sold") {
+      say(`${describeSeat(seat)} is already sold. Please pick another seat.`, "error");
+      return;
+    }
+    if (seat.status === "held") {
+      say(`${describeSeat(seat)} is held by someone else right now. Please pick another seat.`, "error");
+      return;
+    }
+    if (!signedIn()) return;
+    if (mySeats().length >= maxSeats) {
+      say(`You can hold at most ${maxSeats} seats for one showtime.`, "error");
+      return;
+    }
+    hold(seat);
+  });
+
+  // Arrow keys move between seats as they sit in the hall (Tab still visits every seat).
+  const seatRows = [...hall.querySelectorAll(".hall-row")].filter((row) => row.querySelector("button.seat"));
+  hall.addEventListener("keydown", (event) => {
+    const button = event.target.closest("button.seat[data-seat-id]");
+    const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+    if (!button || !moves[event.key]) return;
+    const [rowStep, columnStep] = moves[event.key];
+    const row = button.parentElement;
+    const cells = [...row.children];
+    const column = cells.indexOf(button);
+    let target = null;
+    if (columnStep) {
+      const ahead = columnStep > 0 ? cells.slice(column + 1) : cells.slice(0, column).reverse();
+      target = ahead.find((cell) => cell.matches("button.seat")) || null;
+    } else {
+      const next = seatRows[seatRows.indexOf(row) + rowStep];
+      if (next) {
+        let best = Infinity;
+        [...next.children].forEach((cell, index) => {
+          if (cell.matches("button.seat") && Math.abs(index - column) < best) {
+            best = Math.abs(index - column);
+            target = cell;
+          }
+        });
+      }
+    }
+    if (target) {
+      event.preventDefault();
+      target.focus();
+    }
+  });
+
+  ui.confirm.addEventListener("click", confirmBooking);
+  ui.release.addEventListener("click", () => {
+    const ids = mySeats().map((seat) => seat.id);
+    if (ids.length) release(ids);
+  });
+  if (ui.bestSeats) {
+    ui.bestSeats.addEventListener("submit", (event) => {
+      event.preventDefault();
+      bestSeats(ui.bestSeats);
+    });
+  }
+
+  // Leaving the page gives the seats back at once rather than when the hold expires.
+  window.addEventListener("pagehide", () => {
+    leaving = true;
+    const ids = mySeats().map((seat) => seat.id);
+    const bearer = token();
+    if (!ids.length || !bearer) return;
+    fetch(`/api/v1/showtimes/${showtimeId}/lock-seats`, {
+      method: "DELETE",
+      keepalive: true,
+      headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ seat_ids: ids }),
+    }).catch(() => {});
+    myHold.clear();
+    holdExpiresAt = null;
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return; // back from the back-forward cache: our hold is gone
+    leaving = false;
+    renderAll();
+    if (!socket) connect();
+    else requestSnapshot();
+  });
+  window.addEventListener("online", () => {
+    if (!socket) connect();
+  });
+
+  if (!session() && !started) ui.loginHint.hidden = false;
+  renderAll();
+  // On a narrow screen the hall scrolls sideways: start from its middle, where the screen is.
+  const scroller = root.querySelector(".hall-scroll");
+  if (scroller && scroller.scrollWidth > scroller.clientWidth) {
+    scroller.scrollLeft = (scroller.scrollWidth - scroller.clientWidth) / 2;
+  }
+  connect();
+}
