@@ -9,8 +9,10 @@ import socket
 import sys
 
 import aiohttp
+import asyncpg
 
 from reservations.app import create_app
+from reservations.db import QUERIES
 from tests.conftest import TEST_JWT_SECRET
 
 
@@ -162,4 +164,134 @@ async def test_workers_share_one_port(database):
                     assert response.status == 401
         assert await _stop(process) == 0
     finally:
+        _kill_tree(process)
+
+
+async def test_json_logs_have_one_line_per_request(client, user):
+    """LOG_FORMAT=json: one JSON object per request with id, route, status, duration, user."""
+    import io
+    import json
+    import logging
+
+    from reservations.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("reservations.access")
+    access.addHandler(handler)
+    previous_level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        response = await client.get(
+            "/api/v1/auth/me", headers={**user.headers, "X-Request-ID": "trace-0001-abcd"}
+        )
+        assert response.status == 200
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(previous_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 1
+    entry = lines[0]
+    assert entry["request_id"] == "trace-0001-abcd"
+    assert entry["route"] == "/api/v1/auth/me"
+    assert entry["status"] == 200
+    assert entry["user_id"] == str(user.id)
+    assert entry["duration_ms"] >= 0
+    assert entry["level"] == "info" and entry["time"].endswith("Z")
+
+
+async def test_booking_metrics_move_with_holds_and_reservations(client, db, user):
+    from tests.factories import create_hall
+
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    response = await client.post(
+        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
+        json={"seat_ids": hall.ids("A1", "A2")},
+        headers=user.headers,
+    )
+    assert response.status == 201
+    response = await client.post(
+        "/api/v1/reservations",
+        json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("A1", "A2")},
+        headers=user.headers,
+    )
+    assert response.status == 201
+    reservation = await response.json()
+    assert (
+        await client.delete(f"/api/v1/reservations/{reservation['id']}", headers=user.headers)
+    ).status == 200
+    text = await (await client.get("/metrics")).text()
+    assert "seat_holds_total 1.0" in text
+    assert "seats_held_total 2.0" in text
+    assert "reservations_total 1.0" in text
+    assert 'reservation_cancellations_total{reason="cancelled_by_user"} 1.0' in text
+    assert "live_viewers 0.0" in text
+    assert "sweeper_runs_total" in text
+
+
+async def test_two_instances_show_one_state(aiohttp_client, settings, database, db, user):
+    """Behind a load balancer a user may reach either instance: both show the same state."""
+    from tests.factories import create_hall
+
+    first = await aiohttp_client(create_app(settings, database))
+    second = await aiohttp_client(create_app(settings, database))
+    hall = await create_hall(db, rows=2, seats_per_row=5)
+    seats_url = f"/api/v1/showtimes/{hall.showtime_id}/seats"
+
+    held = await first.post(
+        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
+        json={"seat_ids": hall.ids("A1", "A2")},
+        headers=user.headers,
+    )
+    assert held.status == 201
+    seen = await (await second.get(seats_url, headers=user.headers)).json()
+    mine = {seat["seat_label"] for seat in seen["seats"] if seat.get("held_by_me")}
+    assert mine == {"A1", "A2"}
+
+    booked = await second.post(
+        "/api/v1/reservations",
+        json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("A1", "A2")},
+        headers=user.headers,
+    )
+    assert booked.status == 201
+    reservation = await booked.json()
+    listed = await (await first.get("/api/v1/reservations", headers=user.headers)).json()
+    assert [item["id"] for item in listed["reservations"]] == [reservation["id"]]
+    first_map = await (await first.get(seats_url)).json()
+    second_map = await (await second.get(seats_url)).json()
+    assert first_map == second_map
+    assert first_map["available_seats"] == 8
+
+
+async def test_in_flight_request_finishes_during_graceful_shutdown(database, db, user):
+    """SIGTERM while a hold waits for its showtime's lock: the hold still answers 201."""
+    from tests.factories import create_hall
+
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    port = _free_port()
+    process = await _start_server(database, port)
+    blocker = await asyncpg.connect(database)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute(QUERIES.lock_showtime, str(hall.showtime_id))
+        async with aiohttp.ClientSession() as session:
+            pending = asyncio.ensure_future(
+                session.post(
+                    f"http://127.0.0.1:{port}/api/v1/showtimes/{hall.showtime_id}/lock-seats",
+                    json={"seat_ids": hall.ids("A1")},
+                    headers=user.headers,
+                )
+            )
+            await asyncio.sleep(0.5)  # the request is now waiting for the advisory lock
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            await transaction.rollback()  # let it through
+            response = await asyncio.wait_for(pending, timeout=10)
+            assert response.status == 201, await response.text()
+        assert await asyncio.wait_for(process.wait(), timeout=25) == 0
+        assert await db.fetchval("SELECT count(*) FROM seat_claims") == 1
+    finally:
+        await blocker.close()
         _kill_tree(process)

@@ -108,3 +108,119 @@ async def test_killed_connections_are_survived(client, database):
     statuses = [(await client.get("/readyz")).status for _ in range(5)]
     assert set(statuses) <= {200, 503}
     assert statuses[-1] == 200
+
+
+async def test_booking_storm_through_an_outage_loses_no_confirmed_reservation(
+    aiohttp_client, settings, private_database
+):
+    """Users keep booking while PostgreSQL stops and starts again: every request answers
+    (201, 409 or 503, never 500), every acknowledged reservation is stored, and the live map's
+    listener reconnects by itself (a viewer hears changes made after the outage)."""
+    import uuid
+
+    from reservations.accounts.tokens import issue_token
+    from tests.factories import create_hall
+
+    settings = dataclasses.replace(
+        settings,
+        database_url=private_database.dsn,
+        db_acquire_timeout_seconds=2,
+        db_statement_timeout_ms=2000,
+    )
+    client = await aiohttp_client(create_app(settings, private_database.dsn))
+    conn = await asyncpg.connect(private_database.dsn)
+    try:
+        hall = await create_hall(conn, rows=10, seats_per_row=20)
+        users = []
+        for index in range(20):
+            user_id = await conn.fetchval(
+                "INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id",
+                f"storm{index}@example.com",
+            )
+            users.append({"Authorization": f"Bearer {issue_token(user_id, TEST_JWT_SECRET, 3600)}"})
+    finally:
+        await conn.close()
+
+    seat_ids = list(hall.seats.values())
+    acknowledged: list[str] = []
+    statuses: list[int] = []
+
+    storm_over = asyncio.Event()
+
+    async def customer(index: int) -> None:
+        headers = users[index]
+        for attempt in range(10):  # bounded; each customer owns seats of its own
+            if storm_over.is_set():
+                break
+            seat = str(seat_ids[index * 10 + attempt])
+            held = await client.post(
+                f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
+                json={"seat_ids": [seat]},
+                headers=headers,
+            )
+            statuses.append(held.status)
+            if held.status == 201:
+                booked = await client.post(
+                    "/api/v1/reservations",
+                    json={"showtime_id": str(hall.showtime_id), "seat_ids": [seat]},
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                )
+                statuses.append(booked.status)
+                if booked.status == 201:
+                    acknowledged.append((await booked.json())["id"])
+            await asyncio.sleep(0.2)
+
+    async def outage() -> None:
+        await asyncio.sleep(0.5)
+        private_database.stop()
+        await asyncio.sleep(1.0)
+        private_database.start()
+        await asyncio.sleep(1.5)  # bookings go through again
+        storm_over.set()
+
+    await asyncio.gather(outage(), *(customer(index) for index in range(len(users))))
+    assert 500 not in statuses
+    assert set(statuses) <= {201, 409, 503}, set(statuses)
+    assert 503 in statuses, "the outage should have been noticed"
+    assert acknowledged, "some bookings should have gone through"
+
+    conn = await asyncpg.connect(private_database.dsn)
+    try:
+        stored = await conn.fetch(
+            "SELECT id::text FROM reservations WHERE status = 'confirmed' AND id::text = ANY($1::text[])",
+            acknowledged,
+        )
+    finally:
+        await conn.close()
+    assert len(stored) == len(acknowledged)
+
+    # The listener came back by itself: a viewer connected now hears a new change.
+    async with client.ws_connect(f"/ws/showtimes/{hall.showtime_id}") as viewer:
+        snapshot = await viewer.receive_json(timeout=5)
+        assert snapshot["type"] == "snapshot"
+        free = next(seat["id"] for seat in snapshot["seats"] if seat["status"] == "available")
+        deadline = time.monotonic() + 10
+        heard = False
+        while not heard:  # the listener reconnects with backoff; retry the hold until it is heard
+            assert time.monotonic() < deadline, "the listener did not come back"
+            held = await client.post(
+                f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
+                json={"seat_ids": [free]},
+                headers=users[0],
+            )
+            assert held.status == 201
+            listen_until = time.monotonic() + 2
+            while not heard and time.monotonic() < listen_until:
+                try:
+                    message = await viewer.receive_json(timeout=listen_until - time.monotonic())
+                except TimeoutError:
+                    break
+                heard = (
+                    message["type"] == "seats"
+                    and {"id": free, "status": "held"} in message["changes"]
+                )
+            if not heard:
+                released = await client.delete(
+                    f"/api/v1/showtimes/{hall.showtime_id}/lock-seats", headers=users[0]
+                )
+                assert released.status == 204
