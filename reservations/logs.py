@@ -44,3 +44,5 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # aiohttp's own access log would duplicate ours.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # pgserver narrates every pg_ctl call at INFO.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
