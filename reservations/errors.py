@@ -175,6 +175,10 @@ def from_database_error(exc: BaseException) -> ApiError | None:
         return Busy("The seats are being changed by another request; try again.")
     if isinstance(exc, asyncpg.exceptions.QueryCanceledError):
         return Busy("The database took too long to answer; try again.")
+    if isinstance(exc, asyncpg.exceptions.TransactionRollbackError):
+        # A deadlock or serialization failure (class 40), e.g. with an operator's session
+        # holding rows: the transaction was rolled back whole, so trying again is safe.
+        return Busy("The request collided with another change and was undone; try again.")
     if isinstance(
         exc,
         (

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
+from aiohttp_apispec import docs
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -120,6 +121,14 @@ def make_metrics_middleware() -> Callable[..., Awaitable[web.StreamResponse]]:
     return metrics_middleware
 
 
+@docs(
+    tags=["service"],
+    summary="Prometheus metrics",
+    description="The Prometheus text format (version 0.0.4): requests by route and status, "
+    "booking events, the sweeper, live viewers and the database pool.",
+    produces=["text/plain"],
+    responses={200: {"description": "The metrics, in the Prometheus text format"}},
+)
 async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(
         body=request.app[METRICS].render(),

@@ -226,6 +226,22 @@ async def test_bad_upload_requests(client, admin, user):
     assert (await client.post(path, data=form(image_bytes()), headers=user.headers)).status == 403
 
 
+async def test_a_part_with_unreadable_headers_is_a_bad_request(client, admin):
+    """Found by schemathesis: a part header aiohttp cannot parse was a 500."""
+    movie = await create_movie(client, admin)
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="\xc3\xaa\x06"\r\n\r\nx\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\nx\r\n--b--\r\n'
+    )
+    response = await client.post(
+        f"{API}/movies/{movie['id']}/poster",
+        data=body,
+        headers={**admin.headers, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_multipart"
+
+
 @pytest.mark.parametrize(
     "name",
     [

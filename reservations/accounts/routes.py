@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp_apispec import docs, request_schema, response_schema
 
-from ..api import error_responses, json_response, path_uuid
+from ..api import error_responses, json_response, path_uuid, uuid_path
 from ..context import PASSWORDS, POOL, SETTINGS
 from . import service
 from .access import admin_only, current_user, user_only
@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/auth/register")
 @docs(tags=["auth"], summary="Create an account (always with role user)")
-@request_schema(RegisterRequest)
+@request_schema(RegisterRequest, required=True)
 @response_schema(UserSchema, 201, description="The new user")
 @error_responses(400, 409, 413, 415, 422)
 async def register(request: web.Request) -> web.Response:
@@ -34,7 +34,7 @@ async def register(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/login")
 @docs(tags=["auth"], summary="Exchange email and password for a bearer token")
-@request_schema(LoginRequest)
+@request_schema(LoginRequest, required=True)
 @response_schema(TokenSchema, 200, description="A bearer token")
 @error_responses(400, 401, 413, 415, 422, 429)
 async def login(request: web.Request) -> web.Response:
@@ -62,6 +62,7 @@ async def me(request: web.Request) -> web.Response:
 @routes.post("/api/v1/admin/users/{id}/promote")
 @docs(tags=["admin"], summary="Make a user an admin")
 @admin_only
+@uuid_path("The user")
 @response_schema(UserSchema, 200, description="The user, now an admin")
 @error_responses(401, 403, 404)
 async def promote(request: web.Request) -> web.Response:

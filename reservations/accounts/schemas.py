@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
 
-from ..api import RequestSchema
+from ..api import NOT_BLANK_PATTERN, RequestSchema
 from .passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES
 
 
@@ -20,6 +20,11 @@ class RegisterRequest(_TrimmedEmail):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(
         required=True,
+        # Characters never outnumber bytes: a cheap bound before the byte count below.
+        validate=validate.Length(
+            max=MAX_PASSWORD_BYTES,
+            error=f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit).",
+        ),
         metadata={"description": f"{MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes (UTF-8)"},
     )
     first_name = fields.String(load_default="", validate=validate.Length(max=100))
@@ -38,7 +43,11 @@ class RegisterRequest(_TrimmedEmail):
 
 
 class LoginRequest(_TrimmedEmail):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    email = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"pattern": NOT_BLANK_PATTERN},  # trimmed, like the email of register
+    )
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 

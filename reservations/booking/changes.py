@@ -61,5 +61,7 @@ async def record_seat_changes(
 
 async def lock_showtime(conn: asyncpg.Connection, showtime_id: uuid.UUID) -> None:
     """Serialise every seat change of one showtime: a transaction-scoped advisory lock, released
-    at commit or rollback. Bounded by the connection's lock_timeout (503 `busy` past it)."""
+    at commit or rollback. Bounded by the connection's lock_timeout (503 `busy` past it); the
+    wait is taken off the lock_timeout left to the rest of the transaction, so that the lock
+    waits of one request add up to one lock_timeout (see the query)."""
     await conn.execute(QUERIES.lock_showtime, str(showtime_id))

@@ -6,13 +6,16 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..api import PageFields, PageQuery, RequestSchema
+from ..api import JsonBoolean, PageFields, PageQuery, RequestSchema
 from ..catalog.schemas import SEAT_TYPES
 from ..settings import GAP_RULES
 
 # A bound on the body, not the rule: MAX_SEATS_PER_HOLD is checked by the service (422
 # too_many_seats), since it is a setting.
 MAX_SEAT_IDS_IN_REQUEST = 1000
+# A bound that keeps the request line short (100 repeated `seat_ids=<uuid>` make about 4.6 KiB),
+# well within what the server reads (app.MAX_REQUEST_LINE_BYTES).
+MAX_SEAT_IDS_IN_QUERY = 100
 SEAT_STATUSES = ("available", "held", "sold")
 RESERVATION_STATUSES = ("confirmed", "cancelled")
 CANCEL_REASONS = ("cancelled_by_user", "cancelled_by_admin", "showtime_cancelled")
@@ -159,7 +162,7 @@ class BestAvailableRequest(RequestSchema):
         validate=validate.OneOf(SEAT_TYPES),
         metadata={"description": "Only seats of this type."},
     )
-    accessible = fields.Boolean(
+    accessible = JsonBoolean(
         load_default=False,
         metadata={
             "description": "Only accessible seats (wheelchair spaces). Without it and without "
@@ -178,7 +181,7 @@ class BestAvailableRequest(RequestSchema):
 class StrandedSeatsQuery(RequestSchema):
     seat_ids = SeatIdList(
         required=True,
-        validate=validate.Length(min=1, max=MAX_SEAT_IDS_IN_REQUEST),
+        validate=validate.Length(min=1, max=MAX_SEAT_IDS_IN_QUERY),
         metadata={"description": "Seats the caller is about to hold (repeat the parameter)."},
     )
 

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import BadRequest
@@ -109,8 +110,8 @@ async def receive_upload(request: web.Request, settings: Settings) -> Path:
         except BaseException:
             discard_file(path)
             raise
-    except (ValueError, AssertionError) as exc:
-        # aiohttp's multipart reader signals a malformed body this way.
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        # aiohttp's multipart reader signals a malformed body (or part headers) this way.
         raise BadRequest(
             "The multipart body is malformed.",
             code="invalid_multipart",

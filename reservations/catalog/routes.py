@@ -6,7 +6,15 @@ from aiohttp import web
 from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
 from ..accounts.access import admin_only
-from ..api import PageQuery, error_responses, json_response, page_of, path_uuid
+from ..api import (
+    PageQuery,
+    error_responses,
+    json_response,
+    no_content,
+    page_of,
+    path_uuid,
+    uuid_path,
+)
 from ..context import POOL, SETTINGS
 from ..errors import NotFound
 from . import movies, posters, showtimes, theaters
@@ -88,7 +96,7 @@ async def list_movies(request: web.Request) -> web.Response:
 @routes.post("/api/v1/movies")
 @docs(tags=["catalog"], summary="Add a movie (genres named for the first time are created)")
 @admin_only
-@request_schema(MovieCreateRequest)
+@request_schema(MovieCreateRequest, required=True)
 @response_schema(MovieSchema, 201, description="The new movie")
 @error_responses(400, 401, 403, 413, 415, 422)
 async def create_movie(request: web.Request) -> web.Response:
@@ -98,6 +106,7 @@ async def create_movie(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/movies/{id}")
 @docs(tags=["catalog"], summary="A movie")
+@uuid_path("The movie")
 @response_schema(MovieSchema, 200, description="The movie")
 @error_responses(404)
 async def get_movie(request: web.Request) -> web.Response:
@@ -112,6 +121,7 @@ async def get_movie(request: web.Request) -> web.Response:
     "have not started (409 `showtime_overlap` if one would then overlap the next).",
 )
 @admin_only
+@uuid_path("The movie")
 @request_schema(MovieUpdateRequest)
 @response_schema(MovieSchema, 200, description="The movie as it is now")
 @error_responses(400, 401, 403, 404, 409, 413, 415, 422)
@@ -132,10 +142,11 @@ async def update_movie(request: web.Request) -> web.Response:
     responses=NO_CONTENT,
 )
 @admin_only
+@uuid_path("The movie")
 @error_responses(401, 403, 404, 409)
 async def delete_movie(request: web.Request) -> web.Response:
     await movies.delete_movie(request.app[POOL], request.app[SETTINGS], path_uuid(request))
-    return web.Response(status=204)
+    return no_content()
 
 
 @routes.get("/api/v1/movies/{id}/showtimes")
@@ -144,6 +155,7 @@ async def delete_movie(request: web.Request) -> web.Response:
     summary="A movie's showtimes, earliest first",
     description="Showtimes that have ended are left out unless `include_past=true`.",
 )
+@uuid_path("The movie")
 @querystring_schema(MovieShowtimesQuery)
 @response_schema(ShowtimeListSchema, 200, description="One page of showtimes")
 @error_responses(404, 422)
@@ -169,8 +181,9 @@ async def list_movie_showtimes(request: web.Request) -> web.Response:
     summary="Upload a movie's poster (replaces the old one)",
     description="multipart/form-data with the image in the field `file`: JPEG, PNG or WebP, "
     "recognised by content, at most MAX_POSTER_BYTES (413 beyond) and MAX_POSTER_PIXELS "
-    "pixels (422 `image_too_large`); anything else is 415 `unsupported_image`. The poster is "
-    "served at the movie's `poster_url`.",
+    "pixels (422 `image_too_large`); anything else is 415 `unsupported_image`. Other form "
+    "fields are ignored, like unknown JSON fields. The poster is served at the movie's "
+    "`poster_url`.",
     consumes=["multipart/form-data"],
     parameters=[
         {
@@ -183,6 +196,7 @@ async def list_movie_showtimes(request: web.Request) -> web.Response:
     ],
 )
 @admin_only
+@uuid_path("The movie")
 @response_schema(MovieSchema, 200, description="The movie with its new poster_url")
 @error_responses(400, 401, 403, 404, 413, 415, 422)
 async def upload_poster(request: web.Request) -> web.Response:
@@ -199,7 +213,17 @@ async def upload_poster(request: web.Request) -> web.Response:
     summary="A poster image (a movie's poster_url)",
     description="Served with its image content type and `Cache-Control: "
     f"{posters.CACHE_CONTROL}` (a replaced poster gets a new name).",
-    produces=sorted(posters.CONTENT_TYPES.values()),
+    produces=[*sorted(posters.CONTENT_TYPES.values()), "application/json"],
+    parameters=[
+        {
+            "in": "path",
+            "name": "name",
+            "type": "string",
+            "pattern": posters.POSTER_NAME.pattern,
+            "required": True,
+            "description": "the last part of a movie's poster_url; any other name is a 404",
+        }
+    ],
     responses={200: {"description": "The image"}},
 )
 @error_responses(404)
@@ -244,7 +268,7 @@ async def list_theaters(request: web.Request) -> web.Response:
     "`column_index` counts the aisle gaps before it, so the hall can be drawn as it looks.",
 )
 @admin_only
-@request_schema(TheaterCreateRequest)
+@request_schema(TheaterCreateRequest, required=True)
 @response_schema(TheaterSchema, 201, description="The new theater with its seats")
 @error_responses(400, 401, 403, 409, 413, 415, 422)
 async def create_theater(request: web.Request) -> web.Response:
@@ -255,6 +279,7 @@ async def create_theater(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/theaters/{id}")
 @docs(tags=["theaters"], summary="A theater with its seats")
+@uuid_path("The theater")
 @response_schema(TheaterSchema, 200, description="The theater")
 @error_responses(404)
 async def get_theater(request: web.Request) -> web.Response:
@@ -303,7 +328,7 @@ async def list_showtimes(request: web.Request) -> web.Response:
     "`start_in_past`; 404 for an unknown movie or theater.",
 )
 @admin_only
-@request_schema(ShowtimeCreateRequest)
+@request_schema(ShowtimeCreateRequest, required=True)
 @response_schema(ShowtimeSchema, 201, description="The new showtime")
 @error_responses(400, 401, 403, 404, 409, 413, 415, 422)
 async def create_showtime(request: web.Request) -> web.Response:
@@ -320,6 +345,7 @@ async def create_showtime(request: web.Request) -> web.Response:
     description="A cancelled showtime still answers (reservations link to it), with "
     "`cancelled_at` set and no available seats.",
 )
+@uuid_path("The showtime")
 @response_schema(ShowtimeSchema, 200, description="The showtime")
 @error_responses(404)
 async def get_showtime(request: web.Request) -> web.Response:
@@ -335,6 +361,7 @@ async def get_showtime(request: web.Request) -> web.Response:
     "price can always change; booked seats keep the price they were booked at.",
 )
 @admin_only
+@uuid_path("The showtime")
 @request_schema(ShowtimeUpdateRequest)
 @response_schema(ShowtimeSchema, 200, description="The showtime as it is now")
 @error_responses(400, 401, 403, 404, 409, 413, 415, 422)
@@ -359,10 +386,11 @@ async def update_showtime(request: web.Request) -> web.Response:
     responses=NO_CONTENT,
 )
 @admin_only
+@uuid_path("The showtime")
 @error_responses(401, 403, 404)
 async def cancel_showtime(request: web.Request) -> web.Response:
     await showtimes.cancel_showtime(request.app[POOL], path_uuid(request))
-    return web.Response(status=204)
+    return no_content()
 
 
 def setup(app: web.Application) -> None:

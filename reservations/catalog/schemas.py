@@ -17,18 +17,22 @@ from marshmallow import (
     validates_schema,
 )
 
-from ..api import PageFields, PageQuery, RequestSchema
+from ..api import NOT_BLANK_PATTERN, SPACES_PATTERN, PageFields, PageQuery, RequestSchema
 
 SEAT_TYPES = ("regular", "premium", "vip", "accessible")
 MAX_ROWS = 50
 MAX_SEATS_PER_ROW = 100
 MAX_GENRES_PER_MOVIE = 20
 MAX_PRICE = decimal.Decimal("99999999.99")  # numeric(10, 2)
+MONEY_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2}0*)?$"
+_MONEY = re.compile(MONEY_PATTERN)
 CENT = decimal.Decimal("0.01")
-LATEST_TIMESTAMP = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
-# Days a listing can be filtered by: any real programme, none near datetime's limits.
+# Days and times the API takes: any real programme, none near datetime's limits (years 1 and
+# 9999, where moving to another offset overflows). Swagger 2.0 cannot bound a date, so the
+# documented schemas bound its year with a pattern.
 EARLIEST_DAY = dt.date(1900, 1, 1)
 LATEST_DAY = dt.date(2999, 12, 31)
+YEAR_PATTERN = r"^(19|2[0-9])[0-9]{2}-"
 
 _ROW_LABEL = re.compile(r"^[A-Za-z0-9]{1,5}$")
 _SEAT_NUMBER = re.compile(r"^[1-9][0-9]{0,2}$")
@@ -38,41 +42,47 @@ _SEAT_NUMBER = re.compile(r"^[1-9][0-9]{0,2}$")
 
 
 class TrimmedString(fields.String):
-    """A string with surrounding whitespace removed, so "  " counts as empty."""
+    """A string with surrounding whitespace removed, so "  " counts as empty (and is documented
+    as needing a non-space character when it may not be empty)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if any(isinstance(check, validate.Length) and check.min for check in self.validators):
+            self.metadata = {"pattern": NOT_BLANK_PATTERN, **self.metadata}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 class Money(fields.Decimal):
-    """A price: a decimal string ("12.50") or a JSON number, at least 0, at most two places.
-    Answers render it as a string with two places."""
+    """A price: a decimal string ("12.50") of at most MAX_PRICE, with at most two places (zeros
+    after them change nothing: "12.500" is 12.50), as the contract says money is. A JSON number
+    is refused: Swagger 2.0 cannot document "a string or a number", and the documented pattern
+    is exactly what is accepted. Answers render it as a string with two places."""
 
     default_error_messages = {
-        "places": "Use at most two decimal places.",
-        "negative": "Must not be negative.",
-        "too_large": f"Must be at most {MAX_PRICE}.",
+        "invalid": 'Use a decimal string such as "12.50": at most 8 digits, then at most two '
+        "decimal places.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "metadata",
-            {"type": "string", "example": "12.50", "description": "decimal, two places at most"},
+            {
+                "type": "string",
+                "example": "12.50",
+                "pattern": MONEY_PATTERN,
+                "description": f"a decimal string, at most two places, from 0 to {MAX_PRICE}",
+            },
         )
         super().__init__(allow_nan=False, as_string=True, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if not isinstance(value, str) or not _MONEY.fullmatch(value):
             raise self.make_error("invalid")
         amount = super()._deserialize(value, attr, data, **kwargs)
         if amount is None:
             raise self.make_error("invalid")
-        if amount < 0:
-            raise self.make_error("negative")
-        if amount > MAX_PRICE:
-            raise self.make_error("too_large")
-        if amount != amount.quantize(CENT, rounding=decimal.ROUND_DOWN):
-            raise self.make_error("places")
         return amount.quantize(CENT)
 
 
@@ -80,14 +90,27 @@ class Timestamp(fields.AwareDateTime):
     """RFC 3339 with an explicit offset, any offset accepted; loaded as UTC. A timestamp without
     an offset is refused: its meaning would depend on the server's clock."""
 
+    default_error_messages = {
+        "year": f"Use a year from {EARLIEST_DAY.year} to {LATEST_DAY.year}.",
+    }
+
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("metadata", {"example": "2026-12-01T19:00:00+00:00"})
-        # Far enough for any programme, and far from datetime's overflow at year 9999.
-        kwargs.setdefault("validate", validate.Range(max=LATEST_TIMESTAMP))
+        kwargs.setdefault(
+            "metadata",
+            {
+                "example": "2026-12-01T19:00:00+00:00",
+                "pattern": YEAR_PATTERN,
+                "description": f"with an offset; years {EARLIEST_DAY.year} to {LATEST_DAY.year}",
+            },
+        )
         super().__init__(format="iso", **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(dt.UTC)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        # The year as written, checked before moving to UTC, which could overflow.
+        if not EARLIEST_DAY.year <= moment.year <= LATEST_DAY.year:
+            raise self.make_error("year")
+        return moment.astimezone(dt.UTC)
 
 
 # ---- genres and seat types ----------------------------------------------------------------
@@ -197,7 +220,11 @@ class MovieListQuery(PageQuery):
     )
     date = fields.Date(
         validate=validate.Range(min=EARLIEST_DAY, max=LATEST_DAY),
-        metadata={"description": "YYYY-MM-DD: movies with a showtime that day (CINEMA_TZ)"},
+        metadata={
+            "description": "YYYY-MM-DD: movies with a showtime that day (CINEMA_TZ), "
+            f"from {EARLIEST_DAY.year} to {LATEST_DAY.year}",
+            "pattern": YEAR_PATTERN,
+        },
     )
     q = TrimmedString(
         validate=validate.Length(max=200), metadata={"description": "title search, any case"}
@@ -221,7 +248,12 @@ def unique_names(names: list[str]) -> list[str]:
 class RowRequest(RequestSchema):
     label = TrimmedString(
         required=True,
-        metadata={"description": "1 to 5 letters or digits, unique in the theater", "example": "A"},
+        validate=validate.Length(min=1, max=5),
+        metadata={
+            "description": "1 to 5 letters or digits, unique in the theater",
+            "example": "A",
+            "pattern": f"^{SPACES_PATTERN}[A-Za-z0-9]{{1,5}}{SPACES_PATTERN}$",  # trimmed
+        },
     )
     seats = fields.Integer(
         required=True,
@@ -235,17 +267,21 @@ class RowRequest(RequestSchema):
         metadata={"description": "the type of the row's seats unless seat_types says otherwise"},
     )
     aisles_after = fields.List(
-        fields.Integer(strict=True),
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_SEATS_PER_ROW - 1)),
         load_default=list,
+        validate=validate.Length(max=MAX_SEATS_PER_ROW),
         metadata={
-            "description": "seat numbers after which an aisle gap follows (1 to seats - 1)",
+            "description": "seat numbers after which an aisle gap follows (1 to seats - 1), "
+            "each once",
             "example": [4, 8],
+            "uniqueItems": True,
         },
     )
     seat_types = fields.Dict(
-        keys=fields.String(),
+        keys=fields.String(validate=validate.Length(max=3)),
         values=fields.String(validate=validate.OneOf(SEAT_TYPES)),
         load_default=dict,
+        validate=validate.Length(max=MAX_SEATS_PER_ROW),
         metadata={
             "description": 'types of single seats: {"<seat number>": "<type>"}',
             "example": {"1": "accessible", "2": "accessible"},
@@ -407,7 +443,11 @@ class ShowtimeListSchema(PageFields):
 class MovieShowtimesQuery(PageQuery):
     date = fields.Date(
         validate=validate.Range(min=EARLIEST_DAY, max=LATEST_DAY),
-        metadata={"description": "YYYY-MM-DD, a day in CINEMA_TZ"},
+        metadata={
+            "description": f"YYYY-MM-DD, a day in CINEMA_TZ, from {EARLIEST_DAY.year} to "
+            f"{LATEST_DAY.year}",
+            "pattern": YEAR_PATTERN,
+        },
     )
     include_past = fields.Boolean(
         load_default=False,

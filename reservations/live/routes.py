@@ -88,20 +88,67 @@ def _asks_for_resync(data: str) -> bool:
         'then after every committed change `{"type": "seats", "showtime_id", "version", '
         '"changes": [{id, status}]}`; `version` grows by one per change. Send '
         '`{"type": "resync"}` for a fresh snapshot (after a gap in versions). Close codes: 4404 '
-        "unknown showtime, 1013 the client read too slowly (reconnect), 1001 server shutting "
-        "down, 1009 client frame too large. An Origin header must match the host or "
-        "ALLOWED_ORIGINS (403)."
+        "unknown or cancelled showtime, 1013 try again (the client read too slowly, or the "
+        "database is unavailable: reconnect for a fresh snapshot), 1001 server shutting down, "
+        "1009 client frame too large. Before the upgrade: 400 without the handshake, 403 when an "
+        "Origin header matches neither the host nor ALLOWED_ORIGINS, 429 when an address has "
+        "MAX_VIEWERS_PER_ADDRESS maps open."
     ),
     parameters=[
+        {
+            "in": "path",
+            "name": "id",
+            "type": "string",
+            "required": True,
+            "description": "The showtime. An id that names no showtime (a UUID or not) is "
+            "upgraded, then closed with code 4404.",
+        },
         {
             "in": "query",
             "name": "token",
             "type": "string",
             "required": False,
-            "description": "An access token: marks the caller's held seats with held_by_me",
-        }
+            "description": "An access token: marks the caller's held seats with held_by_me "
+            "(an invalid or expired one counts as none)",
+        },
+        # The WebSocket opening handshake (RFC 6455): without it, 400.
+        {
+            "in": "header",
+            "name": "Upgrade",
+            "type": "string",
+            "required": True,
+            "enum": ["websocket"],
+        },
+        {
+            "in": "header",
+            "name": "Connection",
+            "type": "string",
+            "required": True,
+            "enum": ["Upgrade"],
+        },
+        {
+            "in": "header",
+            "name": "Sec-WebSocket-Version",
+            "type": "string",
+            "required": True,
+            "enum": ["13", "8", "7"],
+        },
+        {
+            "in": "header",
+            "name": "Sec-WebSocket-Key",
+            "type": "string",
+            "required": True,
+            "pattern": "^[A-Za-z0-9+/]{22}==$",
+            "description": "16 random bytes, base64",
+        },
     ],
-    responses={101: {"description": "Switching to the WebSocket protocol"}},
+    responses={
+        101: {
+            "description": "Switching to the WebSocket protocol; then JSON text frames (see "
+            "above) until a close code: 4404 unknown or cancelled showtime, 1013 try again, 1001 "
+            "server shutting down, 1009 client frame too large"
+        }
+    },
 )
 @error_responses(400, 403, 429)
 async def watch_showtime(request: web.Request) -> web.StreamResponse:

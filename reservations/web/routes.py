@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp_apispec import docs
 
 from ..accounts.access import current_user, user_only
-from ..api import error_responses, path_uuid
+from ..api import error_responses, path_uuid, uuid_path
 from ..app import STATIC_DIR
 from ..booking import service as booking
 from ..catalog import movies as catalog_movies
@@ -250,10 +250,11 @@ def ticket_svg(ticket_code: str) -> bytes:
     tags=["booking"],
     summary="The reservation's ticket code as a QR code (SVG)",
     description="For the owner or an admin; 404 for anyone else, as for the reservation.",
-    produces=[SVG_CONTENT_TYPE],
+    produces=[SVG_CONTENT_TYPE, "application/json"],
     responses={200: {"description": "An SVG image of the QR code"}},
 )
 @user_only
+@uuid_path("The reservation")
 @error_responses(401, 404)
 async def ticket_qr_code(request: web.Request) -> web.Response:
     reservation = await booking.get_reservation(

@@ -1,0 +1,146 @@
+"""Schemathesis against a live server: every operation of /api/docs/swagger.json, requests
+generated from the spec, every answer checked against it (status, media type, headers, body).
+
+The server is `python -m reservations serve` on a fresh database with the demo data and one
+booking, so that ids resolve; schemathesis runs as the admin. How it runs: tests/schemathesis.toml
+(settings) and tests/schemathesis_hooks.py (the two checks that know the contract's 422s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from reservations.accounts.tokens import issue_token
+from reservations.seed import ADMIN_EMAIL, seed
+from reservations.settings import Settings
+from tests.conftest import ROOT, TEST_JWT_SECRET
+
+ST = Path(sys.executable).with_name("st")
+CONFIG = ROOT / "tests" / "schemathesis.toml"
+# Test cases per operation and phase: about a minute for the whole run (some 4,500 requests).
+MAX_EXAMPLES = 100
+RUN_TIMEOUT_SECONDS = 420
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _start_server(
+    database: str, settings: Settings, log: Path
+) -> tuple[asyncio.subprocess.Process, str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "BCRYPT_ROUNDS": "4",
+        "DATA_DIR": str(settings.data_dir),
+        "POSTER_DIR": str(settings.poster_dir),
+    }
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "reservations", "serve", env=env, stdout=output, stderr=output
+        )
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(150):
+            try:
+                async with session.get(f"{base}/readyz") as response:
+                    if response.status == 200:
+                        return process, base
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    _kill_tree(process.pid)
+    raise AssertionError("the server did not come up; see its log: " + str(log))
+
+
+def _kill_tree(pid: int) -> None:
+    try:
+        parent = psutil.Process(pid)
+        for child in parent.children(recursive=True):
+            child.kill()
+        parent.kill()
+    except psutil.NoSuchProcess:
+        pass
+
+
+async def _book_something(base: str, token: str) -> None:
+    """One confirmed reservation (and so a sold seat) for the admin, through the API."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(base, headers=headers) as session:
+        async with session.get("/api/v1/showtimes", params={"page_size": "1"}) as response:
+            showtime_id = (await response.json())["showtimes"][0]["id"]
+        async with session.get(f"/api/v1/showtimes/{showtime_id}/seats") as response:
+            seats = [s["id"] for s in (await response.json())["seats"] if s["is_available"]][:2]
+        lock = {"seat_ids": seats}
+        async with session.post(f"/api/v1/showtimes/{showtime_id}/lock-seats", json=lock) as held:
+            assert held.status == 201, await held.text()
+        booking = {"showtime_id": showtime_id, "seat_ids": seats}
+        async with session.post("/api/v1/reservations", json=booking) as booked:
+            assert booked.status == 201, await booked.text()
+
+
+async def test_schemathesis_finds_nothing_against_the_live_service(
+    database, settings, db, tmp_path
+):
+    assert ST.exists(), f"schemathesis is not installed: {ST.parent}/pip install -e '.[docs]'"
+    await seed(database, settings)
+    admin_id: uuid.UUID = await db.fetchval("SELECT id FROM users WHERE email = $1", ADMIN_EMAIL)
+    token = issue_token(admin_id, TEST_JWT_SECRET, 3600)
+    server_log = tmp_path / "server.log"
+    server, base = await _start_server(database, settings, server_log)
+    try:
+        await _book_something(base, token)
+        run = await asyncio.create_subprocess_exec(
+            str(ST),
+            "--config-file",
+            str(CONFIG),
+            "run",
+            f"{base}/api/docs/swagger.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "all",
+            # Replaced by the checks of tests/schemathesis_hooks.py, which run them.
+            "--exclude-checks",
+            "positive_data_acceptance,negative_data_rejection,use_after_free",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--request-timeout",
+            "10",
+            "--wait-for-schema",
+            "10",
+            "--no-color",
+            cwd=tmp_path,  # its cache stays out of the checkout
+            env={
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+                "PYTHONPATH": str(ROOT),
+            },
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(run.communicate(), RUN_TIMEOUT_SECONDS)
+    finally:
+        _kill_tree(server.pid)
+    report = output.decode(errors="replace")
+    server_errors = server_log.read_text(errors="replace")
+    print(report)
+    assert run.returncode == 0, f"schemathesis failed:\n{report}\nserver log:\n{server_errors}"
+    assert "Tested: " in report and "API Operations:" in report, report
+    # Every 500 is already a failure above; this also catches one behind a 101 or a stream.
+    assert "unhandled error" not in server_errors, server_errors
