@@ -11,6 +11,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .accounts.passwords import PasswordHasher
+    from .booking.service import SeatMapCache
     from .booking.sweeper import Sweeper
     from .live.hub import Hub
 
@@ -22,6 +23,7 @@ SWEEPER: web.AppKey[Sweeper] = web.AppKey("sweeper")
 DSN = web.AppKey("dsn", str)
 METRICS: web.AppKey[Any] = web.AppKey("metrics")
 PASSWORDS: web.AppKey[PasswordHasher] = web.AppKey("passwords")
+SEAT_MAPS: web.AppKey[SeatMapCache] = web.AppKey("seat_maps")
 
 # Request-scoped keys (request[...]).
 REQUEST_ID = "request_id"

@@ -91,6 +91,14 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What the pool runs on a connection given back, after asyncpg has rolled back any open
+    transaction: nothing. asyncpg's default also sends `SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL`, one more round trip for every request, to undo session state
+    that this service never leaves: its settings are transaction-local (SET LOCAL/set_config
+    with is_local), its advisory locks transaction-scoped, and LISTEN has its own connection."""
+
+
 class TimedPool(asyncpg.Pool):
     """A pool that bounds and reports the wait for a connection: an acquire without its own
     timeout waits at most DB_ACQUIRE_TIMEOUT_SECONDS (then asyncio.TimeoutError, a 503)."""
@@ -129,7 +137,7 @@ async def create_pool(
         max_queries=50000,
         max_inactive_connection_lifetime=300.0,
         setup=None,
-        reset=None,
+        reset=_keep_session,
         loop=None,
         connect=None,
         min_size=settings.db_pool_min_size,

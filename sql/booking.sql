@@ -8,10 +8,18 @@ SELECT id, theater_id, version
 FROM showtimes
 WHERE id = $1 AND cancelled_at IS NULL;
 
--- name: seat_map_seats
--- Every seat of showtime $1's theater with its price and status ('available', 'held' or 'sold');
--- held_by_me when user $2 (may be NULL) holds it. A hold past expires_at counts as available.
-SELECT s.id,
+-- name: seat_map
+-- The whole seat map of showtime $1 in one statement, hence one snapshot: one row per seat of
+-- its theater (a NULL seat id for a theater without seats; no row at all when the showtime is
+-- unknown or cancelled), each with the showtime's version, updated_at and now(), the seat's
+-- price and status ('available', 'held' or 'sold'; a hold past expires_at counts as available),
+-- held_by_me when user $2 (may be NULL) holds it, and held_until: when the hold that makes the
+-- seat 'held' expires, after which this map is no longer right even though nothing changed.
+SELECT st.id AS showtime_id,
+       st.version,
+       st.updated_at,
+       now() AS now,
+       s.id,
        s.row_label,
        s.seat_number,
        s.row_label || s.seat_number AS seat_label,
@@ -24,14 +32,25 @@ SELECT s.id,
            WHEN h.expires_at > now() THEN 'held'
            ELSE 'available'
        END AS status,
-       coalesce(h.user_id = $2 AND h.expires_at > now(), false) AS held_by_me
+       coalesce(h.user_id = $2 AND h.expires_at > now(), false) AS held_by_me,
+       CASE WHEN c.reservation_id IS NULL AND h.expires_at > now() THEN h.expires_at END
+           AS held_until
 FROM showtimes st
-JOIN seats s ON s.theater_id = st.theater_id
-JOIN seat_types t ON t.name = s.seat_type
+LEFT JOIN seats s ON s.theater_id = st.theater_id
+LEFT JOIN seat_types t ON t.name = s.seat_type
 LEFT JOIN seat_claims c ON c.showtime_id = st.id AND c.seat_id = s.id
 LEFT JOIN holds h ON h.id = c.hold_id
-WHERE st.id = $1
+WHERE st.id = $1 AND st.cancelled_at IS NULL
 ORDER BY s.row_index, s.column_index;
+
+-- name: seat_map_freshness
+-- What says whether a seat map of showtime $1 read earlier is still right: its version (grown
+-- by every seat change, in the changing transaction), updated_at (its price or times changed)
+-- and the database clock (an expired hold changes the map without a new version). No row when
+-- the showtime is unknown or cancelled.
+SELECT version, updated_at, now() AS now
+FROM showtimes
+WHERE id = $1 AND cancelled_at IS NULL;
 
 -- name: showtime_for_seat_change
 -- Showtime $1 as a seat change needs it, with the database clock read now (after the lock).
@@ -330,5 +349,37 @@ WHERE s.theater_id = $2
         FROM seats
         WHERE theater_id = $2
           AND (id = ANY($4::uuid[]) OR id IN (SELECT seat_id FROM claims WHERE user_id = $3))
+  ))
+ORDER BY s.row_index, s.column_index;
+
+-- name: seats_with_claims_in_rows
+-- What seats_with_claims answers with $4 (uuid[]) given: the rows of the seats $4 and of user
+-- $3's held seats, with the same columns. A query of its own whose plan follows the rows asked
+-- for (the theater's rows by index, each seat's claim by its primary key) instead of reading
+-- every claim of the showtime, so a hold on a full, popular showtime stays as fast.
+SELECT s.id,
+       s.row_index,
+       s.column_index,
+       s.seat_type,
+       claim.claimed,
+       claim.mine
+FROM seats s
+CROSS JOIN LATERAL (
+    SELECT coalesce(bool_or(c.reservation_id IS NOT NULL OR h.expires_at > now()), false)
+               AS claimed,
+           coalesce(bool_or(h.user_id = $3 AND h.expires_at > now()), false) AS mine
+    FROM seat_claims c
+    LEFT JOIN holds h ON h.id = c.hold_id
+    WHERE c.showtime_id = $1 AND c.seat_id = s.id
+) AS claim
+WHERE s.theater_id = $2
+  AND s.row_index = ANY(ARRAY(
+        SELECT row_index FROM seats WHERE id = ANY($4::uuid[])
+        UNION
+        SELECT held.row_index
+        FROM holds h
+        JOIN seat_claims c ON c.hold_id = h.id
+        JOIN seats held ON held.id = c.seat_id
+        WHERE h.showtime_id = $1 AND h.user_id = $3 AND h.expires_at > now()
   ))
 ORDER BY s.row_index, s.column_index;

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..context import POOL, SETTINGS, SWEEPER
+from ..context import POOL, SEAT_MAPS, SETTINGS, SWEEPER
 
 
 async def _sweeper_context(app: web.Application) -> AsyncIterator[None]:
@@ -22,6 +22,8 @@ async def _sweeper_context(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Routes, and the sweeper (started after the database pool, stopped before it closes)."""
     from . import routes
+    from .service import SeatMapCache
 
+    app[SEAT_MAPS] = SeatMapCache()
     routes.setup(app)
     app.cleanup_ctx.append(_sweeper_context)

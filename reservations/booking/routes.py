@@ -6,8 +6,8 @@ from aiohttp import web
 from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
 from ..accounts.access import current_user, maybe_user, optional_user, user_only
-from ..api import error_responses, json_response, page_of, path_uuid
-from ..context import METRICS, POOL, SETTINGS
+from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
+from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS
 from . import service
 from .schemas import (
     BestAvailableRequest,
@@ -32,6 +32,8 @@ IDEMPOTENCY_KEY_HEADER = {
     "required": False,
     "minLength": 1,
     "maxLength": service.MAX_IDEMPOTENCY_KEY_LENGTH,
+    # Printable ASCII, and not only spaces (HTTP trims them off a header value).
+    "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
     "description": "Any 1 to 255 printable ASCII characters, unique per booking attempt and kept "
     "at least 24 hours per user. A retry with the same key and body returns the first "
     "reservation (200) and books nothing more; the same key with another body is a 422; while "
@@ -47,14 +49,15 @@ IDEMPOTENCY_KEY_HEADER = {
     "available at once. With a token, seats the caller holds carry held_by_me.",
 )
 @optional_user
+@uuid_path("The showtime")
 @response_schema(SeatMapSchema, 200, description="The seat map")
 @error_responses(404)
 async def seat_map(request: web.Request) -> web.Response:
     user = maybe_user(request)
-    result = await service.seat_map(
-        request.app[POOL], path_uuid(request), user["id"] if user else None
+    body = await service.seat_map_json(
+        request.app[POOL], request.app[SEAT_MAPS], path_uuid(request), user["id"] if user else None
     )
-    return json_response(result)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
 
 
 @routes.post("/api/v1/showtimes/{id}/lock-seats")
@@ -70,7 +73,8 @@ async def seat_map(request: web.Request) -> web.Response:
     "not in this showtime's theater), 422 too_many_seats.",
 )
 @user_only
-@request_schema(LockSeatsRequest)
+@uuid_path("The showtime")
+@request_schema(LockSeatsRequest, required=True)
 @response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
 @error_responses(400, 401, 404, 409, 413, 415, 422)
 async def lock_seats(request: web.Request) -> web.Response:
@@ -100,7 +104,8 @@ async def lock_seats(request: web.Request) -> web.Response:
     "too_many_seats.",
 )
 @user_only
-@request_schema(BestAvailableRequest)
+@uuid_path("The showtime")
+@request_schema(BestAvailableRequest, required=True)
 @response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
 @error_responses(400, 401, 404, 409, 413, 415, 422)
 async def best_available(request: web.Request) -> web.Response:
@@ -128,6 +133,7 @@ async def best_available(request: web.Request) -> web.Response:
     "the person locks or confirms. Errors: 422 unknown_seats.",
 )
 @optional_user
+@uuid_path("The showtime")
 @querystring_schema(StrandedSeatsQuery)
 @response_schema(StrandedSeatsSchema, 200, description="The stranded seats, if any")
 @error_responses(404, 422)
@@ -152,6 +158,7 @@ async def stranded_seats(request: web.Request) -> web.Response:
     responses={"204": {"description": "Released"}},
 )
 @user_only
+@uuid_path("The showtime")
 @request_schema(ReleaseSeatsRequest)
 @error_responses(400, 401, 404, 413, 415, 422)
 async def release_seats(request: web.Request) -> web.Response:
@@ -161,7 +168,7 @@ async def release_seats(request: web.Request) -> web.Response:
         path_uuid(request),
         request["data"]["seat_ids"],
     )
-    return web.Response(status=204)
+    return no_content()
 
 
 @routes.post("/api/v1/reservations")
@@ -175,7 +182,7 @@ async def release_seats(request: web.Request) -> web.Response:
     parameters=[IDEMPOTENCY_KEY_HEADER],
 )
 @user_only
-@request_schema(ReservationRequest)
+@request_schema(ReservationRequest, required=True)
 @response_schema(ReservationSchema, 201, description="The new reservation")
 @response_schema(
     ReservationSchema, 200, description="A retry with the same Idempotency-Key: the first booking"
@@ -224,6 +231,7 @@ async def list_reservations(request: web.Request) -> web.Response:
 @routes.get("/api/v1/reservations/{id}")
 @docs(tags=["booking"], summary="One reservation (its owner or an admin)")
 @user_only
+@uuid_path("The reservation")
 @response_schema(ReservationSchema, 200, description="The reservation")
 @error_responses(401, 404)
 async def get_reservation(request: web.Request) -> web.Response:
@@ -242,6 +250,7 @@ async def get_reservation(request: web.Request) -> web.Response:
     "the show has started.",
 )
 @user_only
+@uuid_path("The reservation")
 @response_schema(ReservationSchema, 200, description="The cancelled reservation")
 @error_responses(401, 404, 409)
 async def cancel_reservation(request: web.Request) -> web.Response:

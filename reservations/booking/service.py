@@ -14,13 +14,15 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
 import orjson
 
-from ..db import QUERIES
+from ..db import QUERIES, json_dumps
 from ..errors import ApiError, BadRequest, Conflict, NotFound
 from ..settings import Settings
 from .best_seats import Layout, best_available, matches, stranded_seats
@@ -121,17 +123,15 @@ class ReservationNotFound(NotFound):
 # --- the seat map ---------------------------------------------------------------------------
 
 
-async def seat_map(
-    pool: asyncpg.Pool, showtime_id: uuid.UUID, user_id: uuid.UUID | None
-) -> dict[str, Any]:
-    """Every seat with its status. Both queries read one snapshot, so `version` matches."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        showtime = await conn.fetchrow(QUERIES.seat_map_showtime, showtime_id)
-        if showtime is None:
-            raise ShowtimeNotFound()
-        rows = await conn.fetch(QUERIES.seat_map_seats, showtime_id, user_id)
+def _seat_map_view(rows: Sequence[asyncpg.Record], with_user: bool) -> dict[str, Any]:
+    """The seat map answer of the `seat_map` rows (at least one: the showtime exists)."""
+    first = rows[0]
     seats = []
+    available = 0
     for row in rows:
+        if row["id"] is None:  # a theater without seats
+            continue
+        status = row["status"]
         seat = {
             "id": row["id"],
             "row_label": row["row_label"],
@@ -141,20 +141,121 @@ async def seat_map(
             "row_index": row["row_index"],
             "column_index": row["column_index"],
             "price": row["price"],
-            "status": row["status"],
-            "is_available": row["status"] == AVAILABLE,
-            "is_locked": row["status"] == HELD,
+            "status": status,
+            "is_available": status == AVAILABLE,
+            "is_locked": status == HELD,
         }
-        if user_id is not None:
+        if with_user:
             seat["held_by_me"] = row["held_by_me"]
+        available += status == AVAILABLE
         seats.append(seat)
     return {
-        "showtime_id": showtime["id"],
-        "version": showtime["version"],
+        "showtime_id": first["showtime_id"],
+        "version": first["version"],
         "total_seats": len(seats),
-        "available_seats": sum(1 for seat in seats if seat["is_available"]),
+        "available_seats": available,
         "seats": seats,
     }
+
+
+async def _read_seat_map(
+    pool: asyncpg.Pool, showtime_id: uuid.UUID, user_id: uuid.UUID | None
+) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(QUERIES.seat_map, showtime_id, user_id)
+    if not rows:
+        raise ShowtimeNotFound()
+    return rows
+
+
+async def seat_map(
+    pool: asyncpg.Pool, showtime_id: uuid.UUID, user_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """Every seat with its status, read in one statement, so `version` matches the seats."""
+    rows = await _read_seat_map(pool, showtime_id, user_id)
+    return _seat_map_view(rows, user_id is not None)
+
+
+@dataclass(frozen=True)
+class CachedSeatMap:
+    version: int
+    updated_at: dt.datetime
+    # The earliest expiry among the holds this map shows as held; from then on it is wrong.
+    good_until: dt.datetime | None
+    body: bytes  # the serialised answer
+
+
+class SeatMapCache:
+    """The public (anonymous) seat map of the showtimes last asked for, serialised, per process.
+
+    An entry is served only while the showtime's `version` and `updated_at` are those it was
+    read at and the database clock is before the earliest expiry of the holds it shows: every
+    seat change grows the version in the changing transaction (record_seat_changes), a price or
+    time change moves updated_at, and an expiring hold is the one change without either. So a
+    hit costs one indexed read of the showtime row instead of the whole map, and is exactly
+    what a fresh read would answer.
+    """
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[uuid.UUID, CachedSeatMap] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, showtime_id: uuid.UUID, version: int, updated_at: dt.datetime, now: dt.datetime
+    ) -> bytes | None:
+        entry = self._entries.get(showtime_id)
+        if (
+            entry is None
+            or entry.version != version
+            or entry.updated_at != updated_at
+            or (entry.good_until is not None and now >= entry.good_until)
+        ):
+            self.misses += 1
+            return None
+        self._entries.move_to_end(showtime_id)
+        self.hits += 1
+        return entry.body
+
+    def put(self, showtime_id: uuid.UUID, entry: CachedSeatMap) -> None:
+        current = self._entries.get(showtime_id)
+        if current is not None and current.version > entry.version:
+            return  # a slower read of an older version: keep the newer one
+        self._entries[showtime_id] = entry
+        self._entries.move_to_end(showtime_id)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+async def seat_map_json(
+    pool: asyncpg.Pool,
+    cache: SeatMapCache,
+    showtime_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+) -> bytes:
+    """The seat map answer, serialised. Anonymous callers are served from `cache` while it is
+    right (see SeatMapCache); a caller with a token gets its own held_by_me, read afresh."""
+    if user_id is not None:
+        return json_dumps(await seat_map(pool, showtime_id, user_id))
+    async with pool.acquire() as conn:
+        fresh = await conn.fetchrow(QUERIES.seat_map_freshness, showtime_id)
+        if fresh is None:
+            raise ShowtimeNotFound()
+        body = cache.get(showtime_id, fresh["version"], fresh["updated_at"], fresh["now"])
+        if body is not None:
+            return body
+        rows = await conn.fetch(QUERIES.seat_map, showtime_id, None)
+    if not rows:
+        raise ShowtimeNotFound()
+    body = json_dumps(_seat_map_view(rows, with_user=False))
+    expiries = [row["held_until"] for row in rows if row["held_until"] is not None]
+    first = rows[0]
+    cache.put(
+        showtime_id,
+        CachedSeatMap(first["version"], first["updated_at"], min(expiries, default=None), body),
+    )
+    return body
 
 
 # --- the start of every seat change ---------------------------------------------------------
@@ -332,7 +433,9 @@ async def stranded_by_hold(
     """(the user's whole hold once `adding` is in it, the seats that hold strands among
     everyone else's claims), each front row first, left to right. Seats stranded by the others
     alone are not counted. Ids not in the theater are left out of both."""
-    seats = await conn.fetch(QUERIES.seats_with_claims, showtime_id, theater_id, user_id, adding)
+    seats = await conn.fetch(
+        QUERIES.seats_with_claims_in_rows, showtime_id, theater_id, user_id, list(adding)
+    )
     layout = Layout.from_records(seats)
     others = {seat["id"] for seat in seats if seat["claimed"] and not seat["mine"]}
     hold = {seat["id"] for seat in seats if seat["mine"]} | (set(adding) & layout.seats.keys())

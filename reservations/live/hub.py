@@ -1,9 +1,12 @@
 """The hub: who is watching which showtime, and getting every change to them.
 
-A change is serialised once and the same bytes are queued for every viewer of its showtime. Each
-viewer has a bounded queue drained by its own writer task, so a slow socket only ever delays
-itself; a viewer whose queue overflows is dropped (close 1013) and can reconnect for a fresh
-snapshot, so memory stays bounded whatever the clients do.
+A change is serialised once, as one complete WebSocket frame, and the same bytes go to every
+viewer of its showtime. A viewer that is keeping up (its writer idle, nothing queued, its socket's
+buffer small) gets them written straight into its transport: no task wakes up per viewer, so a
+change reaches thousands of viewers in one pass. Otherwise the change joins the viewer's bounded
+queue, drained by its own writer task, so a slow socket only ever delays itself; a viewer whose
+queue overflows is dropped (close 1013) and can reconnect for a fresh snapshot, so memory stays
+bounded whatever the clients do.
 
 Snapshots travel through the same queue as changes: the writer loads the snapshot when it reaches
 the marker, then skips every change whose version the snapshot already contains. Changes queued
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import uuid
 from collections import Counter
 from typing import Any
@@ -29,9 +33,25 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_SHOWTIME = 4404
 CLOSE_TIMEOUT_SECONDS = 2.0
+# A viewer whose transport holds more unsent bytes than this is not keeping up: its changes go
+# through its queue, whose writer waits for the socket to drain (and which overflows, in the end).
+DIRECT_WRITE_MAX_BUFFERED = 64 * 1024
 
 # A queued change is (version, frame); None asks the writer for a fresh snapshot at that point.
 QueueItem = tuple[int, bytes] | None
+
+
+def text_frame(payload: bytes) -> bytes:
+    """`payload` as one final, unmasked, uncompressed WebSocket text frame (RFC 6455 5.2), the
+    way a server sends it."""
+    length = len(payload)
+    if length < 126:
+        header = struct.pack("!BB", 0x81, length)
+    elif length < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, length)
+    return header + payload
 
 
 class Viewer:
@@ -52,6 +72,7 @@ class Viewer:
         self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(queue_size)
         self.version = -1  # of the last snapshot sent; changes up to it are already in it
         self.snapshot_pending = False
+        self.idle = False  # its writer waits on an empty queue: changes may be written directly
         self.writer: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None  # set once the hub drops the viewer
 
@@ -137,11 +158,35 @@ class Hub:
             {"type": "seats", "showtime_id": showtime_id, "version": version, "changes": changes}
         )
         item = (version, frame)
+        wire = text_frame(frame)
         for viewer in list(viewers):
+            if version <= viewer.version:
+                continue  # its snapshot has it already
+            if viewer.idle and viewer.queue.empty() and self._write_directly(viewer, wire):
+                continue
             try:
                 viewer.queue.put_nowait(item)
             except asyncio.QueueFull:
                 self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+
+    @staticmethod
+    def _write_directly(viewer: Viewer, wire: bytes) -> bool:
+        """Write a complete frame to an up-to-date viewer's transport; False when it is not
+        keeping up (or closing), and the change must be queued instead."""
+        transport = viewer.transport
+        if (
+            transport is None
+            or viewer.closing is not None
+            or viewer.ws.closed
+            or transport.is_closing()
+            or transport.get_write_buffer_size() > DIRECT_WRITE_MAX_BUFFERED
+        ):
+            return False
+        try:
+            transport.write(wire)
+        except (RuntimeError, ConnectionError):
+            return False
+        return True
 
     def resync(self, viewer: Viewer) -> None:
         """Send the viewer a fresh snapshot after what it has been queued so far."""
@@ -162,9 +207,12 @@ class Hub:
     async def _deliver(self, viewer: Viewer) -> None:
         """The viewer's writer: drains its queue into its socket, one message at a time."""
         ws = viewer.ws
+        queue = viewer.queue
         try:
             while True:
-                item = await viewer.queue.get()
+                viewer.idle = queue.empty()
+                item = await queue.get()
+                viewer.idle = False
                 if item is None:
                     viewer.snapshot_pending = False
                     snapshot = await self.snapshots.load(viewer.showtime_id, viewer.user_id)
@@ -173,8 +221,11 @@ class Hub:
                         return
                     await ws.send_frame(snapshot.frame, WSMsgType.TEXT)
                     viewer.version = snapshot.version
+                    # Not kept while waiting: thousands of idle viewers would each hold a map.
+                    snapshot = None
                 elif item[0] > viewer.version:
                     await ws.send_frame(item[1], WSMsgType.TEXT)
+                item = None
         except asyncio.CancelledError:
             raise
         except ConnectionError:

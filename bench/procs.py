@@ -1,0 +1,211 @@
+"""The processes of a benchmark: the server under test and the load-generator workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`python -m reservations serve --port P --workers N` as a subprocess."""
+
+    def __init__(self, env: dict[str, str], workers: int, log_dir: Path) -> None:
+        self.env = env
+        self.workers = workers
+        self.port = free_port()
+        self.log_path = log_dir / f"server-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, within: float = 60.0) -> None:
+        env = {**os.environ, **self.env}
+        env.pop("PYTHONSTARTUP", None)
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - a start, not a wait
+            [
+                sys.executable,
+                "-m",
+                "reservations",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + within
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the server exited; see {self.log_path}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not get ready; see {self.log_path}")
+                try:
+                    async with session.get(f"{self.base_url}/readyz") as response:
+                        ready = response.status == 200
+                except aiohttp.ClientError:
+                    ready = False
+                if ready and len(self.listening_pids()) >= self.workers:
+                    return
+                await asyncio.sleep(0.2)
+
+    def processes(self) -> list[psutil.Process]:
+        if self.process is None:
+            return []
+        try:
+            parent = psutil.Process(self.process.pid)
+            return [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def listening_pids(self) -> list[int]:
+        pids = []
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                for conn in process.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        pids.append(process.pid)
+                        break
+        return pids
+
+    def rss(self) -> int:
+        """Resident memory of the server and its workers, in bytes."""
+        total = 0
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
+        return total
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        processes = self.processes()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                pass
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                if process.is_running():
+                    process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        self.process = None
+        self.log.close()
+
+
+class Worker:
+    """One `python -m bench.worker` process (see bench/worker.py for the line protocol)."""
+
+    def __init__(self, spec: dict[str, Any], log_dir: Path) -> None:
+        self.spec = spec
+        self.log_dir = log_dir
+        self.process: asyncio.subprocess.Process | None = None
+        self.ready_event: dict[str, Any] = {}
+
+    async def launch(self) -> None:
+        handle, path = tempfile.mkstemp(prefix=f"bench-{self.spec['kind']}-", suffix=".json")
+        with os.fdopen(handle, "wb") as spec_file:
+            spec_file.write(orjson.dumps(self.spec))
+        self.spec_path = Path(path)
+        self.log = (self.log_dir / f"worker-{self.spec['kind']}.log").open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.worker",
+            path,
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=self.log,
+            limit=256 * 1024 * 1024,
+        )
+
+    async def _event(self, within: float) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), within)
+        if not line:
+            raise RuntimeError(f"worker {self.spec['kind']} ended early; see {self.log.name}")
+        return dict(orjson.loads(line))
+
+    async def ready(self, within: float = 120.0) -> dict[str, Any]:
+        self.ready_event = await self._event(within)
+        assert self.ready_event["event"] == "ready", self.ready_event
+        return self.ready_event
+
+    def send(self, **command: Any) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(orjson.dumps(command) + b"\n")
+
+    async def result(self, within: float) -> dict[str, Any]:
+        try:
+            event = await self._event(within)
+            assert event["event"] == "result", event
+            return event
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self.process is not None:
+            if self.process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.stdin.close()  # type: ignore[union-attr]
+                try:
+                    await asyncio.wait_for(self.process.wait(), 10)
+                except TimeoutError:
+                    self.process.kill()
+                    await self.process.wait()
+            self.process = None
+            self.log.close()
+            self.spec_path.unlink(missing_ok=True)
+
+
+async def run_together(
+    specs: list[dict[str, Any]], log_dir: Path, within: float, delay: float = 0.5
+) -> list[dict[str, Any]]:
+    """Launch workers, wait until every one is ready, start them at one moment, collect."""
+    workers = [Worker(spec, log_dir) for spec in specs]
+    try:
+        for worker in workers:
+            await worker.launch()
+        for worker in workers:
+            await worker.ready()
+        start_at = time.monotonic() + delay
+        for worker in workers:
+            worker.send(start=start_at)
+        return list(await asyncio.gather(*(worker.result(within) for worker in workers)))
+    finally:
+        for worker in workers:
+            await worker.close()

@@ -1,0 +1,1072 @@
+"""The benchmark suite: `python -m bench [--quick] [--only NAME[,NAME]] [--workers N] ...`.
+
+One machine runs the server, PostgreSQL and the load generator, so every throughput is set
+against a baseline measured in the same run on the same data, and each figure is the median of
+`--runs` runs (3; 1 with --quick). Scenarios (targets from the benchmark issue):
+
+  seatmap  GET the seat map of a 300-seat hall, 64 connections      >= 0.5x asyncpg + orjson
+  hot      8 / 32 / 128 clients hold and book seats of one showtime >= 0.6x the same transactions
+           without HTTP; throughput does not fall from 8 to 128; no seat booked twice
+  spread   the same across 1,000 showtimes, 64 clients               >= 0.4x its baseline
+  live     1,000 and 5,000 viewers of one showtime, 10 changes/s:   p99 hold answer -> last viewer
+           < 50 ms / < 250 ms; server memory per viewer < 30 KiB
+  sweeper  100,000 expired holds swept under the hot load at half    load p99 <= 2x its normal p99
+           its maximum
+  login    logins/s at the configured bcrypt cost                    >= 0.85x bare bcrypt, 2 threads
+           and seat-map p99 during the login storm                   <= 2x its normal p99
+
+Maximum throughput comes from closed loops; every p50/p99 from an open (fixed-rate) loop at half
+the measured maximum unless said otherwise, latency counted from each request's scheduled time.
+The server is `python -m reservations serve` in a subprocess, fresh for every scenario, on a
+database made fresh for the run (the embedded PostgreSQL under .data/bench, or DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import math
+import os
+import platform
+import random
+import secrets
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from reservations.accounts.tokens import issue_token
+from reservations.db import EmbeddedDatabase, migrate, with_database
+
+from .data import BenchData, Theater
+from .load import percentile
+from .procs import ROOT, Server, Worker, run_together
+
+SCENARIOS = ("seatmap", "hot", "spread", "live", "sweeper", "login")
+# Seat-map requests per second read by viewers during the login storm (an open loop): everyday
+# traffic next to the storm, not a second load test.
+LOGIN_STORM_MAP_RATE = 100.0
+RESULTS_PATH = ROOT / "bench" / "RESULTS.md"
+DATA_DIR = ROOT / ".data" / "bench"
+
+
+@dataclass
+class Options:
+    quick: bool
+    only: tuple[str, ...]
+    workers: int
+    runs: int
+    duration: float  # seconds of each measured phase
+    warmup: float
+    bcrypt_rounds: int
+    pool_size: int
+    viewers: tuple[int, ...]
+    live_seconds: float
+    change_rate: float
+    expired_holds: int
+    hot_clients: tuple[int, ...]
+    hot_bookings: int  # bookings (hold + book) of each hot phase
+    spread_bookings: int
+    spread_clients: int
+    load_processes: int
+    extra_env: dict[str, str]
+    out: Path
+
+
+@dataclass
+class Row:
+    """One line of the results table, for one run."""
+
+    scenario: str
+    throughput: float
+    unit: str
+    p50: float = math.nan
+    p99: float = math.nan
+    baseline: float = math.nan
+    baseline_unit: str = ""
+    ratio: float = math.nan
+    target: str = ""
+    # How the median ratio is judged: ("min", 0.5) means ratio >= 0.5; ("max", 2.0) ratio <= 2.
+    rule: tuple[str, float] = ("min", 0.0)
+    judged: str = "ratio"  # or "p99", "throughput": the figure the rule applies to
+    notes: list[str] = field(default_factory=list)
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+class Suite:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.rows: dict[str, list[Row]] = {}
+        self.order: list[str] = []
+        self.log_dir = DATA_DIR / "logs"
+        self.jwt_secret = secrets.token_urlsafe(48)
+        self.embedded: EmbeddedDatabase | None = None
+        self.maxima: dict[str, float] = {}  # per run: hot-32 max, seat-map max
+        self.notes: list[str] = []
+
+    # -- setting up ----------------------------------------------------------------------
+
+    async def open_database(self) -> None:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if os.environ.get("DATABASE_URL"):
+            admin = os.environ["DATABASE_URL"]
+        else:
+            self.embedded = EmbeddedDatabase(DATA_DIR)
+            self.embedded.start()
+            admin = self.embedded.admin_dsn()
+        self.admin_dsn = admin
+        self.db_name = f"bench_{dt.datetime.now().strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:6]}"
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.db_name}"')
+            self.pg_version = await conn.fetchval("SHOW server_version")
+            self.pg_settings = {
+                name: await conn.fetchval(f"SHOW {name}")
+                for name in (
+                    "max_connections",
+                    "shared_buffers",
+                    "synchronous_commit",
+                    "fsync",
+                    "max_wal_size",
+                )
+            }
+        finally:
+            await conn.close()
+        self.dsn = with_database(admin, self.db_name)
+        await asyncio.get_running_loop().run_in_executor(None, migrate, self.dsn)
+        self.conn = await asyncpg.connect(self.dsn)
+        self.data = BenchData(self.conn)
+        self.users = await self.data.users(256, "bench")
+        self.tokens = [issue_token(user, self.jwt_secret, 24 * 3600) for user in self.users]
+        # Halls: the seat map's 300 seats; a 3,000-seat hot hall (it must not sell out within a
+        # phase); ten 300-seat halls for the spread and the sweeper's expired holds.
+        self.map_hall = await self.data.theater(15, 20)
+        self.hot_hall = await self.data.theater(50, 60)
+        self.spread_halls = [await self.data.theater(15, 20) for _ in range(10)]
+        self.sweep_hall = await self.data.theater(15, 20)
+
+    async def close_database(self) -> None:
+        await self.conn.close()
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+    def server_env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "DATABASE_URL": self.dsn,
+            "JWT_SECRET": self.jwt_secret,
+            "BCRYPT_ROUNDS": str(self.options.bcrypt_rounds),
+            "LOG_LEVEL": "WARNING",
+            "MAX_VIEWERS_PER_ADDRESS": "100000",
+            "DB_POOL_MAX_SIZE": str(self.options.pool_size),
+            "DATA_DIR": str(DATA_DIR / "server"),
+        }
+        env.update(self.options.extra_env)
+        env.update(extra)
+        return env
+
+    async def server(self, **extra_env: str) -> Server:
+        server = Server(self.server_env(**extra_env), self.options.workers, self.log_dir)
+        await server.start()
+        return server
+
+    def add(self, row: Row) -> None:
+        if row.scenario not in self.rows:
+            self.rows[row.scenario] = []
+            self.order.append(row.scenario)
+        self.rows[row.scenario].append(row)
+        print(
+            f"    {row.scenario}: {fmt(row.throughput)} {row.unit}, p50 {fmt(row.p50)} ms, "
+            f"p99 {fmt(row.p99)} ms, baseline {fmt(row.baseline)} {row.baseline_unit}, "
+            f"ratio {fmt(row.ratio, 2)}" + (f" [{'; '.join(row.notes)}]" if row.notes else ""),
+            flush=True,
+        )
+
+    async def ensure_analyzed(self) -> None:
+        await self.conn.execute("ANALYZE")
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def http_spec(self, server: Server, kind: str, **spec: Any) -> dict[str, Any]:
+        return {"kind": kind, "base_url": server.base_url, **spec}
+
+    def split(self, total: int, parts: int) -> list[int]:
+        return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
+
+    async def booking_items(
+        self, hall: Theater, showtimes: int, limit: int | None = None
+    ) -> tuple[list[uuid.UUID], list[list[Any]]]:
+        """Fresh showtimes of `hall` and their side-by-side pairs as booking items, one showtime
+        after the other (each showtime's pairs shuffled): a "hot" sequence."""
+        ids = await self.data.showtimes(hall, showtimes)
+        items: list[list[Any]] = []
+        for showtime_id in ids:
+            pairs = hall.pairs()
+            random.shuffle(pairs)
+            items.extend([str(showtime_id), [str(seat) for seat in pair]] for pair in pairs)
+        return ids, items[:limit] if limit else items
+
+    async def spread_items(self, count: int) -> tuple[list[uuid.UUID], list[list[Any]]]:
+        """1,000 fresh showtimes over the ten spread halls and `count` random pairs of them."""
+        ids: list[uuid.UUID] = []
+        items: list[list[Any]] = []
+        per_hall = 100
+        for hall in self.spread_halls:
+            showtimes = await self.data.showtimes(hall, per_hall)
+            ids.extend(showtimes)
+            pairs = hall.pairs()
+            for showtime_id in showtimes:
+                items.extend([str(showtime_id), [str(seat) for seat in pair]] for pair in pairs)
+        random.shuffle(items)
+        return ids, items[:count]
+
+    def book_specs(
+        self,
+        server: Server,
+        items: list[list[Any]],
+        clients: int,
+        mode: str = "closed",
+        rate: float = 0.0,
+        duration: float = 600.0,
+    ) -> list[dict[str, Any]]:
+        """Load-generator specs booking `items` with `clients` users, split over processes."""
+        processes = max(1, min(self.options.load_processes, clients))
+        specs = []
+        user_offset = 0
+        for index, share in enumerate(self.split(clients, processes)):
+            specs.append(
+                self.http_spec(
+                    server,
+                    "http_book",
+                    mode=mode,
+                    connections=share,
+                    rate=rate / processes,
+                    duration=duration,
+                    items=items[index::processes],
+                    tokens=self.tokens[user_offset : user_offset + share],
+                )
+            )
+            user_offset += share
+        return specs
+
+    def db_book_specs(self, items: list[list[Any]], clients: int) -> list[dict[str, Any]]:
+        """The baseline in as many processes as the server has workers."""
+        processes = max(1, min(self.options.workers, clients))
+        specs = []
+        user_offset = 0
+        for index, share in enumerate(self.split(clients, processes)):
+            specs.append(
+                {
+                    "kind": "db_book",
+                    "dsn": self.dsn,
+                    "env": self.server_env(),
+                    "connections": share,
+                    "duration": 600.0,
+                    "items": items[index::processes],
+                    "user_ids": [
+                        str(user) for user in self.users[user_offset : user_offset + share]
+                    ],
+                }
+            )
+            user_offset += share
+        return specs
+
+    @staticmethod
+    def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+        """Several workers' results as one: throughput over the union of their time spans."""
+        completed = sum(result["completed"] for result in results)
+        errors = sum(result["errors"] for result in results)
+        started = min(result["started"] for result in results)
+        finished = max(result["finished"] for result in results)
+        latencies = [value for result in results for value in result["latencies_ms"]]
+        statuses: dict[str, int] = {}
+        for result in results:
+            for key, value in result["statuses"].items():
+                statuses[key] = statuses.get(key, 0) + value
+        return {
+            "completed": completed,
+            "errors": errors,
+            "overflow": sum(result.get("overflow", 0) for result in results),
+            "elapsed": finished - started,
+            "throughput": completed / max(finished - started, 1e-9),
+            "p50": percentile(latencies, 50),
+            "p99": percentile(latencies, 99),
+            "statuses": statuses,
+        }
+
+    async def run_phase(self, specs: list[dict[str, Any]], within: float = 900) -> dict[str, Any]:
+        return self.merge(await run_together(specs, self.log_dir, within))
+
+    def error_note(self, label: str, result: dict[str, Any]) -> list[str]:
+        if not result["errors"] and not result.get("overflow"):
+            return []
+        return [
+            f"{label}: {result['errors']} errors {result['statuses']}, overflow {result.get('overflow', 0)}"
+        ]
+
+    # -- seat map ------------------------------------------------------------------------
+
+    async def map_showtime(self) -> uuid.UUID:
+        """A showtime of the 300-seat hall with 100 seats sold and 30 held (3 holds of 10)."""
+        (showtime_id,) = await self.data.showtimes(self.map_hall, 1)
+        seats = list(self.map_hall.seat_ids)
+        random.shuffle(seats)
+        held = {self.users[200 + k]: seats[100 + 10 * k : 110 + 10 * k] for k in range(3)}
+        await self.data.fill(showtime_id, seats[:100], held, buyer=self.users[199])
+        return showtime_id
+
+    async def scenario_seatmap(self, run: int) -> None:
+        options = self.options
+        showtime_id = await self.map_showtime()
+        await self.ensure_analyzed()
+        server = await self.server()
+        try:
+            processes = options.load_processes
+            closed = await self.run_phase(
+                [
+                    self.http_spec(
+                        server,
+                        "http_seatmap",
+                        showtime_id=str(showtime_id),
+                        mode="closed",
+                        connections=share,
+                        duration=options.duration,
+                        warmup=options.warmup,
+                    )
+                    for share in self.split(64, processes)
+                ]
+            )
+            baseline = await self.run_phase(
+                [
+                    {
+                        "kind": "db_seatmap",
+                        "dsn": self.dsn,
+                        "showtime_id": str(showtime_id),
+                        "connections": share,
+                        "pool_size": options.pool_size,
+                        "duration": options.duration,
+                        "warmup": options.warmup,
+                    }
+                    for share in self.split(64, options.workers)
+                ]
+            )
+            rate = closed["throughput"] / 2
+            latency = await self.run_phase(
+                [
+                    self.http_spec(
+                        server,
+                        "http_seatmap",
+                        showtime_id=str(showtime_id),
+                        mode="open",
+                        connections=64 // processes,
+                        rate=rate / processes,
+                        duration=options.duration,
+                    )
+                    for _ in range(processes)
+                ]
+            )
+        finally:
+            server.stop()
+        self.maxima["seatmap"] = closed["throughput"]
+        self.add(
+            Row(
+                "seat map, 300 seats, 64 connections",
+                closed["throughput"],
+                "req/s",
+                latency["p50"],
+                latency["p99"],
+                baseline["throughput"],
+                "req/s",
+                closed["throughput"] / baseline["throughput"],
+                ">= 0.5x asyncpg+orjson",
+                ("min", 0.5),
+                notes=self.error_note("max", closed)
+                + self.error_note("latency", latency)
+                + [f"latency at {rate:,.0f} req/s"],
+            )
+        )
+
+    # -- hot showtime and spread ---------------------------------------------------------
+
+    async def check_bookings(
+        self, server: Server | None, showtime_ids: list[uuid.UUID], booked: int
+    ) -> list[str]:
+        """No seat booked twice; as many seats sold as bookings answered; a sold seat refused."""
+        notes = []
+        twice = await self.data.double_bookings(showtime_ids)
+        sold = await self.data.sold_seats(showtime_ids)
+        if twice:
+            notes.append(f"DOUBLE BOOKED: {twice} seats")
+        if sold != 2 * booked:
+            notes.append(f"sold {sold} seats for {booked} bookings of 2")
+        if server is not None and booked:
+            row = await self.conn.fetchrow(
+                """
+                SELECT c.showtime_id, c.seat_id FROM seat_claims c
+                WHERE c.showtime_id = ANY($1::uuid[]) AND c.reservation_id IS NOT NULL LIMIT 1
+                """,
+                showtime_ids,
+            )
+            async with aiohttp.ClientSession() as session:
+                async with session.post(
+                    f"{server.base_url}/api/v1/showtimes/{row['showtime_id']}/lock-seats",
+                    json={"seat_ids": [str(row["seat_id"])]},
+                    headers={"Authorization": f"Bearer {self.tokens[-1]}"},
+                ) as response:
+                    if response.status != 409:
+                        notes.append(f"holding a sold seat answered {response.status}")
+        return notes
+
+    async def hot_phase(self, server: Server, clients: int) -> tuple[dict[str, Any], list[str]]:
+        bookings = self.options.hot_bookings
+        showtimes = math.ceil(bookings / len(self.hot_hall.pairs()))
+        ids, items = await self.booking_items(self.hot_hall, showtimes, bookings)
+        result = await self.run_phase(self.book_specs(server, items, clients))
+        notes = await self.check_bookings(server, ids, result["completed"])
+        return result, notes + self.error_note(f"{clients} clients", result)
+
+    async def hot_baseline(self, clients: int) -> tuple[dict[str, Any], list[str]]:
+        bookings = self.options.hot_bookings
+        showtimes = math.ceil(bookings / len(self.hot_hall.pairs()))
+        ids, items = await self.booking_items(self.hot_hall, showtimes, bookings)
+        result = await self.run_phase(self.db_book_specs(items, clients))
+        notes = await self.check_bookings(None, ids, result["completed"])
+        return result, notes + self.error_note(f"baseline {clients}", result)
+
+    async def hot_latency(
+        self, server: Server, clients: int, rate: float, duration: float
+    ) -> dict[str, Any]:
+        needed = int(rate * duration) + 1
+        showtimes = math.ceil(needed / len(self.hot_hall.pairs()))
+        _, items = await self.booking_items(self.hot_hall, showtimes, needed)
+        return await self.run_phase(
+            self.book_specs(server, items, clients, mode="open", rate=rate, duration=duration)
+        )
+
+    async def scenario_hot(self, run: int) -> None:
+        options = self.options
+        server = await self.server()
+        maxima: dict[int, float] = {}
+        try:
+            for clients in options.hot_clients:
+                service, notes = await self.hot_phase(server, clients)
+                baseline, base_notes = await self.hot_baseline(clients)
+                rate = service["throughput"] / 2
+                latency: dict[str, Any] = {"p50": math.nan, "p99": math.nan, "errors": 0}
+                if not options.quick or clients == 32:  # quick: one latency phase, at 32
+                    latency = await self.hot_latency(server, clients, rate, options.duration)
+                maxima[clients] = service["throughput"]
+                self.add(
+                    Row(
+                        f"hot showtime, {clients} clients",
+                        service["throughput"],
+                        "bookings/s",
+                        latency["p50"],
+                        latency["p99"],
+                        baseline["throughput"],
+                        "bookings/s",
+                        service["throughput"] / baseline["throughput"],
+                        ">= 0.6x same SQL, no HTTP",
+                        ("min", 0.6),
+                        notes=notes + base_notes + self.error_note("latency", latency),
+                    )
+                )
+        finally:
+            server.stop()
+        if 32 in maxima:
+            self.maxima["hot32"] = maxima[32]
+        low, high = min(options.hot_clients), max(options.hot_clients)
+        if low in maxima and high in maxima and low != high:
+            self.add(
+                Row(
+                    f"hot showtime, {high} vs {low} clients",
+                    maxima[high],
+                    "bookings/s",
+                    baseline=maxima[low],
+                    baseline_unit="bookings/s",
+                    ratio=maxima[high] / maxima[low],
+                    target=">= 0.95x (does not fall; 5% noise)",
+                    rule=("min", 0.95),
+                )
+            )
+
+    async def scenario_spread(self, run: int) -> None:
+        options = self.options
+        clients = options.spread_clients
+        server = await self.server()
+        try:
+            ids, items = await self.spread_items(options.spread_bookings)
+            await self.ensure_analyzed()
+            service = await self.run_phase(self.book_specs(server, items, clients))
+            notes = await self.check_bookings(server, ids, service["completed"])
+            ids, items = await self.spread_items(options.spread_bookings)
+            baseline = await self.run_phase(self.db_book_specs(items, clients))
+            notes += await self.check_bookings(None, ids, baseline["completed"])
+            rate = service["throughput"] / 2
+            _, items = await self.spread_items(int(rate * options.duration) + 1)
+            latency = await self.run_phase(
+                self.book_specs(
+                    server, items, clients, mode="open", rate=rate, duration=options.duration
+                )
+            )
+        finally:
+            server.stop()
+        self.add(
+            Row(
+                f"spread over 1,000 showtimes, {clients} clients",
+                service["throughput"],
+                "bookings/s",
+                latency["p50"],
+                latency["p99"],
+                baseline["throughput"],
+                "bookings/s",
+                service["throughput"] / baseline["throughput"],
+                ">= 0.4x same SQL, no HTTP",
+                ("min", 0.4),
+                notes=notes
+                + self.error_note("max", service)
+                + self.error_note("baseline", baseline)
+                + self.error_note("latency", latency),
+            )
+        )
+
+    # -- live map ------------------------------------------------------------------------
+
+    async def live_phase(self, viewers: int) -> None:
+        options = self.options
+        (showtime_id,) = await self.data.showtimes(self.map_hall, 1)
+        changes = min(int(options.change_rate * options.live_seconds), 280)
+        seats = [str(seat) for seat in self.map_hall.seat_ids[:changes]]
+        server = await self.server()
+        workers: list[Worker] = []
+        try:
+            async with aiohttp.ClientSession() as session:  # warm: imports, a first WebSocket
+                async with session.get(f"{server.base_url}/api/v1/showtimes/{showtime_id}/seats"):
+                    pass
+                async with session.ws_connect(
+                    f"{server.base_url}/ws/showtimes/{showtime_id}"
+                ) as ws:
+                    await ws.receive(timeout=10)
+            await asyncio.sleep(1.0)
+            rss_before = server.rss()
+            processes = 1 if viewers <= 1000 else 2
+            for share in self.split(viewers, processes):
+                worker = Worker(
+                    {
+                        "kind": "viewers",
+                        "host": "127.0.0.1",
+                        "port": server.port,
+                        "path": f"/ws/showtimes/{showtime_id}",
+                        "count": share,
+                        "connect_concurrency": 50,
+                        "max_seconds": 300,
+                    },
+                    self.log_dir,
+                )
+                workers.append(worker)
+                await worker.launch()
+            connect_started = time.monotonic()
+            ready = [await worker.ready(within=300) for worker in workers]
+            connect_seconds = time.monotonic() - connect_started
+            connected = sum(event["ready"] for event in ready)
+            failed = sum(event["failed"] for event in ready)
+            await asyncio.sleep(1.0)
+            rss_connected = server.rss()
+            (changer,) = await run_together(
+                [
+                    self.http_spec(
+                        server,
+                        "changer",
+                        showtime_id=str(showtime_id),
+                        seats=seats,
+                        tokens=self.tokens[:64],
+                        rate=options.change_rate,
+                        duration=len(seats) / options.change_rate + 1,
+                        connections=4,
+                    )
+                ],
+                self.log_dir,
+                within=300,
+            )
+            await asyncio.sleep(2.0)  # the last changes reach the last viewers
+            rss_after = server.rss()
+            for worker in workers:
+                worker.send(stop=True)
+            results = [await worker.result(within=120) for worker in workers]
+        finally:
+            for worker in workers:
+                await worker.close()
+            server.stop()
+        receipts: dict[str, list[Any]] = {}
+        for result in results:
+            for key, (count, first, last) in result["receipts"].items():
+                entry = receipts.setdefault(key, [0, math.inf, -math.inf])
+                entry[0] += count
+                entry[1] = min(entry[1], first)
+                entry[2] = max(entry[2], last)
+        latencies = []
+        partial = 0
+        for seat, answered, status in changer["answers"]:
+            if status != 201:
+                continue
+            receipt = receipts.get(f"{seat}:held")
+            if receipt is None or receipt[0] < connected:
+                partial += 1
+                continue
+            latencies.append((receipt[2] - answered) * 1000)
+        gaps = sum(result["version_gaps"] for result in results)
+        closed = sum(result["closed"] for result in results)
+        answered_ok = sum(1 for answer in changer["answers"] if answer[2] == 201)
+        notes = [
+            f"{connected} viewers connected in {connect_seconds:.1f}s ({failed} failed)",
+            f"{len(latencies)}/{answered_ok} changes reached every viewer",
+        ]
+        if partial or gaps or closed:
+            notes.append(
+                f"{partial} changes missed by some viewer, {gaps} version gaps, {closed} viewers closed"
+            )
+        notes += self.error_note("changer", changer)
+        if changer.get("errors"):
+            notes.append(f"changer statuses {changer['statuses']}")
+        target_ms = 50 if viewers <= 1000 else 250
+        self.add(
+            Row(
+                f"live map, {viewers:,} viewers, {options.change_rate:g} changes/s",
+                len(latencies) * connected / max(changer["elapsed"], 1e-9),
+                "msgs/s",
+                percentile(latencies, 50),
+                percentile(latencies, 99),
+                target=f"p99 < {target_ms} ms (hold answer -> last viewer)",
+                rule=("max", target_ms),
+                judged="p99",
+                notes=notes,
+            )
+        )
+        per_viewer = (rss_after - rss_before) / max(connected, 1) / 1024
+        self.add(
+            Row(
+                f"live map memory, {viewers:,} viewers",
+                per_viewer,
+                "KiB/viewer",
+                target="< 30 KiB per viewer (server RSS delta)",
+                rule=("max", 30),
+                judged="throughput",
+                notes=[
+                    f"RSS {rss_before / 2**20:.0f} MiB -> {rss_connected / 2**20:.0f} MiB connected "
+                    f"-> {rss_after / 2**20:.0f} MiB after changes"
+                ],
+            )
+        )
+
+    async def scenario_live(self, run: int) -> None:
+        for viewers in self.options.viewers:
+            await self.live_phase(viewers)
+
+    # -- sweeper -------------------------------------------------------------------------
+
+    async def scenario_sweeper(self, run: int) -> None:
+        options = self.options
+        clients = 32
+        server = await self.server()
+        try:
+            maximum = self.maxima.get("hot32")
+            if maximum is None:
+                result, _ = await self.hot_phase(server, clients)
+                maximum = result["throughput"]
+            rate = maximum / 2
+            normal = await self.hot_latency(server, clients, rate, options.duration)
+            # 100,000 expired holds: 1,000 showtimes x 100 users, one seat each.
+            holds_per_showtime = 100
+            showtime_count = math.ceil(options.expired_holds / holds_per_showtime)
+            showtimes = await self.data.showtimes(self.sweep_hall, showtime_count)
+            made = time.monotonic()
+            inserted = await self.data.expired_holds(
+                showtimes, self.sweep_hall, self.users[:holds_per_showtime]
+            )
+            made = time.monotonic() - made
+            cap = 20.0 if options.quick else 180.0
+            needed = int(rate * cap) + 1
+            _, items = await self.booking_items(
+                self.hot_hall, math.ceil(needed / len(self.hot_hall.pairs())), needed
+            )
+            specs = self.book_specs(server, items, clients, mode="open", rate=rate, duration=cap)
+            workers = [Worker(spec, self.log_dir) for spec in specs]
+            try:
+                for worker in workers:
+                    await worker.launch()
+                for worker in workers:
+                    await worker.ready()
+                began = time.monotonic() + 0.5
+                for worker in workers:
+                    worker.send(start=began)
+                await asyncio.sleep(0.5)
+                swept_at = None
+                while time.monotonic() - began < cap:
+                    left = await self.conn.fetchval(
+                        "SELECT count(*) FROM holds WHERE showtime_id = ANY($1::uuid[])", showtimes
+                    )
+                    if left == 0:
+                        swept_at = time.monotonic()
+                        break
+                    await asyncio.sleep(0.5)
+                for worker in workers:
+                    worker.send(stop=True)
+                during = self.merge([await worker.result(within=120) for worker in workers])
+            finally:
+                for worker in workers:
+                    await worker.close()
+        finally:
+            server.stop()
+        sweep_seconds = (swept_at or time.monotonic()) - began
+        notes = [
+            f"{inserted:,} expired holds made in {made:.1f}s, "
+            + (f"swept in {sweep_seconds:.1f}s" if swept_at else f"NOT swept within {cap:.0f}s"),
+            f"load {rate:,.0f} bookings/s; normal p50 {fmt(normal['p50'])} ms",
+        ]
+        self.add(
+            Row(
+                f"sweeper: {inserted:,} expired holds under hot load at half max",
+                inserted / sweep_seconds if swept_at else math.nan,
+                "holds swept/s",
+                during["p50"],
+                during["p99"],
+                normal["p99"],
+                "ms normal p99",
+                during["p99"] / normal["p99"],
+                "load p99 <= 2x normal",
+                ("max", 2.0),
+                notes=notes + self.error_note("normal", normal) + self.error_note("during", during),
+            )
+        )
+
+    # -- login ---------------------------------------------------------------------------
+
+    async def scenario_login(self, run: int) -> None:
+        import bcrypt
+
+        options = self.options
+        password = "bench-password-1"
+        if not hasattr(self, "login_users"):
+            hashed = bcrypt.hashpw(
+                password.encode(), bcrypt.gensalt(options.bcrypt_rounds)
+            ).decode()
+            self.login_hash = hashed
+            prefix = f"login{uuid.uuid4().hex[:6]}"
+            await self.data.users(16, prefix, hashed)
+            self.login_users = [f"{prefix}-{n}@bench.example.com" for n in range(1, 17)]
+        showtime_id = await self.map_showtime()
+        map_rate = LOGIN_STORM_MAP_RATE
+        server = await self.server()
+
+        def map_spec() -> dict[str, Any]:
+            return self.http_spec(
+                server,
+                "http_seatmap",
+                showtime_id=str(showtime_id),
+                mode="open",
+                connections=16,
+                rate=map_rate,
+                duration=options.duration,
+            )
+
+        try:
+            (normal,) = await run_together([map_spec()], self.log_dir, within=300)
+            storm_results = await run_together(
+                [
+                    self.http_spec(
+                        server,
+                        "http_login",
+                        emails=self.login_users,
+                        password=password,
+                        mode="closed",
+                        connections=16,
+                        duration=options.duration,
+                        warmup=options.warmup,
+                    ),
+                    map_spec(),
+                ],
+                self.log_dir,
+                within=300,
+            )
+        finally:
+            server.stop()
+        bare = await self.run_phase(
+            [
+                {
+                    "kind": "bcrypt",
+                    "hash": self.login_hash,
+                    "password": password,
+                    "threads": 2,
+                    "service_priority": True,
+                    "duration": options.duration,
+                    "warmup": options.warmup,
+                }
+            ]
+        )
+        normal = self.merge([normal])
+        storm = self.merge([storm_results[0]])
+        during = self.merge([storm_results[1]])
+        self.add(
+            Row(
+                f"login storm, bcrypt cost {options.bcrypt_rounds}",
+                storm["throughput"],
+                "logins/s",
+                storm["p50"],
+                storm["p99"],
+                bare["throughput"],
+                "checks/s bare bcrypt",
+                storm["throughput"] / bare["throughput"],
+                ">= 0.85x bare bcrypt, 2 threads",
+                ("min", 0.85),
+                notes=["p50/p99 of logins: closed loop, 16 clients"]
+                + self.error_note("storm", storm),
+            )
+        )
+        self.add(
+            Row(
+                "seat map during the login storm",
+                during["throughput"],
+                "req/s",
+                during["p50"],
+                during["p99"],
+                normal["p99"],
+                "ms normal p99",
+                during["p99"] / normal["p99"],
+                "p99 <= 2x normal",
+                ("max", 2.0),
+                notes=[f"open loop {map_rate:,.0f} req/s; normal p50 {fmt(normal['p50'])} ms"]
+                + self.error_note("during", during)
+                + self.error_note("normal", normal),
+            )
+        )
+
+    # -- the whole suite -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        await self.open_database()
+        try:
+            scenarios: dict[str, Callable[[int], Awaitable[None]]] = {
+                "seatmap": self.scenario_seatmap,
+                "hot": self.scenario_hot,
+                "spread": self.scenario_spread,
+                "live": self.scenario_live,
+                "sweeper": self.scenario_sweeper,
+                "login": self.scenario_login,
+            }
+            for run in range(1, self.options.runs + 1):
+                self.maxima = {}
+                print(f"run {run}/{self.options.runs}", flush=True)
+                for name in self.options.only:
+                    print(f"  {name}", flush=True)
+                    began = time.monotonic()
+                    await scenarios[name](run)
+                    print(f"  {name}: {time.monotonic() - began:.0f}s", flush=True)
+        finally:
+            await self.close_database()
+        self.seconds = time.monotonic() - started
+        write_results(self, self.options.out)
+        print(f"wrote {self.options.out} in {self.seconds:.0f}s", flush=True)
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    present = [value for value in values if not math.isnan(value)]
+    return statistics.median(present) if present else math.nan
+
+
+def machine() -> dict[str, str]:
+    import aiohttp as aiohttp_module
+    import asyncpg as asyncpg_module
+    import orjson
+    import psutil
+
+    model = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import uvloop
+
+        uvloop_version = uvloop.__version__
+    except ImportError:  # pragma: no cover
+        uvloop_version = "not installed"
+    return {
+        "nproc": str(os.cpu_count()),
+        "CPU": model,
+        "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "aiohttp / asyncpg / orjson / uvloop": (
+            f"{aiohttp_module.__version__} / {asyncpg_module.__version__} / "
+            f"{orjson.__version__} / {uvloop_version}"
+        ),
+    }
+
+
+def write_results(suite: Suite, path: Path) -> None:
+    options = suite.options
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `python -m bench{' --quick' if options.quick else ''}"
+        f"{' --only ' + ','.join(options.only) if set(options.only) != set(SCENARIOS) else ''}` on "
+        f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} in {suite.seconds / 60:.1f} min. "
+        f"Each figure is the median of {options.runs} run(s); ratio = service / baseline, "
+        "both measured in the same run. p50/p99 in ms from an open (fixed-rate) loop at half the "
+        "measured maximum unless the notes say otherwise.",
+        "",
+        "| scenario | throughput | p50 ms | p99 ms | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    details = []
+    for name in suite.order:
+        rows = suite.rows[name]
+        first = rows[0]
+        throughput = median([row.throughput for row in rows])
+        p50 = median([row.p50 for row in rows])
+        p99 = median([row.p99 for row in rows])
+        baseline = median([row.baseline for row in rows])
+        ratio = median([row.ratio for row in rows])
+        judged = {"ratio": ratio, "p99": p99, "throughput": throughput}[first.judged]
+        kind, bound = first.rule
+        if math.isnan(judged):
+            met = "?"
+        elif kind == "min":
+            met = "yes" if judged >= bound else "**no**"
+        else:
+            met = (
+                "yes"
+                if judged < bound or (first.judged == "ratio" and judged <= bound)
+                else "**no**"
+            )
+        lines.append(
+            f"| {name} | {fmt(throughput)} {first.unit} | {fmt(p50)} | {fmt(p99)} | "
+            f"{fmt(baseline)} {first.baseline_unit if not math.isnan(baseline) else ''} | "
+            f"{fmt(ratio, 2) + 'x' if not math.isnan(ratio) else '-'} | {first.target} | {met} |"
+        )
+        details.append(f"- **{name}**")
+        for index, row in enumerate(rows, 1):
+            figures = (
+                f"{fmt(row.throughput)} {row.unit}, p50 {fmt(row.p50)}, p99 {fmt(row.p99)}, "
+                f"baseline {fmt(row.baseline)}, ratio {fmt(row.ratio, 2)}"
+            )
+            note = f"; {'; '.join(row.notes)}" if row.notes else ""
+            details.append(f"  - run {index}: {figures}{note}")
+    info = machine()
+    info["PostgreSQL"] = (
+        f"{suite.pg_version} ({'DATABASE_URL' if suite.embedded is None else 'embedded pgserver'}; "
+        + ", ".join(f"{key}={value}" for key, value in suite.pg_settings.items())
+        + ")"
+    )
+    lines += ["", "## Machine", ""]
+    lines += [f"- {key}: {value}" for key, value in info.items()]
+    lines += [
+        "",
+        "## Settings",
+        "",
+        f"- server: `python -m reservations serve --workers {options.workers}`, "
+        + ", ".join(
+            f"{key}={value}"
+            for key, value in suite.server_env().items()
+            if key not in ("DATABASE_URL", "JWT_SECRET", "DATA_DIR")
+        ),
+        f"- runs {options.runs}; measured phases {options.duration:g}s (closed loops after "
+        f"{options.warmup:g}s warm-up); hot phases book {options.hot_bookings:,} pairs each "
+        f"(clients {', '.join(map(str, options.hot_clients))}); spread books "
+        f"{options.spread_bookings:,} pairs with {options.spread_clients} clients; live viewers "
+        f"{', '.join(f'{v:,}' for v in options.viewers)} for {options.live_seconds:g}s at "
+        f"{options.change_rate:g} changes/s; {options.expired_holds:,} expired holds; "
+        f"load-generator processes {options.load_processes}; baselines in "
+        f"{options.workers} process(es)",
+        "- baselines: seat map = asyncpg pool running the seat map's two queries (QUERIES) and "
+        "orjson over the rows; hot/spread = the service's own booking functions "
+        "(reservations.booking.service.hold_seats + reserve: the same transactions and SQL) on a "
+        "pool made like the server's, without HTTP or auth; login = bcrypt.checkpw on 2 threads "
+        "at the priority of the service's hashing threads (SCHED_IDLE), nothing else running; "
+        f"seat map during the storm: an open loop at {LOGIN_STORM_MAP_RATE:g} req/s",
+        "",
+        "## Every run",
+        "",
+        *details,
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 run, short phases: under 2 min")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="scenarios, comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--runs", type=int, help="runs (median taken); 3, or 1 with --quick")
+    parser.add_argument("--duration", type=float, help="seconds per measured phase")
+    parser.add_argument("--bcrypt-rounds", type=int, default=12)
+    parser.add_argument("--pool-size", type=int, default=20, help="DB_POOL_MAX_SIZE per worker")
+    parser.add_argument("--viewers", help="live viewers per phase, comma-separated")
+    parser.add_argument("--load-processes", type=int, default=1, help="HTTP load processes")
+    parser.add_argument("--expired-holds", type=int, help="expired holds for the sweeper")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
+    parser.add_argument("--out", type=Path, default=RESULTS_PATH)
+    args = parser.parse_args(argv)
+    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    unknown = [name for name in only if name not in SCENARIOS]
+    if unknown:
+        parser.error(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
+    quick = bool(args.quick)
+    viewers = args.viewers or ("1000" if quick else "1000,5000")
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    return Options(
+        quick=quick,
+        only=only,
+        workers=args.workers,
+        runs=args.runs or (1 if quick else 3),
+        duration=args.duration or (2.0 if quick else 8.0),
+        warmup=0.5 if quick else 2.0,
+        bcrypt_rounds=args.bcrypt_rounds,
+        pool_size=args.pool_size,
+        viewers=tuple(int(value) for value in viewers.split(",")),
+        live_seconds=3.0 if quick else 15.0,
+        change_rate=10.0,
+        expired_holds=args.expired_holds or (5_000 if quick else 100_000),
+        hot_clients=(8, 32, 128),
+        hot_bookings=250 if quick else 1_500,
+        spread_bookings=600 if quick else 4_000,
+        spread_clients=64,
+        load_processes=args.load_processes,
+        extra_env=extra_env,
+        out=args.out,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    asyncio.run(Suite(options).run())
+    return 0

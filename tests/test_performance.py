@@ -1,0 +1,208 @@
+"""What the speed-ups must not change: the cached seat map, direct writes to live viewers, and
+bcrypt's low-priority threads, the sweeper's backlog, the pool's skipped reset (see
+bench/ for the speed itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import struct
+import sys
+import threading
+import uuid
+
+import orjson
+import pytest
+
+from reservations.accounts.passwords import PasswordHasher
+from reservations.app import create_app
+from reservations.booking.service import CachedSeatMap, SeatMapCache
+from reservations.context import SEAT_MAPS
+from reservations.db import QUERIES, create_pool
+from reservations.live.hub import text_frame
+from tests.factories import create_hall
+from tests.test_booking import (
+    book,
+    expire_all_holds,
+    lock,
+    release,
+    seat_map,
+    statuses,
+    sweeper_for,
+)
+
+
+@pytest.fixture
+async def quiet_client(aiohttp_client, make_settings, database):
+    """A client whose own sweeper never runs during the test."""
+    return await aiohttp_client(create_app(make_settings(sweep_interval_seconds=3600), database))
+
+
+def cache_of(client) -> SeatMapCache:
+    return client.app[SEAT_MAPS]
+
+
+async def test_the_cached_seat_map_follows_every_change(client, db, user, make_account):
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    cache = cache_of(client)
+    first = await seat_map(client, hall.showtime_id)
+    assert await seat_map(client, hall.showtime_id) == first
+    assert cache.hits == 1
+
+    a1, a2 = hall.ids("A1", "A2")
+    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    assert statuses(await seat_map(client, hall.showtime_id))[a1] == "held"
+    other = await make_account()
+    await book(client, other, hall.showtime_id, [a2])
+    body = await seat_map(client, hall.showtime_id)
+    assert statuses(body)[a2] == "sold" and body["available_seats"] == 2
+    assert (await release(client, user, hall.showtime_id)).status == 204
+    body = await seat_map(client, hall.showtime_id)
+    assert statuses(body)[a1] == "available" and body["available_seats"] == 3
+
+    # A new price (updated_at moves, the version does not) is seen at once too.
+    await db.execute(QUERIES.update_showtime_price, hall.showtime_id, 20)
+    assert (await seat_map(client, hall.showtime_id))["seats"][0]["price"] == "20.00"
+    # And the map a fresh read gives is the one served.
+    assert await seat_map(client, hall.showtime_id) == await seat_map(client, hall.showtime_id)
+    assert cache.hits >= 2
+
+
+async def test_the_cached_seat_map_frees_an_expired_hold_without_a_new_version(
+    aiohttp_client, make_settings, database, db, user
+):
+    client = await aiohttp_client(
+        create_app(make_settings(hold_ttl_seconds=1, sweep_interval_seconds=3600), database)
+    )
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    a1 = hall.ids("A1")[0]
+    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    held = await seat_map(client, hall.showtime_id)
+    assert statuses(held)[a1] == "held"
+    assert await seat_map(client, hall.showtime_id) == held  # served from the cache
+
+    await asyncio.sleep(1.2)
+    # Nobody swept the hold and the version did not move, yet the seat is free for everyone.
+    assert await db.fetchval("SELECT count(*) FROM holds") == 1
+    freed = await seat_map(client, hall.showtime_id)
+    assert freed["version"] == held["version"]
+    assert statuses(freed)[a1] == "available" and freed["available_seats"] == 2
+
+
+async def test_a_token_gets_its_own_marks_not_the_public_map(client, db, user):
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    a1 = hall.ids("A1")[0]
+    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    public = await seat_map(client, hall.showtime_id)
+    assert "held_by_me" not in public["seats"][0]
+    mine = await seat_map(client, hall.showtime_id, user)
+    assert mine["seats"][0]["held_by_me"] is True
+    assert "held_by_me" not in (await seat_map(client, hall.showtime_id))["seats"][0]
+
+
+async def test_a_cancelled_showtime_is_not_served_from_the_cache(client, db):
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    await seat_map(client, hall.showtime_id)
+    await db.execute("UPDATE showtimes SET cancelled_at = now() WHERE id = $1", hall.showtime_id)
+    response = await client.get(f"/api/v1/showtimes/{hall.showtime_id}/seats")
+    assert response.status == 404
+
+
+def test_the_seat_map_cache_is_bounded_and_keeps_the_newest_version():
+    cache = SeatMapCache(max_entries=2)
+    moment = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    for showtime_id in ids:
+        cache.put(showtime_id, CachedSeatMap(5, moment, None, b"v5"))
+    assert cache.get(ids[0], 5, moment, moment) is None  # evicted: least recently used
+    assert cache.get(ids[2], 5, moment, moment) == b"v5"
+    cache.put(ids[2], CachedSeatMap(4, moment, None, b"v4"))  # a slower, older read
+    assert cache.get(ids[2], 5, moment, moment) == b"v5"
+    assert cache.get(ids[2], 6, moment, moment) is None
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_a_text_frame_is_one_final_unmasked_frame(size):
+    payload = orjson.dumps("x" * max(size - 2, 0))[:size]
+    frame = text_frame(payload)
+    assert frame[0] == 0x81  # FIN, text
+    assert frame[1] & 0x80 == 0  # not masked
+    length = frame[1] & 0x7F
+    if length == 126:
+        length, offset = struct.unpack("!H", frame[2:4])[0], 4
+    elif length == 127:
+        length, offset = struct.unpack("!Q", frame[2:10])[0], 10
+    else:
+        offset = 2
+    assert length == size and frame[offset:] == payload
+
+
+def _scheduling() -> tuple[int, int, int]:
+    """The calling thread, its scheduling policy and nice value."""
+    thread = threading.get_native_id()
+    return thread, os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, thread)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread scheduling is Linux's")
+async def test_bcrypt_runs_at_the_lowest_priority_off_the_event_loop():
+    hasher = PasswordHasher(rounds=4)
+    try:
+        assert await hasher.check("password", await hasher.hash("password"))
+        assert not await hasher.check("wrong password", await hasher.hash("password"))
+        loop = asyncio.get_running_loop()
+        thread, policy, niceness = await loop.run_in_executor(hasher._executor, _scheduling)
+        assert thread != threading.get_native_id()
+        assert policy == os.SCHED_IDLE or niceness == 19
+        # The event loop's thread keeps its normal priority.
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    finally:
+        hasher.close()
+
+
+async def test_a_backlog_of_expired_holds_is_swept_batch_after_batch_without_waiting(
+    quiet_client, db, database, settings, make_account
+):
+    client = quiet_client
+    sweeper, pool = await sweeper_for(
+        database, settings, sweep_batch_size=2, sweep_interval_seconds=3600
+    )
+    try:
+        hall = await create_hall(db, rows=1, seats_per_row=5)
+        for seat in hall.ids("A1", "A2", "A3", "A4", "A5"):
+            assert (
+                await lock(client, await make_account(), hall.showtime_id, [seat])
+            ).status == 201
+        await expire_all_holds(db)
+        sweeper.start()
+        # Three batches of at most two, a short pause apart, not one batch an hour.
+        async with asyncio.timeout(3):
+            while sweeper.freed_holds < 5:  # noqa: ASYNC110 - the sweeper's own counter
+                await asyncio.sleep(0.05)
+        assert sweeper.runs == 3 and not sweeper.backlog
+        assert await db.fetchval("SELECT count(*) FROM holds") == 0
+    finally:
+        await sweeper.stop()
+        await pool.close()
+
+
+async def test_a_connection_given_back_mid_transaction_comes_back_clean(database, settings):
+    """The pool skips asyncpg's reset query; an open transaction is still rolled back, and a
+    transaction-local setting goes with it."""
+    pool = await create_pool(
+        database, dataclasses.replace(settings, db_pool_min_size=1, db_pool_max_size=1)
+    )
+    try:
+        conn = await pool.acquire()
+        backend = conn.get_server_pid()
+        transaction = conn.transaction()
+        await transaction.start()
+        await conn.execute("SELECT set_config('lock_timeout', '1234', true)")
+        await pool.release(conn)
+        async with pool.acquire() as again:
+            assert again.get_server_pid() == backend  # the one connection of the pool
+            assert not again.is_in_transaction()
+            assert await again.fetchval("SHOW lock_timeout") != "1234ms"
+    finally:
+        await pool.close()
