@@ -361,25 +361,19 @@ SELECT s.id,
        s.row_index,
        s.column_index,
        s.seat_type,
-       claim.claimed,
-       claim.mine
+       coalesce(c.reservation_id IS NOT NULL OR h.expires_at > now(), false) AS claimed,
+       coalesce(h.user_id = $3 AND h.expires_at > now(), false) AS mine
 FROM seats s
-CROSS JOIN LATERAL (
-    SELECT coalesce(bool_or(c.reservation_id IS NOT NULL OR h.expires_at > now()), false)
-               AS claimed,
-           coalesce(bool_or(h.user_id = $3 AND h.expires_at > now()), false) AS mine
-    FROM seat_claims c
-    LEFT JOIN holds h ON h.id = c.hold_id
-    WHERE c.showtime_id = $1 AND c.seat_id = s.id
-) AS claim
+LEFT JOIN seat_claims c ON c.showtime_id = $1 AND c.seat_id = s.id
+LEFT JOIN holds h ON h.id = c.hold_id
 WHERE s.theater_id = $2
   AND s.row_index = ANY(ARRAY(
         SELECT row_index FROM seats WHERE id = ANY($4::uuid[])
         UNION
         SELECT held.row_index
-        FROM holds h
-        JOIN seat_claims c ON c.hold_id = h.id
+        FROM holds mine
+        JOIN seat_claims c ON c.hold_id = mine.id
         JOIN seats held ON held.id = c.seat_id
-        WHERE h.showtime_id = $1 AND h.user_id = $3 AND h.expires_at > now()
+        WHERE mine.showtime_id = $1 AND mine.user_id = $3 AND mine.expires_at > now()
   ))
 ORDER BY s.row_index, s.column_index;

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS holds_showtime_expires_idx;
