@@ -1007,7 +1007,7 @@ def write_results(suite: Suite, path: Path) -> None:
         f"{options.change_rate:g} changes/s; {options.expired_holds:,} expired holds; "
         f"load-generator processes {options.load_processes}; baselines in "
         f"{options.workers} process(es)",
-        "- baselines: seat map = asyncpg pool running the seat map's two queries (QUERIES) and "
+        "- baselines: seat map = asyncpg pool running the seat map's query (QUERIES.seat_map) and "
         "orjson over the rows; hot/spread = the service's own booking functions "
         "(reservations.booking.service.hold_seats + reserve: the same transactions and SQL) on a "
         "pool made like the server's, without HTTP or auth; login = bcrypt.checkpw on 2 threads "

@@ -172,7 +172,8 @@ def _database_context(
 
 
 async def _passwords_context(app: web.Application) -> AsyncIterator[None]:
-    hasher = PasswordHasher(app[SETTINGS].bcrypt_rounds)
+    settings = app[SETTINGS]
+    hasher = PasswordHasher(settings.bcrypt_rounds, threads=settings.hashing_threads or 2)
     app[PASSWORDS] = hasher
     yield
     hasher.close()

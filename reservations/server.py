@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -25,6 +26,12 @@ def _install_uvloop() -> None:
     except ImportError:  # pragma: no cover - optional speed-up
         return
     uvloop.install()
+
+
+def hashing_threads(workers: int, cores: int | None = None) -> int:
+    """bcrypt threads per worker: one a core in all (at least one each). More would only take
+    turns with the event loops for the same cores; measured in bench/ (login storm)."""
+    return max(1, (cores or os.cpu_count() or 1) // workers)
 
 
 def _run_worker(settings: Settings, dsn: str, host: str, port: int, reuse_port: bool) -> None:
@@ -53,6 +60,8 @@ def serve(
     if workers < 1:
         print("reservations: --workers must be at least 1", file=sys.stderr)
         return 2
+    if not settings.hashing_threads:
+        settings = dataclasses.replace(settings, hashing_threads=hashing_threads(workers))
     dsn, embedded = resolve_dsn(settings)
     try:
         if embedded is not None:

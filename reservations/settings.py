@@ -136,6 +136,9 @@ class Settings:
     max_viewers_per_address: int = 50
     ws_queue_size: int = 256
     ws_heartbeat_seconds: int = 30
+    # Threads hashing passwords in each process (not read from the environment): `serve` sets
+    # it to the cores per worker, so that N workers hash on N threads, one a core; 0 means 2.
+    hashing_threads: int = 0
 
     @property
     def embedded(self) -> bool:

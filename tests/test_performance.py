@@ -15,13 +15,15 @@ import uuid
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestServer
 
 from reservations.accounts.passwords import PasswordHasher
 from reservations.app import create_app
 from reservations.booking.service import CachedSeatMap, SeatMapCache
-from reservations.context import SEAT_MAPS
+from reservations.context import PASSWORDS, SEAT_MAPS
 from reservations.db import QUERIES, create_pool
 from reservations.live.hub import text_frame
+from reservations.server import hashing_threads
 from tests.factories import create_hall
 from tests.test_booking import (
     book,
@@ -206,3 +208,16 @@ async def test_a_connection_given_back_mid_transaction_comes_back_clean(database
             assert await again.fetchval("SHOW lock_timeout") != "1234ms"
     finally:
         await pool.close()
+
+
+def test_workers_share_one_bcrypt_thread_a_core():
+    assert hashing_threads(1, cores=2) == 2
+    assert hashing_threads(2, cores=2) == 1
+    assert hashing_threads(4, cores=2) == 1
+    assert hashing_threads(2, cores=8) == 4
+
+
+async def test_the_app_hashes_on_the_threads_it_is_given(make_settings, database):
+    app = create_app(make_settings(hashing_threads=1), database)
+    async with TestServer(app):
+        assert app[PASSWORDS]._executor._max_workers == 1
