@@ -115,6 +115,8 @@ class Settings:
     sweep_interval_seconds: int = 5
     sweep_batch_size: int = 500
     max_seats_per_hold: int = 10
+    max_showtimes_held_per_user: int = 3
+    hold_cooldown_seconds: int = 300
     single_seat_gap_rule: str = "warn"
     bcrypt_rounds: int = 12
     data_dir: Path = Path(".data")
@@ -166,6 +168,8 @@ class Settings:
         read("SWEEP_INTERVAL_SECONDS", _positive_int)
         read("SWEEP_BATCH_SIZE", _positive_int)
         read("MAX_SEATS_PER_HOLD", _positive_int)
+        read("MAX_SHOWTIMES_HELD_PER_USER", _positive_int)
+        read("HOLD_COOLDOWN_SECONDS", _non_negative_int)
         read("SINGLE_SEAT_GAP_RULE", _choice(GAP_RULES))
         read("BCRYPT_ROUNDS", _positive_int)
         read("DATA_DIR", lambda n, r: Path(r))

@@ -145,6 +145,7 @@ async def test_best_available_holds_the_middle_of_the_ideal_row(client, db, user
         "expires_at",
         "lock_duration_minutes",
         "stranded_seat_ids",
+        "total_price",
     }
     assert hold["locked_seat_ids"] == hall.ids("C5", "C6")
     assert hold["stranded_seat_ids"] == []
@@ -288,7 +289,7 @@ async def test_best_available_request_validation(client, db, user):
     )
     assert response.status == 401
     response = await best_available(client, user, uuid.uuid4(), count=1)
-    assert (await error_of(response, 404))["code"] == "not_found"
+    assert (await error_of(response, 404))["code"] == "showtime_not_found"
 
 
 async def test_best_available_refuses_a_started_showtime(client, db, user):
