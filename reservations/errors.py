@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from .db import json_dumps
+from .db import is_connection_fault, json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -179,24 +179,12 @@ def from_database_error(exc: BaseException) -> ApiError | None:
         # A deadlock or serialization failure (class 40), e.g. with an operator's session
         # holding rows: the transaction was rolled back whole, so trying again is safe.
         return Busy("The request collided with another change and was undone; try again.")
-    if isinstance(
-        exc,
-        (
-            asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError,
-            asyncpg.exceptions.AdminShutdownError,
-            asyncpg.exceptions.CrashShutdownError,
-            asyncpg.exceptions.TooManyConnectionsError,
-            asyncpg.exceptions.InterfaceError,
-            asyncpg.exceptions.ConnectionFailureError,
-            asyncpg.exceptions.PostgresConnectionError,
-            ConnectionError,
-            OSError,
-        ),
-    ):
-        return DatabaseUnavailable()
     if isinstance(exc, asyncio.TimeoutError):
+        # Waiting for a pooled connection, connecting, or a query past its command timeout.
         return DatabaseUnavailable("The database did not answer in time; try again shortly.")
+    if is_connection_fault(exc) or isinstance(exc, asyncpg.exceptions.TooManyConnectionsError):
+        # The connection broke (and was discarded by the pool), or none could be opened.
+        return DatabaseUnavailable()
     return None
 
 
