@@ -25,10 +25,10 @@ import asyncpg
 import pytest
 
 from reservations.accounts.tokens import issue_token
+from reservations.db import TimedPool, create_pool, is_connection_fault
+from reservations.errors import from_database_error
 from tests.conftest import TEST_JWT_SECRET
 from tests.factories import create_hall
-
-pytestmark = pytest.mark.slow
 
 CLIENTS = 16
 ROUNDS = 20
@@ -108,6 +108,94 @@ class Outcome:
             self.failures.append(f"{method} {url} -> {status}: {body[:300]}")
 
 
+def test_the_pool_overrides_nothing_private_of_asyncpg():
+    private = [
+        name
+        for name in vars(TimedPool)
+        if name.startswith("_") and not name.startswith("__") and hasattr(asyncpg.Pool, name)
+    ]
+    assert private == []
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        asyncpg.exceptions.InterfaceError("connection is closed"),
+        asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        asyncpg.exceptions.ConnectionFailureError("connection failure"),
+        ConnectionResetError("reset by peer"),
+    ],
+)
+def test_a_connection_fault_is_503_database_unavailable(exc):
+    assert is_connection_fault(exc)
+    error = from_database_error(exc)
+    assert error is not None and error.status == 503 and error.code == "database_unavailable"
+    assert int(error.headers["Retry-After"]) >= 1
+
+
+def test_a_bad_value_is_not_a_connection_fault():
+    assert not is_connection_fault(asyncpg.exceptions.DataError("invalid input"))
+    assert from_database_error(asyncpg.exceptions.DataError("invalid input")) is None
+
+
+async def _backend_pid(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT pg_backend_pid()"))
+
+
+async def test_a_connection_that_failed_is_discarded_not_handed_out_again(database, make_settings):
+    waits: list[float] = []
+    pool = await create_pool(
+        database, make_settings(db_pool_min_size=1, db_pool_max_size=1), waits.append
+    )
+    try:
+        first = await _backend_pid(pool)
+        with pytest.raises(ValueError):
+            async with pool.acquire():
+                raise ValueError("a bug of the caller: the connection is fine")
+        assert await _backend_pid(pool) == first, "a sound connection is kept"
+
+        with pytest.raises(asyncpg.exceptions.InternalClientError):
+            async with pool.acquire():
+                raise asyncpg.exceptions.InternalClientError("cannot switch to state 12")
+        second = await _backend_pid(pool)
+        assert second != first, "a connection in an unknown state must be replaced"
+
+        # The server ends the backend while a request uses it.
+        with pytest.raises(asyncpg.exceptions.PostgresError):
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert await _backend_pid(pool) not in (first, second)
+        # pool.fetchval and friends go through the same acquire.
+        assert await pool.fetchval("SELECT 1") == 1
+        assert len(waits) >= 6, "every acquire is timed"
+    finally:
+        await pool.close()
+
+
+async def test_an_acquire_waits_at_most_the_default_timeout(database, make_settings):
+    pool = await create_pool(
+        database,
+        make_settings(db_pool_min_size=1, db_pool_max_size=1, db_acquire_timeout_seconds=1),
+    )
+    try:
+        async with pool.acquire():
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                async with pool.acquire():
+                    pass
+            assert 0.8 < time.monotonic() - started < 3
+        connection = await pool.acquire()  # the awaitable form works too
+        await pool.release(connection)
+    finally:
+        await pool.close()
+
+
+@pytest.mark.slow
 async def test_killing_every_app_connection_under_load_gives_no_500(database, db, tmp_path):
     hall = await create_hall(db, rows=20, seats_per_row=25)  # 500 seats, 31 per customer
     seats = list(hall.seats.values())
