@@ -154,6 +154,8 @@ _HTTP_CODES = {
     413: ("payload_too_large", "The request body is too large."),
     415: ("unsupported_media_type", "This media type is not supported here."),
     422: ("validation_error", "The request is well-formed but invalid."),
+    500: ("internal_error", ApiError.message),
+    504: ("timeout", "The request took too long to answer."),
 }
 
 
@@ -166,6 +168,22 @@ def from_http_exception(exc: web.HTTPException) -> ApiError:
         error.headers = {"Allow": ",".join(sorted(exc.allowed_methods))}
     if exc.status == 413:
         error.message = "The request body is too large."
+    return error
+
+
+def from_protocol_error(status: int, exc: BaseException | None = None) -> ApiError:
+    """aiohttp's own answers, which no middleware sees: 400 for a request it cannot parse (an
+    over-long line, a bad header byte, a bad chunk), 500 for an error that escaped every
+    middleware. `details.reason` names what was wrong with the request, in aiohttp's words
+    without the bytes it quotes."""
+    code, message = _HTTP_CODES.get(status, ("http_error", "The request failed."))
+    error = ApiError(message, code=code)
+    error.status = status
+    if status == 400:
+        error.message = "The request is not valid HTTP."
+        reason = str(getattr(exc, "message", "") or "").strip().split(":", 1)[0].strip()
+        if reason:
+            error.details = {"reason": reason[:200]}
     return error
 
 
