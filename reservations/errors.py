@@ -155,7 +155,6 @@ _HTTP_CODES = {
     415: ("unsupported_media_type", "This media type is not supported here."),
     422: ("validation_error", "The request is well-formed but invalid."),
     500: ("internal_error", ApiError.message),
-    504: ("timeout", "The request took too long to answer."),
 }
 
 
