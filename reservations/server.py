@@ -72,6 +72,10 @@ async def _serve_app(app: web.Application, host: str, port: int, reuse_port: boo
     """What `web.run_app` does, with the runner's server made a `ShapedErrorServer`: serve
     until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish (at most
     SHUTDOWN_TIMEOUT_SECONDS) and run the app's cleanup."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     runner = web.AppRunner(
         app,
         access_log=None,
@@ -87,10 +91,6 @@ async def _serve_app(app: web.Application, host: str, port: int, reuse_port: boo
         site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
         await site.start()
         log.info("======== Running on %s ========", site.name)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
         await runner.cleanup()
