@@ -23,7 +23,10 @@ PAGES = {
     ("GET", "/register"),
     ("POST", "/register"),
     ("GET", "/my/reservations"),
+    ("GET", "/my/reservations/{id}/ticket"),
 }
+# The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
+CONSOLE_PREFIX = "/admin"
 # aiohttp-apispec's own routes: the spec itself and the Swagger UI page.
 DOCS_ROUTES = {"swagger.spec", "swagger.docs"}
 # Routes that never touch the database, so never answer 503.
@@ -44,7 +47,7 @@ def documented_routes(app: web.Application) -> list[tuple[str, str, Any]]:
         implied_head = route.method == "HEAD" and any(
             other.method == "GET" and other.handler is route.handler for other in resource
         )
-        if implied_head or (route.method, path) in PAGES:
+        if implied_head or (route.method, path) in PAGES or path.startswith(CONSOLE_PREFIX):
             continue
         found.append((route.method, path, route.handler))
     return found
