@@ -144,7 +144,8 @@ def _subclasses(cls: type[ApiError]) -> list[type[ApiError]]:
 def known_codes() -> dict[str, tuple[int, str]]:
     """code -> (status, message) of every ApiError subclass imported so far (the first wins)."""
     codes: dict[str, tuple[int, str]] = {}
-    for cls in [ApiError, *_subclasses(ApiError)]:
+    classes: list[type[ApiError]] = [ApiError, *_subclasses(ApiError)]
+    for cls in classes:
         codes.setdefault(cls.code, (cls.status, cls.message))
     return codes
 
