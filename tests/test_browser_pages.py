@@ -282,6 +282,7 @@ async def test_best_seats_your_seats_and_messages_that_stay_true(browser, start_
     await expect(qr).to_be_visible()
     qr_box = await qr.bounding_box()
     assert qr_box and qr_box["width"] >= 250
+    await eve.screenshot(path=str(ARTIFACTS / "ticket.png"), full_page=True)
     await eve.emulate_media(media="print")
     await expect(eve.locator(".site-header")).to_be_hidden()
     await expect(qr).to_be_visible()
@@ -347,6 +348,7 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     poster = panel.locator("img.poster--thumb").first
     await expect(poster).to_be_visible()
     assert await poster.evaluate("image => image.complete && image.naturalWidth === 60")
+    await page.screenshot(path=str(ARTIFACTS / "admin-movies.png"), full_page=True)
 
     # A theater, and its layout drawn with the aisle.
     await page.get_by_role("navigation", name="Admin").get_by_role("link", name="Theaters").click()
@@ -362,6 +364,7 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     await expect(panel.locator(".hall-row .gap")).to_have_count(3)
     await expect(panel.locator("span.seat--vip")).to_have_count(4)
     await expect(panel).to_contain_text("12 seats in 3 rows")
+    await page.screenshot(path=str(ARTIFACTS / "admin-theater.png"), full_page=True)
 
     # A showtime tomorrow at 20:00 cinema time; a moviegoer books; the bookings show it.
     await page.get_by_role("link", name="Showtimes").first.click()
