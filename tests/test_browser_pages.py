@@ -318,6 +318,10 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     await page.get_by_role("button", name="Log in").click()
     await page.wait_for_url(f"{base}/admin/movies")
     panel = page.locator("[data-panel]")
+    # Signed in as an admin, the site's navigation leads here.
+    await expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin")
+    ).to_be_visible()
 
     # Movies: add one; the same title again is warned about and needs a second press.
     form = panel.locator("form[data-duplicate-check]")
@@ -431,5 +435,6 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     await other.goto(f"{base}/admin/showtimes")
     await expect(other.locator("[data-messages]")).to_contain_text("not an admin")
     await expect(other.locator("[data-panel] table")).to_have_count(0)
+    await expect(other.get_by_role("link", name="Admin", exact=True)).to_be_hidden()
     del token
     await context.close()
