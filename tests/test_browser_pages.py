@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -300,7 +301,8 @@ def png_bytes() -> bytes:
 
 
 async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db):
-    base = await start_site()
+    cinema = ZoneInfo("Europe/Berlin")  # times typed in the console are the cinema's
+    base = await start_site(cinema_tz=cinema)
     email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
     token = await register(base, email)
     await db.execute("UPDATE users SET role = 'admin' WHERE lower(email) = lower($1)", email)
@@ -372,7 +374,7 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
 
     # A showtime tomorrow at 20:00 cinema time; a moviegoer books; the bookings show it.
     await page.get_by_role("link", name="Showtimes").first.click()
-    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).date()
+    tomorrow = (dt.datetime.now(cinema) + dt.timedelta(days=1)).date()
     await panel.get_by_label("Movie").select_option(label="Heat (170 min)")
     await panel.get_by_label("Theater").select_option(label="Studio 9 (12 seats)")
     await panel.get_by_label(re.compile("^Starts")).fill(f"{tomorrow.isoformat()}T20:00")
@@ -387,7 +389,7 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     start = await db.fetchval(
         "SELECT start_time FROM showtimes WHERE id = $1", uuid.UUID(showtime_id)
     )
-    assert start == dt.datetime(tomorrow.year, tomorrow.month, tomorrow.day, 20, tzinfo=dt.UTC)
+    assert start == dt.datetime(tomorrow.year, tomorrow.month, tomorrow.day, 20, tzinfo=cinema)
     guest_email = f"gus-{uuid.uuid4().hex[:6]}@example.com"
     guest = await register(base, guest_email)
     seats = await db.fetch(
@@ -436,5 +438,11 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     await expect(other.locator("[data-messages]")).to_contain_text("not an admin")
     await expect(other.locator("[data-panel] table")).to_have_count(0)
     await expect(other.get_by_role("link", name="Admin", exact=True)).to_be_hidden()
-    del token
+
+    # On a phone the console's tables scroll inside their box; the page itself does not.
+    phone = await (await signed_in(browser, token, email, **PHONE)).new_page()
+    for section in ("showtimes", "movies", "reports"):
+        await phone.goto(f"{base}/admin/{section}")
+        await expect(phone.locator("[data-panel] table").first).to_be_visible()
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 360, section
     await context.close()

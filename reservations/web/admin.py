@@ -32,6 +32,7 @@ from ..db import QUERIES
 from ..errors import NotFound, Unprocessable
 from ..reports import service as reports
 from . import hall as hall_view
+from .routes import not_found_page
 
 routes = web.RouteTableDef()
 
@@ -67,8 +68,6 @@ def _uuid(request: web.Request) -> uuid.UUID:
 
 def _shell(section: str, heading: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def shell(request: web.Request) -> web.Response:
-        from .routes import not_found_page
-
         if "id" in request.match_info:
             try:
                 uuid.UUID(request.match_info["id"])
