@@ -439,6 +439,13 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     await expect(other.locator("[data-panel] table")).to_have_count(0)
     await expect(other.get_by_role("link", name="Admin", exact=True)).to_be_hidden()
 
+    # Cancelling a showtime (after saying yes to the question) takes it off the list.
+    await page.goto(f"{base}/admin/showtimes")
+    await panel.locator("tr[data-showtime-id]").get_by_role("button", name="Cancel").click()
+    await expect(page.locator("[data-messages]")).to_have_text("The showtime is cancelled.")
+    await expect(page.locator("[data-messages]")).to_be_focused()
+    await expect(panel.locator("tr[data-showtime-id]")).to_have_count(0)
+
     # On a phone the console's tables scroll inside their box; the page itself does not.
     phone = await (await signed_in(browser, token, email, **PHONE)).new_page()
     for section in ("showtimes", "movies", "reports"):

@@ -134,6 +134,7 @@ function start(root) {
     if (result.ok) {
       say(form.dataset.done || "Saved.", "success");
       await load();
+      messages.focus(); // the form is drawn anew: keyboard users go on from the news
     } else if (result.status === 401 || result.status === 403) {
       await load();
     } else {
