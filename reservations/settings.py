@@ -119,6 +119,13 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
     return tuple(networks)
 
 
+def _currency(name: str, raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise SettingsError(f"{name} must be a three-letter ISO 4217 code like EUR, got {raw!r}")
+    return code
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -140,6 +147,7 @@ class Settings:
     max_poster_bytes: int = 5 * 1024 * 1024
     max_poster_pixels: int = 40_000_000
     cinema_tz: ZoneInfo = ZoneInfo("UTC")
+    currency: str = "EUR"  # ISO 4217: what every price is in; pages show it, the API docs say it
     cleaning_buffer_minutes: int = 15
     log_level: str = "INFO"
     log_format: str = "text"
@@ -195,6 +203,7 @@ class Settings:
         read("MAX_POSTER_BYTES", _positive_int)
         read("MAX_POSTER_PIXELS", _positive_int)
         read("CINEMA_TZ", _zone)
+        read("CURRENCY", _currency)
         read("CLEANING_BUFFER_MINUTES", _non_negative_int)
         read("LOG_LEVEL", _choice(LOG_LEVELS))
         read("LOG_FORMAT", _choice(("text", "json")))

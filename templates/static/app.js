@@ -105,15 +105,29 @@ export function formatDateTime(iso) {
 export function updateNav() {
   const current = session();
   for (const item of document.querySelectorAll("[data-when]")) {
-    item.hidden = (item.dataset.when === "signed-in") !== Boolean(current);
+    if (item.dataset.when === "admin") item.hidden = !(current && current.role === "admin");
+    else item.hidden = (item.dataset.when === "signed-in") !== Boolean(current);
   }
   for (const label of document.querySelectorAll("[data-user-email]")) {
     label.textContent = current && current.email ? current.email : "";
   }
 }
 
+/** The signed-in person's role, asked once per session, for the navigation only (the server
+ * checks the role on every request that needs it). */
+async function learnRole() {
+  const current = session();
+  if (!current || current.role) return;
+  const result = await api("/api/v1/auth/me");
+  const now = session();
+  if (!result.ok || !now || now.token !== current.token) return;
+  localStorage.setItem(SESSION_KEY, JSON.stringify({ ...now, role: result.data.role }));
+  updateNav();
+}
+
 function setUpNav() {
   updateNav();
+  learnRole();
   for (const button of document.querySelectorAll('[data-action="logout"]')) {
     button.addEventListener("click", () => {
       clearSession();
