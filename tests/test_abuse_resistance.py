@@ -10,16 +10,30 @@ import sys
 import time
 import uuid
 
+import aiohttp
 import bcrypt
+import jwt
 import pytest
+from aiohttp import WSMsgType
 
 from reservations.accounts import service
 from reservations.addresses import client_network
 from reservations.app import create_app
-from reservations.context import PASSWORDS, POOL
+from reservations.booking.changes import AVAILABLE, HELD
+from reservations.context import HUB, PASSWORDS, POOL
 from reservations.errors import RateLimited
+from reservations.live.hub import RESYNC_INTERVAL_SECONDS, Hub
 from reservations.settings import Settings, SettingsError
 from tests.conftest import TEST_JWT_SECRET
+from tests.factories import create_hall
+from tests.test_live import (
+    change_seats,
+    eventually,
+    hold_directly,
+    snapshot_of,
+    statuses,
+    watch,
+)
 
 PASSWORD = "correct horse"
 
@@ -271,3 +285,173 @@ def test_a_long_secret_of_few_characters_is_refused(secret):
 
 def test_a_random_secret_is_accepted():
     Settings.from_env({"JWT_SECRET": uuid.uuid4().hex + uuid.uuid4().hex})
+
+
+# -- item 6: tickets, not access tokens, in WebSocket URLs ------------------------------------
+
+
+async def test_a_ticket_marks_held_by_me_on_its_showtime_only(client, db, user, make_account):
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    other_hall = await create_hall(db, rows=1, seats_per_row=4)
+    await hold_directly(db, hall, user.id, ["A1"], expires_in=600)
+
+    assert (await client.post("/api/v1/ws-tickets", json={})).status == 401
+    answer = await client.post(
+        "/api/v1/ws-tickets", json={"showtime_id": str(hall.showtime_id)}, headers=user.headers
+    )
+    assert answer.status == 200
+    body = await answer.json()
+    assert body["expires_in"] == 60
+    assert body["showtime_id"] == str(hall.showtime_id)
+    ticket = body["ticket"]
+
+    snapshot = await snapshot_of(await watch(client, hall.showtime_id, ticket=ticket))
+    assert {seat["id"] for seat in snapshot["seats"] if seat.get("held_by_me")} == set(
+        hall.ids("A1")
+    )
+    # Not for another showtime's socket, and no access token anywhere.
+    elsewhere = await snapshot_of(await watch(client, other_hall.showtime_id, ticket=ticket))
+    assert not any("held_by_me" in seat for seat in elsewhere["seats"])
+    me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {ticket}"})
+    assert me.status == 401
+    # An access token is no ticket either.
+    as_ticket = await snapshot_of(await watch(client, hall.showtime_id, ticket=user.token))
+    assert not any("held_by_me" in seat for seat in as_ticket["seats"])
+    # Expired a minute later.
+    old = jwt.encode(
+        {
+            "sub": str(user.id),
+            "sid": str(hall.showtime_id),
+            "typ": "ws",
+            "iat": int(time.time()) - 120,
+            "exp": int(time.time()) - 60,
+        },
+        TEST_JWT_SECRET,
+        algorithm="HS256",
+    )
+    expired = await snapshot_of(await watch(client, hall.showtime_id, ticket=old))
+    assert not any("held_by_me" in seat for seat in expired["seats"])
+
+
+async def test_a_ticket_request_for_a_bad_showtime_id_is_422(client, user):
+    answer = await client.post(
+        "/api/v1/ws-tickets", json={"showtime_id": "nope"}, headers=user.headers
+    )
+    assert answer.status == 422
+    assert (await answer.json())["error"]["code"] == "validation_error"
+
+
+# -- item 5: viewers per client network, and per process ------------------------------------
+
+
+async def test_ipv6_viewers_share_the_slots_of_their_64_network():
+    hub = Hub(None, queue_size=4, max_viewers_per_address=2)  # type: ignore[arg-type]
+    assert hub.admit("2001:db8:1:2::1")
+    assert hub.admit("2001:db8:1:2::2")
+    assert not hub.admit("2001:db8:1:2:dead:beef::1")  # the same /64
+    assert hub.admit("2001:db8:1:3::1")  # another /64
+    hub.release("2001:db8:1:2::2")
+    assert hub.admit("2001:db8:1:2:ffff::")
+
+
+async def test_a_process_opens_at_most_max_viewers(aiohttp_client, make_settings, database, db):
+    client = await aiohttp_client(
+        create_app(make_settings(max_viewers=3, max_viewers_per_address=50), database)
+    )
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    viewers = [await watch(client, hall.showtime_id) for _ in range(3)]
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await watch(client, hall.showtime_id)
+    assert refused.value.status == 503
+    await viewers[0].close()
+    await eventually(lambda: client.app[HUB].viewer_count() == 2)
+    await snapshot_of(await watch(client, hall.showtime_id))
+
+
+# -- item 4: resync floods ------------------------------------------------------------------------
+
+
+async def test_50_sockets_resyncing_in_a_loop_leave_bookings_answering(client, db, make_account):
+    hall = await create_hall(db, rows=10, seats_per_row=20)
+    viewers = [await make_account() for _ in range(50)]
+    sockets = [
+        await watch(client, hall.showtime_id, **({"token": account.token} if i % 2 else {}))
+        for i, account in enumerate(viewers)
+    ]
+    snapshots = client.app[HUB].snapshots
+    queries_before = snapshots.queries + snapshots.cache_hits
+    stop = asyncio.Event()
+    received = [0] * len(sockets)
+
+    async def flood(index, ws):
+        while not stop.is_set():
+            await ws.send_str('{"type": "resync"}')
+            try:
+                while True:  # read whatever came, so that the viewer is not a slow reader
+                    message = await ws.receive(timeout=0.01)
+                    assert message.type is WSMsgType.TEXT, message
+                    received[index] += 1
+            except TimeoutError:
+                pass
+
+    booker = await make_account()
+    answers, latencies = [], []
+
+    async def book():
+        labels = [f"{row}{seat}" for row in "ABCDEFGHIJ" for seat in range(1, 21)]
+        for label in labels:
+            if stop.is_set():
+                return
+            started = time.perf_counter()
+            held = await client.post(
+                f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
+                json={"seat_ids": [str(hall.seats[label])]},
+                headers=booker.headers,
+            )
+            booked = await client.post(
+                "/api/v1/reservations",
+                json={"showtime_id": str(hall.showtime_id), "seat_ids": [str(hall.seats[label])]},
+                headers=booker.headers,
+            )
+            latencies.append(time.perf_counter() - started)
+            answers.append((held.status, booked.status))
+
+    duration = 4.0
+    started = time.monotonic()
+    floods = [asyncio.create_task(flood(i, ws)) for i, ws in enumerate(sockets)]
+    booking = asyncio.create_task(book())
+    await asyncio.sleep(duration)
+    stop.set()
+    await asyncio.gather(booking, *floods)
+    elapsed = time.monotonic() - started
+
+    assert len(answers) >= 10
+    assert set(answers) == {(201, 201)}
+    assert max(latencies) < 2.0
+    # One snapshot a second per viewer at most (plus the one of connecting), not one a frame.
+    reads = snapshots.queries + snapshots.cache_hits - queries_before
+    assert reads <= len(sockets) * (elapsed / RESYNC_INTERVAL_SECONDS + 2)
+    assert all(count >= 1 for count in received)
+    assert all(not ws.closed for ws in sockets)
+    assert client.app[HUB].viewer_count() == 50
+
+
+async def test_an_anonymous_resync_is_served_from_the_cache_while_it_is_right(client, db, user):
+    hall = await create_hall(db, rows=2, seats_per_row=5)
+    snapshots = client.app[HUB].snapshots
+    first = await snapshot_of(await watch(client, hall.showtime_id))
+    reads = snapshots.queries
+    again = await snapshot_of(await watch(client, hall.showtime_id))
+    assert again == first
+    assert snapshots.queries == reads  # the kept snapshot, after one look at the version
+    assert snapshots.cache_hits >= 1
+    # A change (a new version) or an expiring hold makes it wrong: read afresh.
+    await hold_directly(db, hall, user.id, ["A1"], expires_in=1.5)
+    await change_seats(db, hall.showtime_id, [(hall.seats["A1"], HELD)])
+    held = await snapshot_of(await watch(client, hall.showtime_id))
+    assert statuses(held)[str(hall.seats["A1"])] == HELD
+    assert snapshots.queries == reads + 1
+    await asyncio.sleep(1.6)
+    freed = await snapshot_of(await watch(client, hall.showtime_id))
+    assert statuses(freed)[str(hall.seats["A1"])] == AVAILABLE
+    assert snapshots.queries == reads + 2
