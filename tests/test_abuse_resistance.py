@@ -32,6 +32,7 @@ from tests.test_live import (
     hold_directly,
     snapshot_of,
     statuses,
+    upgrade_headers,
     watch,
 )
 
@@ -455,3 +456,71 @@ async def test_an_anonymous_resync_is_served_from_the_cache_while_it_is_right(cl
     freed = await snapshot_of(await watch(client, hall.showtime_id))
     assert statuses(freed)[str(hall.seats["A1"])] == AVAILABLE
     assert snapshots.queries == reads + 2
+
+
+# -- item 9: a worker that dies is started again ----------------------------------------------
+
+
+async def test_a_killed_worker_is_started_again(database):
+    import psutil
+
+    from tests.test_operations import _free_port, _kill_tree, _start_server, _stop
+
+    port = _free_port()
+    process = await _start_server(database, port, "--workers", "2")
+    try:
+
+        def listening_workers() -> set[int]:
+            return {
+                child.pid
+                for child in psutil.Process(process.pid).children()
+                if any(
+                    conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+                    for conn in child.net_connections(kind="tcp")
+                )
+            }
+
+        async def two_listening(within: float = 20.0) -> set[int]:
+            deadline = time.monotonic() + within
+            while len(listening := listening_workers()) != 2:
+                assert time.monotonic() < deadline, listening
+                await asyncio.sleep(0.1)
+            return listening
+
+        first = await two_listening()
+        victim = min(first)
+        os.kill(victim, 9)
+        second = await two_listening()
+        assert victim not in second
+        assert len(second & first) == 1
+        async with aiohttp.ClientSession() as session:
+            for _ in range(10):
+                async with session.get(
+                    f"http://127.0.0.1:{port}/readyz", headers={"Connection": "close"}
+                ) as response:
+                    assert response.status == 200
+        assert await _stop(process) == 0
+    finally:
+        _kill_tree(process)
+
+
+# -- item 9: CSP connect-src, and the Origin check's scheme -------------------------------------
+
+
+async def test_pages_may_connect_to_their_own_origin_only(client):
+    page = await client.get("/")
+    assert page.status == 200
+    policy = dict(
+        part.strip().split(" ", 1) for part in page.headers["Content-Security-Policy"].split(";")
+    )
+    assert policy["connect-src"] == "'self'"
+
+
+async def test_a_page_of_the_same_host_over_another_scheme_cannot_open_the_live_map(client, db):
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    path = f"/ws/showtimes/{hall.showtime_id}"
+    host = f"127.0.0.1:{client.port}"
+    for origin in (f"https://{host}", f"ftp://{host}", f"chrome-extension://{host}"):
+        refused = await client.get(path, headers=upgrade_headers(origin))
+        assert refused.status == 403, origin
+    await snapshot_of(await client.ws_connect(path, origin=f"http://{host}"))
