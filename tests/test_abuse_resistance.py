@@ -520,7 +520,32 @@ async def test_a_page_of_the_same_host_over_another_scheme_cannot_open_the_live_
     hall = await create_hall(db, rows=1, seats_per_row=2)
     path = f"/ws/showtimes/{hall.showtime_id}"
     host = f"127.0.0.1:{client.port}"
-    for origin in (f"https://{host}", f"ftp://{host}", f"chrome-extension://{host}"):
+    for origin in (f"ftp://{host}", f"chrome-extension://{host}", f"ws://{host}"):
         refused = await client.get(path, headers=upgrade_headers(origin))
         assert refused.status == 403, origin
     await snapshot_of(await client.ws_connect(path, origin=f"http://{host}"))
+    # Behind a proxy that terminates TLS, the pages are https and the service sees http.
+    await snapshot_of(await client.ws_connect(path, origin=f"https://{host}"))
+
+
+def test_a_plain_http_page_cannot_open_the_map_of_a_service_reached_over_https():
+    import ssl
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from reservations.live.routes import _origin_allowed
+
+    def allowed(origin, secure):
+        request = make_mocked_request(
+            "GET",
+            "/ws/showtimes/x",
+            headers={"Host": "tickets.example", "Origin": origin},
+            sslcontext=ssl.create_default_context() if secure else None,
+        )
+        return _origin_allowed(request, ())
+
+    assert allowed("https://tickets.example", secure=True)
+    assert not allowed("http://tickets.example", secure=True)
+    assert not allowed("https://tickets.example.evil", secure=True)
+    assert allowed("http://tickets.example", secure=False)
+    assert not allowed("ftp://tickets.example", secure=False)

@@ -46,10 +46,12 @@ SEND_BUFFER_BYTES = 128 * 1024
 
 def _origin_allowed(request: web.Request, allowed_origins: tuple[str, ...]) -> bool:
     """Browsers send Origin on every WebSocket handshake; refuse other sites' pages (cross-site
-    WebSocket hijacking) unless listed. Clients that send no Origin are not browsers. The
-    service's own origin is its scheme and host as the request shows them (behind a TLS proxy,
-    the scheme the proxy forwards, once it is trusted; else list the origin in ALLOWED_ORIGINS):
-    a page served over plain http is another origin than the https site."""
+    WebSocket hijacking) unless listed. Clients that send no Origin are not browsers.
+
+    The service's own origin is this host with this scheme, or https when the request came
+    over plain http: behind a proxy that terminates TLS the service sees http while its pages
+    are https. So a plain-http page never opens the map of a service reached over https, and
+    any other scheme (a browser extension's, `null`) is another origin."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
@@ -57,10 +59,9 @@ def _origin_allowed(request: web.Request, allowed_origins: tuple[str, ...]) -> b
     if "*" in allowed_origins or origin in allowed_origins:
         return True
     parts = urlsplit(origin)
-    return (
-        parts.scheme.lower() == request.scheme.lower()
-        and parts.netloc.lower() == request.host.lower()
-    )
+    scheme = parts.scheme.lower()
+    own_schemes = ("http", "https") if request.scheme == "http" else (request.scheme,)
+    return scheme in own_schemes and parts.netloc.lower() == request.host.lower()
 
 
 def _cap_send_buffer(request: web.Request) -> None:
