@@ -19,6 +19,10 @@ FROM users WHERE lower(email) = lower($1);
 SELECT id, email, first_name, last_name, role, created_at, token_generation
 FROM users WHERE id = $1;
 
+-- name: user_token_generation
+-- The token generation of user $1 (NULL: no such user); a token of another one is revoked.
+SELECT token_generation FROM users WHERE id = $1;
+
 -- name: set_user_role
 -- $1 user id, $2 role.
 UPDATE users SET role = $2 WHERE id = $1

@@ -549,3 +549,19 @@ def test_a_plain_http_page_cannot_open_the_map_of_a_service_reached_over_https()
     assert not allowed("https://tickets.example.evil", secure=True)
     assert allowed("http://tickets.example", secure=False)
     assert not allowed("ftp://tickets.example", secure=False)
+
+
+async def test_a_revoked_token_or_ticket_marks_nothing_on_the_live_map(client, db, user):
+    hall = await create_hall(db, rows=1, seats_per_row=3)
+    await hold_directly(db, hall, user.id, ["A2"], expires_in=600)
+    answer = await client.post(
+        "/api/v1/ws-tickets", json={"showtime_id": str(hall.showtime_id)}, headers=user.headers
+    )
+    ticket = (await answer.json())["ticket"]
+    await db.execute(
+        "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", user.id
+    )
+    for params in ({"ticket": ticket}, {"token": user.token}):
+        snapshot = await snapshot_of(await watch(client, hall.showtime_id, **params))
+        assert statuses(snapshot)[str(hall.seats["A2"])] == HELD
+        assert not any("held_by_me" in seat for seat in snapshot["seats"]), params

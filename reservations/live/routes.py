@@ -29,12 +29,13 @@ from ..accounts.tokens import (
     WS_TICKET_TTL_SECONDS,
     InvalidToken,
     issue_ws_ticket,
-    read_token,
+    read_access_token,
     read_ws_ticket,
 )
 from ..api import RequestSchema, error_responses, json_response
-from ..context import HUB, SETTINGS
-from ..errors import Busy, Forbidden, RateLimited
+from ..context import HUB, POOL, SETTINGS
+from ..db import QUERIES
+from ..errors import Busy, Forbidden, RateLimited, from_database_error
 from .hub import RESYNC_INTERVAL_SECONDS, UNKNOWN_SHOWTIME
 
 MAX_CLIENT_FRAME_BYTES = 4096
@@ -80,18 +81,24 @@ def _showtime_id(request: web.Request) -> str | None:
         return None
 
 
-def _viewer_id(request: web.Request, showtime_id: str) -> uuid.UUID | None:
+async def _viewer_id(request: web.Request, showtime_id: str) -> uuid.UUID | None:
+    """The user whose held seats the snapshots mark, if the ticket (or token) is valid and its
+    user's tokens have not been revoked since."""
     secret = request.app[SETTINGS].jwt_secret
     ticket = request.query.get("ticket")
     token = request.query.get("token")
     try:
         if ticket:
-            return read_ws_ticket(ticket, secret, showtime_id).user_id
-        if token:
-            return read_token(token, secret)
+            claims = read_ws_ticket(ticket, secret, showtime_id)
+        elif token:
+            claims = read_access_token(token, secret)
+        else:
+            return None
     except InvalidToken:
-        pass
-    return None
+        return None
+    async with request.app[POOL].acquire() as conn:
+        generation = await conn.fetchval(QUERIES.user_token_generation, claims.user_id)
+    return claims.user_id if generation == claims.generation else None
 
 
 def _asks_for_resync(data: str) -> bool:
@@ -211,7 +218,14 @@ async def watch_showtime(request: web.Request) -> web.StreamResponse:
             code = UNKNOWN_SHOWTIME if showtime_id is None else WSCloseCode.GOING_AWAY
             await ws.close(code=code, message=b"unknown showtime" if showtime_id is None else b"")
             return ws
-        viewer = hub.join(ws, showtime_id, _viewer_id(request, showtime_id), request.transport)
+        try:
+            user_id = await _viewer_id(request, showtime_id)
+        except Exception as exc:
+            if from_database_error(exc) is None:
+                raise
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
+            return ws
+        viewer = hub.join(ws, showtime_id, user_id, request.transport)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT and _asks_for_resync(message.data):
