@@ -372,6 +372,7 @@ async def test_a_process_opens_at_most_max_viewers(aiohttp_client, make_settings
 # -- item 4: resync floods ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_50_sockets_resyncing_in_a_loop_leave_bookings_answering(client, db, make_account):
     hall = await create_hall(db, rows=10, seats_per_row=20)
     viewers = [await make_account() for _ in range(50)]
@@ -565,3 +566,52 @@ async def test_a_revoked_token_or_ticket_marks_nothing_on_the_live_map(client, d
         snapshot = await snapshot_of(await watch(client, hall.showtime_id, **params))
         assert statuses(snapshot)[str(hall.seats["A2"])] == HELD
         assert not any("held_by_me" in seat for seat in snapshot["seats"]), params
+
+
+@pytest.mark.slow
+async def test_workers_that_keep_dying_make_serve_exit_1(database):
+    """The port is taken (by a socket without SO_REUSEPORT): every worker dies at start."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **os.environ,
+            "DATABASE_URL": database,
+            "JWT_SECRET": TEST_JWT_SECRET,
+            "PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "reservations",
+            "serve",
+            "--workers",
+            "2",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            _, stderr = await asyncio.wait_for(process.communicate(), 90)
+        finally:
+            if process.returncode is None:
+                process.kill()
+    assert process.returncode == 1
+    assert b"starting another" in stderr
+    assert b"stopping" in stderr
+
+
+async def test_housekeeping_forgets_keys_without_an_attempt_for_a_day(db):
+    from reservations.db import QUERIES
+
+    await db.execute(
+        "INSERT INTO login_attempts (key, attempts, last_attempt) VALUES"
+        " ('login:old', ARRAY[now() - interval '2 days'], now() - interval '2 days'),"
+        " ('login:new', ARRAY[now()], now())"
+    )
+    await db.execute(QUERIES.forget_old_login_failures)
+    assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == ["login:new"]
