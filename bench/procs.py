@@ -126,6 +126,72 @@ class Server:
         self.log.close()
 
 
+class BareServer:
+    """`python -m bench.bare` in `workers` processes sharing one port (SO_REUSEPORT), each
+    answering every GET with `answer` ({"body": str, "headers": {...}}) from memory."""
+
+    def __init__(self, answer: dict[str, Any], workers: int, log_dir: Path) -> None:
+        self.workers = workers
+        self.port = free_port()
+        self.log_path = log_dir / f"bare-{self.port}.log"
+        handle, path = tempfile.mkstemp(prefix="bench-bare-", suffix=".json")
+        with os.fdopen(handle, "wb") as answer_file:
+            answer_file.write(orjson.dumps(answer))
+        self.answer_path = Path(path)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, within: float = 30.0) -> None:
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONSTARTUP"}
+        self.log = self.log_path.open("wb")
+        for _ in range(self.workers):
+            self.processes.append(
+                subprocess.Popen(  # noqa: ASYNC220 - a start, not a wait
+                    [sys.executable, "-m", "bench.bare", str(self.port), str(self.answer_path)],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        deadline = time.monotonic() + within
+        while True:
+            if any(process.poll() is not None for process in self.processes):
+                raise RuntimeError(f"a bare server exited; see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the bare servers did not get ready; see {self.log_path}")
+            if self.listening() >= self.workers:
+                return
+            await asyncio.sleep(0.2)
+
+    def listening(self) -> int:
+        count = 0
+        for process in self.processes:
+            with contextlib.suppress(psutil.Error):
+                for conn in psutil.Process(process.pid).net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        count += 1
+                        break
+        return count
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        self.processes = []
+        self.log.close()
+        self.answer_path.unlink(missing_ok=True)
+
+
 class Worker:
     """One `python -m bench.worker` process (see bench/worker.py for the line protocol)."""
 

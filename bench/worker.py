@@ -8,8 +8,8 @@ Kinds of work (spec["kind"]):
   http_seatmap  GET /api/v1/showtimes/{id}/seats            closed or open loop
   http_book     lock-seats then POST /reservations           closed or open loop
   http_login    POST /api/v1/auth/login                      closed loop
-  db_seatmap    the seat map's SQL + orjson, no HTTP          closed loop   (baseline)
-  db_book       the booking service functions, no HTTP       closed loop   (baseline)
+  db_seatmap    the seat map's SQL + orjson, no HTTP          closed loop   (a note)
+  db_book_raw   hold + book as one-call SQL scripts, asyncpg  closed loop   (baseline)
   bcrypt        bcrypt.checkpw on N threads                  closed loop   (baseline)
   viewers       N live seat-map WebSockets                    until stopped
   changer       lock-seats of one seat each, at a fixed rate open loop
@@ -230,28 +230,128 @@ async def db_seatmap(spec: dict[str, Any], control: Control) -> dict[str, Any]:
         await pool.close()
 
 
-async def db_book(spec: dict[str, Any], control: Control) -> dict[str, Any]:
-    """The same transactions as the HTTP service: its own booking functions (hence the same SQL
-    from sql/booking.sql, in the same order) on a pool made like the service's, without HTTP."""
-    from reservations.booking import service
-    from reservations.db import create_pool
-    from reservations.settings import Settings
+# The physics of a booking, one round trip per transaction: what any implementation of a hold and
+# a booking must at least do under the showtime's lock. The service's lock key is
+# hashtextextended(<showtime id as text>, 727); its notification payload is
+# {"s": showtime, "v": version, "c": [[seat, status], ...]} on channel seat_changes.
+#
+# Each script is sent as ONE simple-query message (asyncpg's execute() without arguments), so the
+# lock is held for one server-side execution with no client round trip inside it. The values are
+# formatted in, which is safe here and only here: every one is a UUID parsed by uuid.UUID or a hex
+# ticket code this process made itself, never outside input.
+RAW_HOLD = """
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtextextended('{showtime}', 727));
+WITH hold AS (
+    INSERT INTO holds (showtime_id, user_id, created_at, expires_at)
+    VALUES ('{showtime}', '{user}', now(), now() + interval '10 minutes')
+    ON CONFLICT (showtime_id, user_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    RETURNING id
+)
+INSERT INTO seat_claims (showtime_id, seat_id, hold_id)
+SELECT '{showtime}', seat, hold.id FROM hold, unnest('{seats}'::uuid[]) AS seat;
+WITH bumped AS (UPDATE showtimes SET version = version + 1 WHERE id = '{showtime}' RETURNING version)
+SELECT pg_notify('seat_changes', '{{"s":"{showtime}","v":' || version || ',"c":{held}}}')
+FROM bumped;
+COMMIT;
+"""
+RAW_BOOK = """
+BEGIN;
+SELECT pg_advisory_xact_lock(hashtextextended('{showtime}', 727));
+WITH priced AS (
+    SELECT s.id AS seat_id, round(st.price * t.price_multiplier, 2) AS price
+    FROM showtimes st
+    JOIN seats s ON s.theater_id = st.theater_id
+    JOIN seat_types t ON t.name = s.seat_type
+    WHERE st.id = '{showtime}' AND s.id = ANY('{seats}'::uuid[])
+), reservation AS (
+    INSERT INTO reservations (user_id, showtime_id, total_price, ticket_code, created_at, updated_at)
+    SELECT '{user}', '{showtime}', sum(price), '{ticket}', now(), now() FROM priced
+    RETURNING id
+), lines AS (
+    INSERT INTO reservation_seats (reservation_id, seat_id, price)
+    SELECT reservation.id, priced.seat_id, priced.price FROM reservation, priced
+)
+UPDATE seat_claims c
+SET hold_id = NULL, reservation_id = reservation.id
+FROM reservation, holds h
+WHERE h.showtime_id = '{showtime}' AND h.user_id = '{user}'
+  AND c.showtime_id = '{showtime}' AND c.seat_id = ANY('{seats}'::uuid[]) AND c.hold_id = h.id;
+DELETE FROM holds h
+WHERE h.showtime_id = '{showtime}' AND h.user_id = '{user}'
+  AND NOT EXISTS (SELECT 1 FROM seat_claims c WHERE c.hold_id = h.id);
+WITH bumped AS (UPDATE showtimes SET version = version + 1 WHERE id = '{showtime}' RETURNING version)
+SELECT pg_notify('seat_changes', '{{"s":"{showtime}","v":' || version || ',"c":{sold}}}')
+FROM bumped;
+COMMIT;
+"""
 
-    settings = Settings.from_env(spec["env"])
+
+def raw_scripts(showtime: str, user: str, seats: list[str]) -> tuple[str, str]:
+    """The hold and the booking of `seats` by `user` as two one-call scripts (see RAW_HOLD)."""
+    showtime = str(uuid.UUID(showtime))
+    user = str(uuid.UUID(user))
+    seat_ids = [str(uuid.UUID(seat)) for seat in seats]
+    values = {
+        "showtime": showtime,
+        "user": user,
+        "seats": "{" + ",".join(seat_ids) + "}",
+        "held": orjson.dumps([[seat, "held"] for seat in seat_ids]).decode(),
+        "sold": orjson.dumps([[seat, "sold"] for seat in seat_ids]).decode(),
+        "ticket": "RAW-" + uuid.uuid4().hex.upper(),
+    }
+    return RAW_HOLD.format(**values), RAW_BOOK.format(**values)
+
+
+async def db_book_raw(spec: dict[str, Any], control: Control) -> dict[str, Any]:
+    """The raw baseline: each item held and booked by two one-call transactions (RAW_HOLD,
+    RAW_BOOK) over plain asyncpg, on a pool of the server's size; no service code, no HTTP.
+    Client i books as user i, as in http_book."""
+    import asyncpg
+
     items = collections.deque(spec["items"])
-    user_ids = [uuid.UUID(user) for user in spec["user_ids"]]
-    pool = await create_pool(spec["dsn"], settings)
+    user_ids = spec["user_ids"]
+
+    async def keep_session(_conn: asyncpg.Connection) -> None:
+        """Nothing on release (asyncpg rolls back an open transaction itself): the service's
+        pool sends no reset query either."""
+
+    size = int(spec["pool_size"])
+    pool = await asyncpg.create_pool(spec["dsn"], min_size=size, max_size=size, reset=keep_session)
     try:
+
+        async def run(conn: asyncpg.Connection, script: str) -> None:
+            try:
+                await conn.execute(script)
+            except asyncpg.PostgresError:
+                if conn.is_in_transaction():  # a failed script stops before its COMMIT
+                    await conn.execute("ROLLBACK")
+                raise
+
+        # Warm every connection as the service's are by its earlier requests (a fresh backend
+        # loads its catalog caches on first use, under the lock): the first item's hold and
+        # booking as one transaction, rolled back.
+        if items:
+            showtime, seats = items[0]
+            hold, book = raw_scripts(showtime, user_ids[0], seats)
+            warm = hold.replace("COMMIT;", "") + book.replace("BEGIN;", "").replace(
+                "COMMIT;", "ROLLBACK;"
+            )
+            connections = [await pool.acquire() for _ in range(size)]
+            for conn in connections:
+                await run(conn, warm)
+            for conn in connections:
+                await pool.release(conn)
 
         async def operation(index: int) -> str | None:
             if not items:
                 raise NoMoreWork()
             showtime, seats = items.popleft()
-            showtime_id = uuid.UUID(showtime)
-            seat_ids = [uuid.UUID(seat) for seat in seats]
-            user_id = user_ids[index]
-            await service.hold_seats(pool, settings, user_id, showtime_id, seat_ids)
-            await service.reserve(pool, user_id, showtime_id, seat_ids)
+            hold, book = raw_scripts(showtime, user_ids[index], seats)
+            async with pool.acquire() as conn:
+                await run(conn, hold)
+            async with pool.acquire() as conn:
+                await run(conn, book)
             return None
 
         result = await run_loop(spec, control, operation)
@@ -323,7 +423,7 @@ KINDS = {
     "http_login": http_login,
     "changer": changer,
     "db_seatmap": db_seatmap,
-    "db_book": db_book,
+    "db_book_raw": db_book_raw,
     "bcrypt": bcrypt_threads,
     "viewers": viewers,
 }

@@ -26,6 +26,7 @@ from .api import error_responses, json_response
 from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS
 from .db import PROJECT_ROOT, QUERIES, create_pool
 from .errors import make_error_middleware
+from .proxies import make_trusted_proxy_middleware
 from .security import security_middleware
 from .settings import Settings, SettingsError
 from .validation import validation_middleware
@@ -181,17 +182,21 @@ async def _passwords_context(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, dsn: str) -> web.Application:
     """An application serving `settings` on the database at `dsn` (already migrated)."""
+    middlewares = [
+        request_id_middleware,
+        security_middleware,
+        metrics.make_metrics_middleware(),
+        make_error_middleware(REQUEST_ID),
+        auth_middleware,
+        validation_middleware,
+    ]
+    if settings.trusted_proxies:
+        # First, so that everything after it sees the client's address in request.remote.
+        middlewares.insert(0, make_trusted_proxy_middleware(settings.trusted_proxies))
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         handler_args={"max_line_size": MAX_REQUEST_LINE_BYTES},
-        middlewares=[
-            request_id_middleware,
-            security_middleware,
-            metrics.make_metrics_middleware(),
-            make_error_middleware(REQUEST_ID),
-            auth_middleware,
-            validation_middleware,
-        ],
+        middlewares=middlewares,
     )
     app[SETTINGS] = settings
     app[DSN] = dsn

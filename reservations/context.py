@@ -11,7 +11,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .accounts.passwords import PasswordHasher
-    from .booking.service import SeatMapCache
+    from .booking.seat_map import SeatMapCache
     from .booking.sweeper import Sweeper
     from .live.hub import Hub
 

@@ -99,9 +99,74 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     with is_local), its advisory locks transaction-scoped, and LISTEN has its own connection."""
 
 
+# Exceptions that say a connection is broken or in a state nobody can vouch for: the server
+# ended it (class 08, 57P01-57P03), its socket failed or timed out (OSError, TimeoutError among
+# them), or the client's protocol state no longer matches it (InterfaceError, e.g. "connection is
+# closed"; InternalClientError, e.g. "cannot switch to state 12; another operation (2) is in
+# progress" when the server's FATAL message has arrived and its end of file not yet).
+_CONNECTION_FAULTS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    OSError,
+)
+# Subclasses of those that are about the caller, not the connection.
+_CALLER_FAULTS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.DataError,  # a value the codecs refuse
+    asyncpg.exceptions.ClientConfigurationError,
+    asyncpg.exceptions.UnsupportedClientFeatureError,
+    asyncpg.exceptions.OutdatedSchemaCacheError,
+)
+
+
+def is_connection_fault(exc: BaseException) -> bool:
+    """True when `exc` means the connection it came from must not be used again."""
+    return isinstance(exc, _CONNECTION_FAULTS) and not isinstance(exc, _CALLER_FAULTS)
+
+
+class ConnectionLease:
+    """What `TimedPool.acquire()` returns: like asyncpg's own acquire context, awaitable or
+    `async with`, but an `async with` block left by a connection fault terminates the
+    connection before giving it back, so the pool opens a new one instead of handing the
+    broken one to the next request (asyncpg would return it: with `reset` doing nothing, an
+    idle connection whose server has gone is not noticed until it is used)."""
+
+    __slots__ = ("_pool", "_timeout", "_connection")
+
+    def __init__(self, pool: TimedPool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._connection: Any = None
+
+    def __await__(self) -> Any:
+        return self._pool.wait_for_connection(self._timeout).__await__()
+
+    async def __aenter__(self) -> Any:
+        if self._connection is not None:
+            raise asyncpg.exceptions.InterfaceError("a connection is already acquired")
+        self._connection = await self._pool.wait_for_connection(self._timeout)
+        return self._connection
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, traceback: Any) -> None:
+        connection, self._connection = self._connection, None
+        if exc is not None and is_connection_fault(exc):
+            log.debug("discarding a database connection after %r", exc)
+            try:
+                connection.terminate()
+            except asyncpg.exceptions.InterfaceError:
+                pass  # already closed and detached by asyncpg itself
+        await self._pool.release(connection)
+
+
 class TimedPool(asyncpg.Pool):
-    """A pool that bounds and reports the wait for a connection: an acquire without its own
-    timeout waits at most DB_ACQUIRE_TIMEOUT_SECONDS (then asyncio.TimeoutError, a 503)."""
+    """asyncpg's pool, with its documented `acquire` wrapped (nothing private overridden):
+    an acquire without its own timeout waits at most DB_ACQUIRE_TIMEOUT_SECONDS (then
+    TimeoutError, a 503), every wait is reported, and a connection that failed with a
+    connection fault is discarded (`ConnectionLease`). `pool.fetch(...)` and the like go
+    through `acquire` too."""
 
     def __init__(
         self,
@@ -111,18 +176,20 @@ class TimedPool(asyncpg.Pool):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self._default_acquire_timeout = acquire_timeout
-        self._on_acquire_wait = on_acquire_wait
+        self.default_acquire_timeout = acquire_timeout
+        self.on_acquire_wait = on_acquire_wait
 
-    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's signature
+    def acquire(self, *, timeout: float | None = None) -> ConnectionLease:
+        return ConnectionLease(self, self.default_acquire_timeout if timeout is None else timeout)
+
+    async def wait_for_connection(self, timeout: float) -> Any:  # noqa: ASYNC109 - a bound, passed on
+        """A connection from asyncpg's own acquire, the wait timed."""
         started = time.perf_counter()
         try:
-            return await super()._acquire(
-                self._default_acquire_timeout if timeout is None else timeout
-            )
+            return await super().acquire(timeout=timeout)
         finally:
-            if self._on_acquire_wait is not None:
-                self._on_acquire_wait(time.perf_counter() - started)
+            if self.on_acquire_wait is not None:
+                self.on_acquire_wait(time.perf_counter() - started)
 
 
 async def create_pool(

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from .db import json_dumps
+from .db import is_connection_fault, json_dumps
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ _HTTP_CODES = {
     413: ("payload_too_large", "The request body is too large."),
     415: ("unsupported_media_type", "This media type is not supported here."),
     422: ("validation_error", "The request is well-formed but invalid."),
+    500: ("internal_error", ApiError.message),
 }
 
 
@@ -169,6 +170,22 @@ def from_http_exception(exc: web.HTTPException) -> ApiError:
     return error
 
 
+def from_protocol_error(status: int, exc: BaseException | None = None) -> ApiError:
+    """aiohttp's own answers, which no middleware sees: 400 for a request it cannot parse (an
+    over-long line, a bad header byte, a bad chunk), 500 for an error that escaped every
+    middleware. `details.reason` names what was wrong with the request, in aiohttp's words
+    without the bytes it quotes."""
+    code, message = _HTTP_CODES.get(status, ("http_error", "The request failed."))
+    error = ApiError(message, code=code)
+    error.status = status
+    if status == 400:
+        error.message = "The request is not valid HTTP."
+        reason = str(getattr(exc, "message", "") or "").strip().split(":", 1)[0].strip()
+        if reason:
+            error.details = {"reason": reason[:200]}
+    return error
+
+
 def from_database_error(exc: BaseException) -> ApiError | None:
     """Faults of the database itself become 503 with Retry-After, never a 500."""
     if isinstance(exc, asyncpg.exceptions.LockNotAvailableError):
@@ -179,24 +196,12 @@ def from_database_error(exc: BaseException) -> ApiError | None:
         # A deadlock or serialization failure (class 40), e.g. with an operator's session
         # holding rows: the transaction was rolled back whole, so trying again is safe.
         return Busy("The request collided with another change and was undone; try again.")
-    if isinstance(
-        exc,
-        (
-            asyncpg.exceptions.ConnectionDoesNotExistError,
-            asyncpg.exceptions.CannotConnectNowError,
-            asyncpg.exceptions.AdminShutdownError,
-            asyncpg.exceptions.CrashShutdownError,
-            asyncpg.exceptions.TooManyConnectionsError,
-            asyncpg.exceptions.InterfaceError,
-            asyncpg.exceptions.ConnectionFailureError,
-            asyncpg.exceptions.PostgresConnectionError,
-            ConnectionError,
-            OSError,
-        ),
-    ):
-        return DatabaseUnavailable()
     if isinstance(exc, asyncio.TimeoutError):
+        # Waiting for a pooled connection, connecting, or a query past its command timeout.
         return DatabaseUnavailable("The database did not answer in time; try again shortly.")
+    if is_connection_fault(exc) or isinstance(exc, asyncpg.exceptions.TooManyConnectionsError):
+        # The connection broke (and was discarded by the pool), or none could be opened.
+        return DatabaseUnavailable()
     return None
 
 

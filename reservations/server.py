@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import multiprocessing
@@ -9,30 +10,97 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import wait
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from .app import create_app
 from .db import migrate, resolve_dsn
+from .errors import error_response, from_protocol_error
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 15
+KEEPALIVE_TIMEOUT_SECONDS = 75
 # A worker that dies is started again; one that dies this often in this many seconds will not
 # come up by itself (a bad port, a broken install): the parent stops the others and exits 1.
 MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 60
 
 
-def _install_uvloop() -> None:
+class ShapedErrorRequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering what aiohttp answers by itself (a request it
+    cannot parse, an error that escaped every middleware) in the service's error shape
+    rather than as text/plain. aiohttp has no hook for these answers (aio-libs/aiohttp#3287);
+    `handle_error` is the method that makes them."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's own first: it logs, and refuses if part of an answer has already gone out.
+        super().handle_error(request, status, exc, message)
+        response = error_response(from_protocol_error(status, exc), uuid.uuid4().hex)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.force_close()
+        return response
+
+
+class ShapedErrorServer(web.Server):
+    """aiohttp's low-level server, making `ShapedErrorRequestHandler`s for its connections."""
+
+    def __call__(self) -> RequestHandler:
+        handler = super().__call__()
+        # The subclass adds no state (empty __slots__), so the built handler can become one.
+        handler.__class__ = ShapedErrorRequestHandler
+        return handler
+
+
+def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - optional speed-up
-        return
-    uvloop.install()
+        return None
+    return uvloop.new_event_loop
+
+
+async def _serve_app(app: web.Application, host: str, port: int, reuse_port: bool) -> None:
+    """What `web.run_app` does, with the runner's server made a `ShapedErrorServer`: serve
+    until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish (at most
+    SHUTDOWN_TIMEOUT_SECONDS) and run the app's cleanup."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+    )
+    await runner.setup()
+    try:
+        assert runner.server is not None
+        # AppRunner builds the server with every setting (handler_args included); only the
+        # class of the connection handlers it makes changes.
+        runner.server.__class__ = ShapedErrorServer
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+        await site.start()
+        log.info("======== Running on %s ========", site.name)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def hashing_threads(workers: int, cores: int | None = None) -> int:
@@ -45,17 +113,8 @@ def _run_worker(settings: Settings, dsn: str, host: str, port: int, reuse_port: 
     from .logs import configure_logging
 
     configure_logging(settings)
-    _install_uvloop()
-    app = create_app(settings, dsn)
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        reuse_port=reuse_port,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
-        access_log=None,
-        print=lambda message: log.info("%s", message.strip()),
-    )
+    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        runner.run(_serve_app(create_app(settings, dsn), host, port, reuse_port))
 
 
 def serve(
@@ -95,7 +154,7 @@ def _supervise(settings: Settings, dsn: str, host: str, port: int, workers: int)
         process.start()
         return process
 
-    processes = [start() for _ in range(workers)]
+    processes: list[multiprocessing.process.BaseProcess] = []
     stopping = False
     gave_up = False
     restarts: deque[float] = deque()
@@ -115,6 +174,9 @@ def _supervise(settings: Settings, dsn: str, host: str, port: int, workers: int)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    for _ in range(workers):  # after the handlers: a signal now stops the ones started
+        if not stopping:
+            processes.append(start())
     while any(process.is_alive() for process in processes):
         wait([process.sentinel for process in processes if process.is_alive()], timeout=1.0)
         if stopping or gave_up:

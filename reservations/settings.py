@@ -6,6 +6,7 @@ line instead of failing later in a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -107,6 +108,21 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
+def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks like 10.0.0.0/8, got {part!r}"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -119,6 +135,8 @@ class Settings:
     sweep_interval_seconds: int = 5
     sweep_batch_size: int = 500
     max_seats_per_hold: int = 10
+    max_showtimes_held_per_user: int = 3
+    hold_cooldown_seconds: int = 300
     single_seat_gap_rule: str = "warn"
     bcrypt_rounds: int = 12
     data_dir: Path = Path(".data")
@@ -145,6 +163,8 @@ class Settings:
     max_viewers: int = 10000
     ws_queue_size: int = 256
     ws_heartbeat_seconds: int = 30
+    # Reverse proxies whose X-Forwarded-For is believed (reservations/proxies.py); none: ignored.
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Threads hashing passwords in each process (not read from the environment): `serve` sets
     # it to the cores per worker, so that N workers hash on N threads, one a core; 0 means 2.
     hashing_threads: int = 0
@@ -175,6 +195,8 @@ class Settings:
         read("SWEEP_INTERVAL_SECONDS", _positive_int)
         read("SWEEP_BATCH_SIZE", _positive_int)
         read("MAX_SEATS_PER_HOLD", _positive_int)
+        read("MAX_SHOWTIMES_HELD_PER_USER", _positive_int)
+        read("HOLD_COOLDOWN_SECONDS", _non_negative_int)
         read("SINGLE_SEAT_GAP_RULE", _choice(GAP_RULES))
         read("BCRYPT_ROUNDS", _positive_int)
         read("DATA_DIR", lambda n, r: Path(r))
@@ -201,6 +223,7 @@ class Settings:
         read("MAX_VIEWERS", _positive_int)
         read("WS_QUEUE_SIZE", _positive_int)
         read("WS_HEARTBEAT_SECONDS", _positive_int)
+        read("TRUSTED_PROXIES", _networks)
 
         if "poster_dir" not in values and "data_dir" in values:
             values["poster_dir"] = Path(str(values["data_dir"])) / "posters"

@@ -240,34 +240,6 @@ WHERE theater_id = $1 AND cancelled_at IS NULL
 ORDER BY start_time
 LIMIT 1;
 
--- name: cancel_showtime
--- Mark showtime $1 cancelled (it keeps its row for the records).
-UPDATE showtimes SET cancelled_at = now(), updated_at = now()
-WHERE id = $1 AND cancelled_at IS NULL;
-
--- name: cancel_showtime_reservations
--- Cancel the confirmed reservations of showtime $1 (their seats stay in reservation_seats).
-UPDATE reservations
-SET status = 'cancelled', cancelled_at = now(), cancel_reason = 'showtime_cancelled',
-    updated_at = now()
-WHERE showtime_id = $1 AND status = 'confirmed'
-RETURNING id;
-
--- name: release_showtime_claims
--- Delete every claim of showtime $1; the seats that were live until now (held or sold).
-WITH released AS (
-    DELETE FROM seat_claims WHERE showtime_id = $1
-    RETURNING seat_id, hold_id, reservation_id
-)
-SELECT released.seat_id
-FROM released LEFT JOIN holds h ON h.id = released.hold_id
-WHERE released.reservation_id IS NOT NULL OR h.expires_at > now()
-ORDER BY released.seat_id;
-
--- name: delete_showtime_holds
--- Delete every hold on showtime $1.
-DELETE FROM holds WHERE showtime_id = $1;
-
 -- name: showtime_page
 -- One page of live showtimes of live movies, earliest first, with the total. Filters (each
 -- null for all): $1 and $2 the bounds of a day, $3 movie, $4 theater, $5 genre name (any

@@ -12,7 +12,6 @@ import asyncpg
 import pytest
 
 from reservations.app import create_app
-from reservations.booking import service
 from reservations.booking.changes import CHANNEL, decode_notification
 from reservations.booking.sweeper import Sweeper
 from reservations.context import SWEEPER
@@ -164,9 +163,10 @@ async def test_seat_map_lists_every_seat_with_price_and_status(client, db):
 
 async def test_seat_map_of_unknown_or_cancelled_showtime_is_404(client, db):
     hall = await create_hall(db, rows=1, seats_per_row=2)
-    for path in (uuid.uuid4(), "not-a-uuid"):
-        response = await client.get(f"/api/v1/showtimes/{path}/seats")
-        assert (await error_of(response, 404))["code"] == "not_found"
+    response = await client.get(f"/api/v1/showtimes/{uuid.uuid4()}/seats")
+    assert (await error_of(response, 404))["code"] == "showtime_not_found"
+    response = await client.get("/api/v1/showtimes/not-a-uuid/seats")
+    assert (await error_of(response, 404))["code"] == "not_found"
     await db.execute("UPDATE showtimes SET cancelled_at = now() WHERE id = $1", hall.showtime_id)
     response = await client.get(f"/api/v1/showtimes/{hall.showtime_id}/seats")
     assert response.status == 404
@@ -238,6 +238,7 @@ async def test_lock_seats_returns_the_hold(client, db, user):
         "expires_at",
         "lock_duration_minutes",
         "stranded_seat_ids",
+        "total_price",
     }
     assert hold["showtime_id"] == str(hall.showtime_id)
     assert hold["locked_seat_ids"] == hall.ids("A1", "A2")  # repeated ids count once
@@ -289,7 +290,7 @@ async def test_started_or_unknown_showtime_refuses_holds(client, db, user):
     response = await lock(client, user, hall.showtime_id, hall.ids("A1"))
     assert (await error_of(response, 409))["code"] == "showtime_started"
     response = await lock(client, user, uuid.uuid4(), hall.ids("A1"))
-    assert (await error_of(response, 404))["code"] == "not_found"
+    assert (await error_of(response, 404))["code"] == "showtime_not_found"
 
 
 @pytest.mark.parametrize(
@@ -386,37 +387,66 @@ async def test_release_some_then_all_seats(client, db, user, make_account):
     ]
 
     assert (await release(client, user, hall.showtime_id)).status == 204
-    assert await db.fetchval("SELECT count(*) FROM holds WHERE user_id = $1", user.id) == 0
+    held = (
+        "SELECT count(*) FROM seat_claims c JOIN holds h ON h.id = c.hold_id WHERE h.user_id = $1"
+    )
+    assert await db.fetchval(held, user.id) == 0
     assert (await seat_map(client, hall.showtime_id))["available_seats"] == 3
     # Releasing with nothing held is harmless.
     assert (await release(client, user, hall.showtime_id)).status == 204
 
 
-async def test_a_hold_emptied_seat_by_seat_is_deleted(client, db, user):
+async def test_an_emptied_hold_keeps_its_lifetime_cap(
+    aiohttp_client, make_settings, database, db, user
+):
+    """Releasing every seat and holding again continues the same hold: its lifetime cap stays."""
+    settings = make_settings(hold_ttl_seconds=60, max_hold_lifetime_seconds=120)
+    client = await aiohttp_client(create_app(settings, database))
     hall = await create_hall(db, rows=1, seats_per_row=2)
     assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
-    assert (await release(client, user, hall.showtime_id, hall.ids("A1"))).status == 204
-    assert await db.fetchval("SELECT count(*) FROM holds") == 1
-    assert (await release(client, user, hall.showtime_id, hall.ids("A2"))).status == 204
-    assert await db.fetchval("SELECT count(*) FROM holds") == 0
+    created = await db.fetchval("SELECT created_at FROM holds")
+    # As if the hold were 100 s old: 20 s of its lifetime are left.
+    await db.execute("UPDATE holds SET created_at = created_at - interval '100 seconds'")
+    assert (await release(client, user, hall.showtime_id)).status == 204
+    assert await db.fetchval("SELECT count(*) FROM holds") == 1  # empty, kept until it expires
+    assert await db.fetchval("SELECT count(*) FROM seat_claims") == 0
+    response = await lock(client, user, hall.showtime_id, hall.ids("A1"))
+    hold = await response.json()
+    assert response.status == 201
+    assert hold["lock_duration_minutes"] <= 20 / 60 + 0.01  # not a fresh 60 s
+    assert await db.fetchval("SELECT created_at FROM holds") == created - dt.timedelta(seconds=100)
 
 
-async def test_a_claim_refused_by_the_database_is_a_409_not_a_500(
-    client, db, user, make_account, monkeypatch
-):
+async def test_a_claim_refused_by_the_database_is_a_409_not_a_500(client, db, user, make_account):
     """If the checks before the insert were wrong, the primary key still says no."""
     hall = await create_hall(db, rows=1, seats_per_row=2)
     assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
-
-    async def sees_nothing_taken(conn, showtime, user_id, seat_ids):
-        return {"unknown_seat_ids": [], "taken_seat_ids": [], "mine_seat_ids": []}
-
-    monkeypatch.setattr(service, "requested_seat_states", sees_nothing_taken)
+    # A hold_seats that checks nothing (in this test's own database).
+    await db.execute(
+        """
+        CREATE OR REPLACE FUNCTION hold_seats(
+            p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[], p_hold_seconds integer,
+            p_max_lifetime_seconds integer, p_max_seats integer, p_max_showtimes integer,
+            p_cooldown_seconds integer, p_gap_rule text
+        ) RETURNS jsonb LANGUAGE plpgsql AS $$
+        DECLARE
+            new_hold uuid;
+        BEGIN
+            INSERT INTO holds (showtime_id, user_id, expires_at)
+            VALUES (p_showtime_id, p_user_id, now() + interval '10 minutes')
+            RETURNING id INTO new_hold;
+            INSERT INTO seat_claims (showtime_id, seat_id, hold_id)
+            SELECT p_showtime_id, seat, new_hold FROM unnest(p_seat_ids) AS seat;
+            RETURN '{}';
+        END;
+        $$
+        """
+    )
     rival = await make_account()
     response = await lock(client, rival, hall.showtime_id, hall.ids("A2", "A1"))
     error = await error_of(response, 409)
     assert error["code"] == "seat_unavailable"
-    assert error["details"]["unavailable_seat_ids"] == hall.ids("A1")
+    assert hall.ids("A1")[0] in error["details"]["unavailable_seat_ids"]
     assert await db.fetchval("SELECT count(*) FROM holds WHERE user_id = $1", rival.id) == 0
 
 
@@ -780,7 +810,7 @@ async def test_a_reservation_is_visible_to_its_owner_and_admins_only(
     stranger = await make_account()
     assert (await error_of(await client.get(path, headers=stranger.headers), 404))[
         "code"
-    ] == "not_found"
+    ] == "reservation_not_found"
     assert (await client.delete(path, headers=stranger.headers)).status == 404
     assert (
         await client.get(f"/api/v1/reservations/{uuid.uuid4()}", headers=user.headers)
@@ -1200,3 +1230,105 @@ async def test_booking_routes_are_documented(client):
     one = paths["/api/v1/reservations/{id}"]
     assert {"get", "delete"} <= set(one)
     assert {"Reservation", "SeatMap", "Hold", "LockSeatsRequest"} <= set(spec["definitions"])
+
+
+# --- limits on holding (abuse resistance) ---------------------------------------------------
+
+
+async def test_a_hold_tells_its_total_and_a_changed_price_is_refused_at_booking(client, db, user):
+    hall = await create_hall(db, rows=1, seats_per_row=3)
+    response = await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))
+    hold = await response.json()
+    price = await db.fetchval("SELECT price FROM showtimes WHERE id = $1", hall.showtime_id)
+    assert hold["total_price"] == f"{2 * price:.2f}"
+
+    await db.execute("UPDATE showtimes SET price = price + 1 WHERE id = $1", hall.showtime_id)
+    body = {
+        "showtime_id": str(hall.showtime_id),
+        "seat_ids": hall.ids("A1", "A2"),
+        "expected_total": hold["total_price"],
+    }
+    response = await client.post("/api/v1/reservations", json=body, headers=user.headers)
+    error = await error_of(response, 409)
+    assert error["code"] == "price_changed"
+    assert error["details"] == {
+        "expected_total": hold["total_price"],
+        "total_price": f"{2 * (price + 1):.2f}",
+    }
+    assert await db.fetchval("SELECT count(*) FROM reservations") == 0
+    # The hold is intact; with the new total the booking goes through.
+    body["expected_total"] = error["details"]["total_price"]
+    response = await client.post("/api/v1/reservations", json=body, headers=user.headers)
+    assert response.status == 201
+    assert (await response.json())["total_price"] == body["expected_total"]
+
+
+async def test_one_user_holds_seats_of_a_limited_number_of_showtimes(
+    aiohttp_client, make_settings, database, db, user
+):
+    client = await aiohttp_client(
+        create_app(make_settings(max_showtimes_held_per_user=2), database)
+    )
+    halls = [
+        await create_hall(db, rows=1, seats_per_row=2, starts_in=dt.timedelta(days=1 + n))
+        for n in range(3)
+    ]
+    for hall in halls[:2]:
+        assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    response = await lock(client, user, halls[2].showtime_id, halls[2].ids("A1"))
+    error = await error_of(response, 409)
+    assert error["code"] == "too_many_showtimes_held"
+    assert error["details"] == {"max_showtimes_held": 2}
+    # Adding to a hold it has is fine; releasing one makes room.
+    assert (await lock(client, user, halls[0].showtime_id, halls[0].ids("A2"))).status == 201
+    assert (await release(client, user, halls[1].showtime_id)).status == 204
+    assert (await lock(client, user, halls[2].showtime_id, halls[2].ids("A1"))).status == 201
+
+
+async def test_a_hold_that_reached_its_lifetime_cap_cannot_be_taken_again_at_once(
+    aiohttp_client, make_settings, database, db, user, make_account
+):
+    settings = make_settings(
+        hold_ttl_seconds=60, max_hold_lifetime_seconds=120, hold_cooldown_seconds=300
+    )
+    client = await aiohttp_client(create_app(settings, database))
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    # Held for its whole lifetime: created 121 s ago, renewed up to its cap, just expired.
+    await db.execute(
+        "UPDATE holds SET created_at = now() - interval '121 seconds',"
+        " expires_at = now() - interval '1 second'"
+    )
+    response = await lock(client, user, hall.showtime_id, hall.ids("A1"))
+    error = await error_of(response, 429)
+    assert error["code"] == "hold_cooldown"
+    assert 290 <= error["details"]["retry_after_seconds"] <= 300
+    assert response.headers["Retry-After"] == str(error["details"]["retry_after_seconds"])
+    # The seat is free for everyone else meanwhile.
+    assert (
+        await lock(client, await make_account(), hall.showtime_id, hall.ids("A1"))
+    ).status == 201
+
+
+async def test_a_hold_that_ran_out_before_its_cap_can_be_taken_again(
+    aiohttp_client, make_settings, database, db, user
+):
+    settings = make_settings(hold_ttl_seconds=60, max_hold_lifetime_seconds=120)
+    client = await aiohttp_client(create_app(settings, database))
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    await db.execute(
+        "UPDATE holds SET created_at = now() - interval '61 seconds',"
+        " expires_at = now() - interval '1 second'"
+    )
+    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+
+
+async def test_a_started_showtime_cannot_be_cancelled(client, db, admin):
+    hall = await create_hall(db, rows=1, seats_per_row=2, starts_in=-dt.timedelta(minutes=5))
+    response = await client.delete(f"/api/v1/showtimes/{hall.showtime_id}", headers=admin.headers)
+    assert (await error_of(response, 409))["code"] == "showtime_started"
+    assert (
+        await db.fetchval("SELECT cancelled_at FROM showtimes WHERE id = $1", hall.showtime_id)
+        is None
+    )

@@ -923,8 +923,9 @@ async def test_cancelling_a_showtime_cancels_its_reservations_and_frees_its_seat
     )
     assert showtime_id == showtime["id"]
     assert new_version == version + 1
-    # The seats held or sold become available; the expired hold's seat already was.
-    assert sorted(change["id"] for change in changes) == sorted(seats[:3])
+    # The seats held or sold become available, in one change (the expired hold's seat, which
+    # already was, may be announced with them).
+    assert set(seats[:3]) <= {change["id"] for change in changes} <= set(seats[:4])
     assert {change["status"] for change in changes} == {"available"}
 
     fetched = await (await client.get(f"{API}/showtimes/{showtime['id']}")).json()

@@ -411,7 +411,7 @@ async def test_ticket_svg_is_404_for_another_user_and_401_without_a_token(
 
     other = await client.get(path, headers=stranger.headers)
     assert other.status == 404
-    assert (await other.json())["error"]["code"] == "not_found"
+    assert (await other.json())["error"]["code"] == "reservation_not_found"
     anonymous = await client.get(path)
     assert anonymous.status == 401
     as_admin = await client.get(path, headers=admin.headers)

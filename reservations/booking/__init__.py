@@ -22,7 +22,7 @@ async def _sweeper_context(app: web.Application) -> AsyncIterator[None]:
 def setup(app: web.Application) -> None:
     """Routes, and the sweeper (started after the database pool, stopped before it closes)."""
     from . import routes
-    from .service import SeatMapCache
+    from .seat_map import SeatMapCache
 
     app[SEAT_MAPS] = SeatMapCache()
     routes.setup(app)

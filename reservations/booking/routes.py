@@ -8,7 +8,7 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 from ..accounts.access import current_user, maybe_user, optional_user, user_only
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
 from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS
-from . import service
+from . import holds, reservations, seat_map
 from .schemas import (
     BestAvailableRequest,
     HoldSchema,
@@ -31,7 +31,7 @@ IDEMPOTENCY_KEY_HEADER = {
     "type": "string",
     "required": False,
     "minLength": 1,
-    "maxLength": service.MAX_IDEMPOTENCY_KEY_LENGTH,
+    "maxLength": reservations.MAX_IDEMPOTENCY_KEY_LENGTH,
     # Printable ASCII, and not only spaces (HTTP trims them off a header value).
     "pattern": r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$",
     "description": "Any 1 to 255 printable ASCII characters, unique per booking attempt and kept "
@@ -52,9 +52,9 @@ IDEMPOTENCY_KEY_HEADER = {
 @uuid_path("The showtime")
 @response_schema(SeatMapSchema, 200, description="The seat map")
 @error_responses(404)
-async def seat_map(request: web.Request) -> web.Response:
+async def get_seat_map(request: web.Request) -> web.Response:
     user = maybe_user(request)
-    body = await service.seat_map_json(
+    body = await seat_map.seat_map_json(
         request.app[POOL], request.app[SEAT_MAPS], path_uuid(request), user["id"] if user else None
     )
     return web.Response(body=body, content_type="application/json", charset="utf-8")
@@ -78,12 +78,13 @@ async def seat_map(request: web.Request) -> web.Response:
 @response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
 @error_responses(400, 401, 404, 409, 413, 415, 422)
 async def lock_seats(request: web.Request) -> web.Response:
-    hold, added = await service.hold_seats(
+    hold, added = await holds.hold_seats(
         request.app[POOL],
         request.app[SETTINGS],
         current_user(request)["id"],
         path_uuid(request),
         request["data"]["seat_ids"],
+        request.app[SEAT_MAPS],
     )
     request.app[METRICS].holds.inc()
     request.app[METRICS].held_seats.inc(added)
@@ -110,7 +111,7 @@ async def lock_seats(request: web.Request) -> web.Response:
 @error_responses(400, 401, 404, 409, 413, 415, 422)
 async def best_available(request: web.Request) -> web.Response:
     data = request["data"]
-    hold, added = await service.hold_best_seats(
+    hold, added = await holds.hold_best_seats(
         request.app[POOL],
         request.app[SETTINGS],
         current_user(request)["id"],
@@ -118,6 +119,7 @@ async def best_available(request: web.Request) -> web.Response:
         data["count"],
         data["seat_type"],
         data["accessible"],
+        request.app[SEAT_MAPS],
     )
     request.app[METRICS].holds.inc()
     request.app[METRICS].held_seats.inc(added)
@@ -139,7 +141,7 @@ async def best_available(request: web.Request) -> web.Response:
 @error_responses(404, 422)
 async def stranded_seats(request: web.Request) -> web.Response:
     user = maybe_user(request)
-    result = await service.check_stranded_seats(
+    result = await holds.check_stranded_seats(
         request.app[POOL],
         request.app[SETTINGS],
         path_uuid(request),
@@ -162,11 +164,12 @@ async def stranded_seats(request: web.Request) -> web.Response:
 @request_schema(ReleaseSeatsRequest)
 @error_responses(400, 401, 404, 413, 415, 422)
 async def release_seats(request: web.Request) -> web.Response:
-    await service.release_seats(
+    await holds.release_seats(
         request.app[POOL],
         current_user(request)["id"],
         path_uuid(request),
         request["data"]["seat_ids"],
+        request.app[SEAT_MAPS],
     )
     return no_content()
 
@@ -189,14 +192,16 @@ async def release_seats(request: web.Request) -> web.Response:
 )
 @error_responses(400, 401, 404, 409, 413, 415, 422)
 async def create_reservation(request: web.Request) -> web.Response:
-    key = service.check_idempotency_key(request.headers.get("Idempotency-Key"))
+    key = reservations.check_idempotency_key(request.headers.get("Idempotency-Key"))
     data = request["data"]
-    reservation, created = await service.reserve(
+    reservation, created = await reservations.reserve(
         request.app[POOL],
         current_user(request)["id"],
         data["showtime_id"],
         data["seat_ids"],
         key,
+        data.get("expected_total"),
+        request.app[SEAT_MAPS],
     )
     if created:
         request.app[METRICS].reservations.inc()
@@ -216,16 +221,14 @@ async def create_reservation(request: web.Request) -> web.Response:
 @error_responses(401, 422)
 async def list_reservations(request: web.Request) -> web.Response:
     query = request["querystring"]
-    reservations, total = await service.list_reservations(
+    page, total = await reservations.list_reservations(
         request.app[POOL],
         current_user(request)["id"],
         query["include_past"],
         query["page"],
         query["page_size"],
     )
-    return json_response(
-        page_of("reservations", reservations, total, query["page"], query["page_size"])
-    )
+    return json_response(page_of("reservations", page, total, query["page"], query["page_size"]))
 
 
 @routes.get("/api/v1/reservations/{id}")
@@ -235,7 +238,7 @@ async def list_reservations(request: web.Request) -> web.Response:
 @response_schema(ReservationSchema, 200, description="The reservation")
 @error_responses(401, 404)
 async def get_reservation(request: web.Request) -> web.Response:
-    reservation = await service.get_reservation(
+    reservation = await reservations.get_reservation(
         request.app[POOL], current_user(request), path_uuid(request)
     )
     return json_response(reservation)
@@ -254,8 +257,8 @@ async def get_reservation(request: web.Request) -> web.Response:
 @response_schema(ReservationSchema, 200, description="The cancelled reservation")
 @error_responses(401, 404, 409)
 async def cancel_reservation(request: web.Request) -> web.Response:
-    reservation, reason = await service.cancel_reservation(
-        request.app[POOL], current_user(request), path_uuid(request)
+    reservation, reason = await reservations.cancel_reservation(
+        request.app[POOL], current_user(request), path_uuid(request), request.app[SEAT_MAPS]
     )
     if reason is not None:
         request.app[METRICS].cancellations.labels(reason).inc()

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..api import JsonBoolean, PageFields, PageQuery, RequestSchema
-from ..catalog.schemas import SEAT_TYPES
+from ..catalog.schemas import MONEY_PATTERN, SEAT_TYPES, Money
 from ..settings import GAP_RULES
 
 # A bound on the body, not the rule: MAX_SEATS_PER_HOLD is checked by the service (422
@@ -72,6 +72,18 @@ class ReservationRequest(RequestSchema):
         validate=validate.Length(min=1, max=MAX_SEAT_IDS_IN_REQUEST),
         metadata={"description": "Seats the caller holds now; repeated ids count once."},
     )
+    expected_total = Money(
+        load_default=None,
+        metadata={
+            "type": "string",
+            "example": "25.00",
+            "pattern": MONEY_PATTERN,
+            "description": "Optional: the total the caller agreed to (the hold's total_price). "
+            "If the seats now cost something else (the showtime's price changed while they "
+            "were held), nothing is booked: 409 price_changed with details.expected_total and "
+            "details.total_price.",
+        },
+    )
 
 
 class ReservationListQuery(PageQuery):
@@ -132,6 +144,10 @@ class HoldSchema(Schema):
     )
     lock_duration_minutes = fields.Float(
         required=True, metadata={"example": 10.0, "description": "Minutes until expires_at."}
+    )
+    total_price = _money(
+        "What the seats of the hold cost now: send it as expected_total when booking to be "
+        "told (409 price_changed) rather than charged if the price changes meanwhile"
     )
     stranded_seat_ids = fields.List(
         fields.UUID(),

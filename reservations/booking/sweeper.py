@@ -24,7 +24,6 @@ import asyncpg
 
 from ..db import QUERIES
 from ..settings import Settings
-from .service import free_expired_holds
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +123,9 @@ class Sweeper:
     async def _sweep_showtime(
         self, conn: asyncpg.Connection, showtime_id: uuid.UUID, budget: int
     ) -> tuple[int, int]:
-        async with conn.transaction():
-            if not await conn.fetchval(QUERIES.try_lock_showtime, str(showtime_id)):
-                return 0, 0  # someone is changing its seats (and freeing expired holds) now
-            now = await conn.fetchval(QUERIES.database_clock)
-            holds, seat_ids = await free_expired_holds(conn, showtime_id, now, limit=budget)
-        self.freed_holds += holds
-        self.freed_seats += len(seat_ids)
-        return holds, len(seat_ids)
+        # One call: sweep_showtime takes the showtime's lock with try-lock (skipping a showtime
+        # someone is changing now, who frees its expired holds anyway) for that call alone.
+        row = await conn.fetchrow(QUERIES.sweep_showtime, showtime_id, budget)
+        self.freed_holds += row["holds"]
+        self.freed_seats += row["seats"]
+        return row["holds"], row["seats"]

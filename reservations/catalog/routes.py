@@ -15,7 +15,7 @@ from ..api import (
     path_uuid,
     uuid_path,
 )
-from ..context import POOL, SETTINGS
+from ..context import POOL, SEAT_MAPS, SETTINGS
 from ..errors import NotFound
 from . import movies, posters, showtimes, theaters
 from .schemas import (
@@ -374,6 +374,7 @@ async def update_showtime(request: web.Request) -> web.Response:
         start_time=data.get("start_time"),
         price=data.get("price"),
     )
+    request.app[SEAT_MAPS].showtime_changed(path_uuid(request))
     return json_response(showtime)
 
 
@@ -382,14 +383,18 @@ async def update_showtime(request: web.Request) -> web.Response:
     tags=["showtimes"],
     summary="Cancel a showtime",
     description="Its confirmed reservations become `cancelled` with reason "
-    "`showtime_cancelled` (never deleted), its holds are released and live seat maps are told.",
+    "`showtime_cancelled` (never deleted), its holds are released and live seat maps are told. "
+    "A showtime that has started (or ended) cannot be cancelled: 409 `showtime_started`.",
     responses=NO_CONTENT,
 )
 @admin_only
 @uuid_path("The showtime")
-@error_responses(401, 403, 404)
+@error_responses(401, 403, 404, 409)
 async def cancel_showtime(request: web.Request) -> web.Response:
-    await showtimes.cancel_showtime(request.app[POOL], path_uuid(request))
+    try:
+        await showtimes.cancel_showtime(request.app[POOL], path_uuid(request))
+    finally:
+        request.app[SEAT_MAPS].showtime_changed(path_uuid(request))
     return no_content()
 
 

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from ..booking.changes import AVAILABLE, lock_showtime, record_seat_changes
+from ..booking.changes import lock_showtime
+from ..booking.errors import refusals
 from ..db import QUERIES
 from ..settings import Settings
 from .errors import (
@@ -204,23 +205,16 @@ async def update_showtime(
 
 
 async def cancel_showtime(pool: asyncpg.Pool, showtime_id: uuid.UUID) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        if not await cancel_in_transaction(conn, showtime_id):
-            raise ShowtimeNotFound()
+    """Cancel a showtime that has not started (see cancel_in_transaction)."""
+    async with pool.acquire() as conn:
+        with refusals():
+            await conn.execute(QUERIES.cancel_showtime, showtime_id)
 
 
-async def cancel_in_transaction(conn: asyncpg.Connection, showtime_id: uuid.UUID) -> bool:
-    """Cancel a live showtime inside the caller's transaction: its confirmed reservations become
-    cancelled (reason showtime_cancelled, seats kept on record), its holds and claims go, and
-    live viewers hear that every held or sold seat is available. False if it was not live."""
-    await lock_showtime(conn, showtime_id)
-    if await conn.execute(QUERIES.cancel_showtime, showtime_id) == "UPDATE 0":
-        return False
-    await conn.execute(QUERIES.cancel_showtime_reservations, showtime_id)
-    released = await conn.fetch(QUERIES.release_showtime_claims, showtime_id)
-    await conn.execute(QUERIES.delete_showtime_holds, showtime_id)
-    if released:
-        await record_seat_changes(
-            conn, showtime_id, [(row["seat_id"], AVAILABLE) for row in released]
-        )
-    return True
+async def cancel_in_transaction(conn: asyncpg.Connection, showtime_id: uuid.UUID) -> None:
+    """Cancel a live showtime that has not started, inside the caller's transaction: its
+    confirmed reservations become cancelled (reason showtime_cancelled, seats kept on record),
+    its holds and claims go, and live viewers hear that those seats are available. Raises
+    ShowtimeNotFound or ShowtimeStarted."""
+    with refusals():
+        await conn.execute(QUERIES.cancel_showtime, showtime_id)

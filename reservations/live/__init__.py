@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..context import DSN, HUB, POOL, SETTINGS
+from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS
 
 
 def setup(app: web.Application) -> None:
@@ -31,7 +31,7 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         max_viewers=settings.max_viewers,
     )
     app[HUB] = hub
-    listener = Listener(app[DSN], hub)
+    listener = Listener(app[DSN], hub, seat_maps=app.get(SEAT_MAPS))
     app[LISTENER] = listener
     await listener.start()
     yield

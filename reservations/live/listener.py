@@ -1,9 +1,10 @@
 """The bridge from PostgreSQL to the hub: one LISTEN connection per instance, kept alive.
 
-Booking transactions call `record_seat_changes`, which queues a NOTIFY that PostgreSQL delivers
-to every listening instance only when the transaction commits. The listening connection is a
-dedicated one (a pooled connection could be handed to a query at any time). A supervisor task
-notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
+Every seat change queues a NOTIFY (triggers on seat_claims) that PostgreSQL delivers to every
+listening instance only when the transaction commits; a showtime's price, times or cancellation
+queue one on SHOWTIME_CHANNEL. Both reach the hub's viewers and this instance's seat-map cache.
+The listening connection is a dedicated one (a pooled connection could be handed to a query at
+any time). A supervisor task notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
 reconnects with backoff, and then has every viewer resync: changes committed while nobody was
 listening were never delivered to this instance.
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from ..booking.changes import CHANNEL, decode_notification
+from ..booking.changes import CHANNEL, SHOWTIME_CHANNEL, decode_notification
+from ..booking.seat_map import SeatMapCache
 from .hub import Hub
 
 log = logging.getLogger(__name__)
@@ -31,9 +34,16 @@ MAX_BACKOFF_SECONDS = 5.0
 
 
 class Listener:
-    def __init__(self, dsn: str, hub: Hub, check_interval: float = CHECK_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        hub: Hub,
+        check_interval: float = CHECK_INTERVAL_SECONDS,
+        seat_maps: SeatMapCache | None = None,
+    ) -> None:
         self.dsn = dsn
         self.hub = hub
+        self.seat_maps = seat_maps
         self.check_interval = check_interval
         self.connections = 0  # successful connects, the first one included
         self.notifications = 0
@@ -90,6 +100,9 @@ class Listener:
         try:
             conn.add_termination_listener(lambda _conn: lost.set())
             await conn.add_listener(CHANNEL, self._on_notification)
+            await conn.add_listener(SHOWTIME_CHANNEL, self._on_showtime_change)
+            if self.seat_maps is not None:
+                self.seat_maps.set_listening(True)
             self.connections += 1
             self.connected.set()
             self._first_attempt.set()
@@ -110,6 +123,8 @@ class Listener:
             log.warning("seat change listener connection lost")
         finally:
             self._conn = None
+            if self.seat_maps is not None:
+                self.seat_maps.set_listening(False)
             if not conn.is_closed():
                 conn.terminate()
 
@@ -120,7 +135,18 @@ class Listener:
             log.warning("ignoring a malformed seat change notification: %r", exc)
             return
         self.notifications += 1
+        if self.seat_maps is not None:
+            self.seat_maps.seats_changed(uuid.UUID(showtime_id), version)
         self.hub.broadcast(showtime_id, version, changes)
+
+    def _on_showtime_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            showtime_id = uuid.UUID(payload)
+        except ValueError:
+            log.warning("ignoring a malformed showtime change notification: %r", payload)
+            return
+        if self.seat_maps is not None:
+            self.seat_maps.showtime_changed(showtime_id)
 
 
 LISTENER = web.AppKey("live_listener", Listener)

@@ -24,7 +24,8 @@ from aiohttp_apispec import docs
 from ..accounts.access import current_user, user_only
 from ..api import error_responses, path_uuid, uuid_path
 from ..app import STATIC_DIR
-from ..booking import service as booking
+from ..booking import reservations as booking_reservations
+from ..booking import seat_map as booking_seat_map
 from ..catalog import movies as catalog_movies
 from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
@@ -165,7 +166,7 @@ async def showtime_page(request: web.Request) -> dict[str, Any] | web.Response:
         if showtime["cancelled_at"] is not None:
             return not_found_page(request, "This showtime has been cancelled.")
         movie = await catalog_movies.get_movie(pool, showtime["movie_id"])
-        seat_map = await booking.seat_map(pool, showtime_id, None)
+        seat_map = await booking_seat_map.seat_map(pool, showtime_id, None)
     except NotFound:
         return not_found_page(request, "We have no showtime at this address.")
     seat_types = [row["name"] for row in await catalog_theaters.list_seat_types(pool)]
@@ -257,7 +258,7 @@ def ticket_svg(ticket_code: str) -> bytes:
 @uuid_path("The reservation")
 @error_responses(401, 404)
 async def ticket_qr_code(request: web.Request) -> web.Response:
-    reservation = await booking.get_reservation(
+    reservation = await booking_reservations.get_reservation(
         request.app[POOL], current_user(request), path_uuid(request)
     )
     return web.Response(

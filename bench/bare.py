@@ -1,0 +1,40 @@
+"""A bare aiohttp server for the seat map's baseline: `python -m bench.bare PORT ANSWER.json`.
+
+It answers every GET with one fixed answer held in memory (the body and headers of the
+service's anonymous seat map, fetched once by the suite): the physics of serving that answer
+over HTTP on this machine, with the service's event loop (uvloop), no access log, no
+middleware, nothing read or computed per request. The suite starts one process per server
+worker, all on one port with SO_REUSEPORT, as `reservations serve --workers N` does.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    answer = orjson.loads(Path(sys.argv[2]).read_bytes())
+    body = answer["body"].encode()
+    headers = answer["headers"]
+
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(body=body, headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", serve)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    web.run_app(app, host="127.0.0.1", port=port, reuse_port=True, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

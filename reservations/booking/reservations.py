@@ -1,0 +1,181 @@
+"""Reservations: held seats booked, listed, shown and cancelled.
+
+Booking and cancelling are one call each of a function of migrations/0005 (book_held_seats,
+cancel_reservation) under the showtime's advisory lock; the reservation is read back after
+that call has committed, outside the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import orjson
+
+from ..db import QUERIES
+from ..errors import BadRequest
+from .errors import ReservationNotFound, refusals
+from .seat_map import SeatMapCache
+
+# Ticket codes: no 0/O, 1/I/L, so that they can be read out at a box office.
+TICKET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+TICKET_GROUPS = 3
+TICKET_GROUP_LENGTH = 4  # 12 symbols, about 59 bits
+TICKET_CODES_OFFERED = 3  # the booking takes the first free one; all three taken is a fault
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+_IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+
+
+def check_idempotency_key(raw: str | None) -> str | None:
+    """The Idempotency-Key header: 1 to 255 printable ASCII characters, or absent."""
+    if raw is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(raw):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            code="invalid_idempotency_key",
+        )
+    return raw
+
+
+def request_hash(showtime_id: uuid.UUID, seat_ids: Sequence[uuid.UUID]) -> str:
+    """What makes two booking requests the same: the showtime and the set of seats."""
+    canonical = orjson.dumps(
+        {"seat_ids": sorted({str(seat) for seat in seat_ids}), "showtime_id": str(showtime_id)},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def new_ticket_code() -> str:
+    """Like K7QX-2M9P-R4TD: short enough to read out, too many to guess."""
+    groups = (
+        "".join(secrets.choice(TICKET_ALPHABET) for _ in range(TICKET_GROUP_LENGTH))
+        for _ in range(TICKET_GROUPS)
+    )
+    return "-".join(groups)
+
+
+async def reserve(
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    showtime_id: uuid.UUID,
+    seat_ids: Sequence[uuid.UUID],
+    idempotency_key: str | None = None,
+    expected_total: Decimal | None = None,
+    seat_maps: SeatMapCache | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Turn the user's live hold on `seat_ids` into a confirmed reservation.
+
+    Returns (reservation, created); created is False when an earlier request with the same
+    Idempotency-Key and body already booked it (nothing more is booked then). With
+    `expected_total`, a total that differs (the price changed) is refused with price_changed.
+    """
+    wanted = list(dict.fromkeys(seat_ids))
+    try:
+        async with pool.acquire() as conn:
+            with refusals():
+                result = await conn.fetchval(
+                    QUERIES.book_held_seats,
+                    showtime_id,
+                    user_id,
+                    wanted,
+                    [new_ticket_code() for _ in range(TICKET_CODES_OFFERED)],
+                    idempotency_key,
+                    request_hash(showtime_id, wanted),
+                    expected_total,
+                )
+            reservation = await _reservation(conn, uuid.UUID(result["reservation_id"]))
+    finally:
+        if seat_maps is not None:
+            seat_maps.seats_changed(showtime_id)
+    return reservation, bool(result["created"])
+
+
+async def _reservation(conn: asyncpg.Connection, reservation_id: uuid.UUID) -> dict[str, Any]:
+    row = await conn.fetchrow(QUERIES.reservation_by_id, reservation_id)
+    if row is None:
+        raise ReservationNotFound()
+    return reservation_view(row)
+
+
+def reservation_view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "showtime_id": row["showtime_id"],
+        "status": row["status"],
+        "total_price": row["total_price"],
+        "seats": row["seats"] or [],
+        "ticket_code": row["ticket_code"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "cancelled_at": row["cancelled_at"],
+        "cancel_reason": row["cancel_reason"],
+        "showtime": {
+            "id": row["showtime_id"],
+            "start_time": row["start_time"],
+            "end_time": row["end_time"],
+            "price": row["showtime_price"],
+        },
+        "movie": {"id": row["movie_id"], "title": row["movie_title"]},
+        "theater": {"id": row["theater_id"], "name": row["theater_name"]},
+        "is_cancellable": row["is_cancellable"],
+    }
+
+
+def _may_see(user: asyncpg.Record, owner_id: uuid.UUID) -> bool:
+    return bool(user["role"] == "admin" or user["id"] == owner_id)
+
+
+async def list_reservations(
+    pool: asyncpg.Pool, user_id: uuid.UUID, include_past: bool, page: int, page_size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the user's reservations and how many there are in all."""
+    async with pool.acquire() as conn:
+        total = await conn.fetchval(QUERIES.count_reservations_of_user, user_id, include_past)
+        rows = await conn.fetch(
+            QUERIES.reservations_of_user,
+            user_id,
+            include_past,
+            page_size,
+            (page - 1) * page_size,
+        )
+    return [reservation_view(row) for row in rows], total
+
+
+async def get_reservation(
+    pool: asyncpg.Pool, user: asyncpg.Record, reservation_id: uuid.UUID
+) -> dict[str, Any]:
+    """The owner or an admin sees it; for anyone else it does not exist."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(QUERIES.reservation_by_id, reservation_id)
+    if row is None or not _may_see(user, row["user_id"]):
+        raise ReservationNotFound()
+    return reservation_view(row)
+
+
+async def cancel_reservation(
+    pool: asyncpg.Pool,
+    user: asyncpg.Record,
+    reservation_id: uuid.UUID,
+    seat_maps: SeatMapCache | None = None,
+) -> tuple[dict[str, Any], str | None]:
+    """Cancel before the show starts: the record stays, its seats are free at once.
+    Cancelling a cancelled reservation changes nothing. Returns (the reservation, the reason it
+    was cancelled now, or None if it already was)."""
+    async with pool.acquire() as conn:
+        with refusals():
+            result = await conn.fetchval(
+                QUERIES.cancel_reservation, reservation_id, user["id"], user["role"] == "admin"
+            )
+        reservation = await _reservation(conn, reservation_id)
+    if seat_maps is not None and result["reason"] is not None:
+        seat_maps.seats_changed(reservation["showtime_id"])
+    return reservation, result["reason"]
