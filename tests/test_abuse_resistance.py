@@ -501,14 +501,17 @@ async def test_a_killed_worker_is_started_again(database):
     try:
 
         def listening_workers() -> set[int]:
-            return {
-                child.pid
-                for child in psutil.Process(process.pid).children()
+            listening = set()
+            for child in psutil.Process(process.pid).children():
+                try:
+                    connections = child.net_connections(kind="tcp")
+                except psutil.NoSuchProcess:  # the killed one, before the parent reaped it
+                    continue
                 if any(
-                    conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
-                    for conn in child.net_connections(kind="tcp")
-                )
-            }
+                    c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections
+                ):
+                    listening.add(child.pid)
+            return listening
 
         async def two_listening(within: float = 20.0) -> set[int]:
             deadline = time.monotonic() + within
