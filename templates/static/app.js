@@ -76,12 +76,22 @@ export async function api(path, { method = "GET", body, headers = {}, keepalive 
   return { ok: response.ok, status: response.status, data, error, response };
 }
 
-/** A same-site path to go to after logging in, never another origin. */
+/**
+ * A path of this origin to go to after logging in, never another origin. The value is parsed
+ * as the browser would parse it (which drops tabs and newlines, and reads "\\" as "/"), so
+ * "/\t/evil.example" or "/\\evil.example" cannot slip through as a path; what is returned is
+ * rebuilt from the parsed URL and never starts with "//".
+ */
 export function safeNext(value) {
-  if (typeof value === "string" && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\")) {
-    return value;
+  if (typeof value !== "string" || !value.startsWith("/")) return "/";
+  let url;
+  try {
+    url = new URL(value, window.location.origin);
+  } catch {
+    return "/";
   }
-  return "/";
+  if (url.origin !== window.location.origin || url.pathname.startsWith("//")) return "/";
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 export function cinemaTimeZone() {

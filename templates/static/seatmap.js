@@ -75,6 +75,7 @@ function startSeatMap(root) {
   let retryDelay = RETRY_FIRST_MS;
   let retryTimer = null;
   let useToken = true;
+  let connectAttempt = 0; // the latest connect() call; an older one waiting for its ticket gives up
   let leaving = false;
   let ticker = null;
 
@@ -500,8 +501,11 @@ function startSeatMap(root) {
       return;
     }
     renderSelection();
-    if (result.status === 0) {
-      say("The booking could not be confirmed because the service was unreachable. Press Confirm again: you will not be booked twice.", "error");
+    // Unreachable, busy (503) or a duplicate still running: the booking may yet happen, so the
+    // retry keeps its Idempotency-Key and can never book twice.
+    if (result.status === 0 || result.status === 503 || result.error?.code === "request_in_flight") {
+      const why = result.status === 0 ? "the service was unreachable" : "the service was busy";
+      say(`The booking could not be confirmed because ${why}. Press Confirm again: you will not be booked twice.`, "error");
       return;
     }
     booking = null;
@@ -634,13 +638,24 @@ function startSeatMap(root) {
     }
   }
 
-  function connect() {
+  async function connect() {
     window.clearTimeout(retryTimer);
     retryTimer = null;
+    const attempt = ++connectAttempt;
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const bearer = useToken ? token() : null;
-    const query = bearer ? `?token=${encodeURIComponent(bearer)}` : "";
     setConnection("connecting", "Connecting to live updates…");
+    // A one-minute ticket for this showtime's socket, never the access token: URLs get logged.
+    let query = "";
+    if (useToken && token()) {
+      const issued = await api("/api/v1/ws-tickets", { method: "POST", body: { showtime_id: showtimeId } });
+      if (attempt !== connectAttempt || leaving) return; // another connect() took over
+      if (issued.ok) {
+        query = `?ticket=${encodeURIComponent(issued.data.ticket)}`;
+      } else if (token()) {
+        scheduleReconnect(); // not a refused session (that logs out): watching anonymously would lose our marks
+        return;
+      }
+    }
     snapshotAskedAt = Date.now();
     const current = new WebSocket(`${scheme}://${window.location.host}/ws/showtimes/${showtimeId}${query}`);
     socket = current;
