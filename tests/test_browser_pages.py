@@ -345,7 +345,9 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     await expect(panel.locator(".badge", has_text="Duplicate title")).to_have_count(2)
 
     # A poster, uploaded from the row.
-    row = panel.locator("tr", has=page.locator("[data-movie-title]", has_text="Heat")).first
+    # Exactly "Heat" (has_text="Heat" would match "heat" too, and both sort alike).
+    title = page.locator("[data-movie-title]", has_text=re.compile(r"^Heat$"))
+    row = panel.locator("tr", has=title).first
     await row.get_by_label(re.compile("^Poster for")).set_input_files(
         {"name": "heat.png", "mimeType": "image/png", "buffer": png_bytes()}
     )

@@ -1,4 +1,4 @@
--- depends: 0004_holds_showtime_expiry_index
+-- depends: 0005_seat_changes_in_one_call
 -- Abuse resistance (issue 19).
 --
 -- login_attempts: the attempts of each rate-limit key (a login's email and client network
