@@ -7,21 +7,19 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS
+from .hub import Hub
+from .listener import LISTENER, Listener
+from .routes import watch_showtime
+from .snapshots import Snapshots
 
 
 def setup(app: web.Application) -> None:
-    from .routes import watch_showtime
-
     app.router.add_get("/ws/showtimes/{id}", watch_showtime, name="live_seat_map")
     app.cleanup_ctx.append(_live_context)
     app.on_shutdown.append(_close_viewers)
 
 
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
-    from .hub import Hub
-    from .listener import LISTENER, Listener
-    from .snapshots import Snapshots
-
     settings = app[SETTINGS]
     hub = Hub(
         Snapshots(app[POOL]),

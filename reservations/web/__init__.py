@@ -7,8 +7,8 @@ templates/static/ through the REST API with the token they keep in localStorage.
 
 from aiohttp import web
 
+from . import routes
+
 
 def setup(app: web.Application) -> None:
-    from . import routes
-
     routes.setup(app)
