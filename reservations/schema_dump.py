@@ -38,7 +38,10 @@ _YOYO_TABLES = ("_yoyo_*", "yoyo_lock")
 # pg_dump's session settings go, but for the one that lets the file load in one go: functions
 # are written before the tables their bodies name.
 _DROPPED_LINE = re.compile(
-    r"^(SET (?!check_function_bodies)|SELECT pg_catalog\.set_config\('search_path'|\\(un)?restrict |-- Dumped (from|by) )"
+    r"^(SET (?!check_function_bodies)"
+    r"|SELECT pg_catalog\.set_config\('search_path'"
+    r"|\\(un)?restrict "
+    r"|-- Dumped (from|by) )"
 )
 # pg_dump's heading of each object ("--\n-- Name: users; Type: TABLE; Schema: public; ...\n--").
 _OBJECT_HEADING = re.compile(r"^--\n-- (Name|Data for Name): .*\n--\n", re.MULTILINE)
