@@ -500,6 +500,31 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION seat_map(p_showtime_id uuid, p_user_id uuid) RETURNS TABLE(showtime_id uuid, version bigint, updated_at timestamp with time zone, now timestamp with time zone, id uuid, row_label text, seat_number integer, seat_label text, seat_type text, row_index integer, column_index integer, price numeric, status text, held_by_me boolean, held_until timestamp with time zone)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT st.id,
+           st.version,
+           st.updated_at,
+           now(),
+           s.id,
+           s.row_label,
+           s.seat_number,
+           s.row_label || s.seat_number,
+           s.seat_type,
+           s.row_index,
+           s.column_index,
+           round(st.price * t.price_multiplier, 2),
+           coalesce(c.status, 'available'),
+           coalesce(c.held_by = p_user_id, false),
+           c.held_until
+    FROM showtimes st
+    LEFT JOIN seats s ON s.theater_id = st.theater_id
+    LEFT JOIN seat_types t ON t.name = s.seat_type
+    LEFT JOIN live_claims c ON c.showtime_id = st.id AND c.seat_id = s.id
+    WHERE st.id = p_showtime_id AND st.cancelled_at IS NULL;
+$$;
+
 CREATE FUNCTION showtime_changed() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -598,6 +623,29 @@ CREATE TABLE idempotency_keys (
     CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 255)))
 );
 
+CREATE TABLE seat_claims (
+    showtime_id uuid NOT NULL,
+    seat_id uuid NOT NULL,
+    hold_id uuid,
+    reservation_id uuid,
+    CONSTRAINT seat_claims_check CHECK (((hold_id IS NULL) <> (reservation_id IS NULL)))
+);
+
+CREATE VIEW live_claims AS
+ SELECT c.showtime_id,
+    c.seat_id,
+    c.hold_id,
+    c.reservation_id,
+        CASE
+            WHEN (c.reservation_id IS NULL) THEN 'held'::text
+            ELSE 'sold'::text
+        END AS status,
+    h.user_id AS held_by,
+    h.expires_at AS held_until
+   FROM (seat_claims c
+     LEFT JOIN holds h ON ((h.id = c.hold_id)))
+  WHERE ((c.reservation_id IS NOT NULL) OR (h.expires_at > now()));
+
 CREATE TABLE login_failures (
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
@@ -645,14 +693,6 @@ CREATE TABLE reservations (
     CONSTRAINT reservations_check CHECK (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))),
     CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'cancelled'::text]))),
     CONSTRAINT reservations_total_price_check CHECK ((total_price >= (0)::numeric))
-);
-
-CREATE TABLE seat_claims (
-    showtime_id uuid NOT NULL,
-    seat_id uuid NOT NULL,
-    hold_id uuid,
-    reservation_id uuid,
-    CONSTRAINT seat_claims_check CHECK (((hold_id IS NULL) <> (reservation_id IS NULL)))
 );
 
 CREATE TABLE seat_types (

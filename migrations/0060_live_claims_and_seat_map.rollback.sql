@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS seat_map(uuid, uuid);
+DROP VIEW IF EXISTS live_claims;
