@@ -64,3 +64,46 @@ RETURNS TABLE (
     LEFT JOIN live_claims c ON c.showtime_id = st.id AND c.seat_id = s.id
     WHERE st.id = p_showtime_id AND st.cancelled_at IS NULL;
 $$;
+
+-- The single-seat gap rule (as migrations/0005 states it) reading live_claims.
+CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
+    p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]
+) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
+LANGUAGE sql STABLE AS $$
+    WITH hall AS MATERIALIZED (
+        SELECT s.id,
+               s.row_index,
+               s.column_index,
+               coalesce(
+                   c.seat_id IS NOT NULL
+                   AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
+                   false
+               ) AS others,
+               s.id = ANY(p_adding) OR coalesce(c.held_by = p_user_id, false) AS mine
+        FROM seats s
+        LEFT JOIN live_claims c ON c.showtime_id = p_showtime_id AND c.seat_id = s.id
+        WHERE s.theater_id = p_theater_id
+          AND s.row_index = ANY(ARRAY(
+                SELECT row_index FROM seats WHERE id = ANY(p_adding) AND theater_id = p_theater_id
+                UNION
+                SELECT held.row_index
+                FROM live_claims mine
+                JOIN seats held ON held.id = mine.seat_id
+                WHERE mine.showtime_id = p_showtime_id AND mine.held_by = p_user_id
+          ))
+    )
+    SELECT coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index)
+                        FILTER (WHERE seat.mine), '{}'),
+           coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index) FILTER (
+               WHERE NOT (seat.others OR seat.mine)
+                 AND (l.id IS NOT NULL OR r.id IS NOT NULL)
+                 -- stranded once the hold is in ...
+                 AND (l.id IS NULL OR l.others OR l.mine)
+                 AND (r.id IS NULL OR r.others OR r.mine)
+                 -- ... and not before it
+                 AND NOT ((l.id IS NULL OR l.others) AND (r.id IS NULL OR r.others))
+           ), '{}')
+    FROM hall seat
+    LEFT JOIN hall l ON l.row_index = seat.row_index AND l.column_index = seat.column_index - 1
+    LEFT JOIN hall r ON r.row_index = seat.row_index AND r.column_index = seat.column_index + 1;
+$$;

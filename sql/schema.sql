@@ -542,26 +542,21 @@ CREATE FUNCTION stranded_seats_of_hold(p_showtime_id uuid, p_theater_id uuid, p_
                s.row_index,
                s.column_index,
                coalesce(
-                   c.reservation_id IS NOT NULL
-                   OR (h.expires_at > now() AND h.user_id IS DISTINCT FROM p_user_id),
+                   c.seat_id IS NOT NULL
+                   AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
                    false
                ) AS others,
-               s.id = ANY(p_adding)
-               OR coalesce(h.user_id = p_user_id AND h.expires_at > now(), false) AS mine
+               s.id = ANY(p_adding) OR coalesce(c.held_by = p_user_id, false) AS mine
         FROM seats s
-        LEFT JOIN seat_claims c ON c.showtime_id = p_showtime_id AND c.seat_id = s.id
-        LEFT JOIN holds h ON h.id = c.hold_id
+        LEFT JOIN live_claims c ON c.showtime_id = p_showtime_id AND c.seat_id = s.id
         WHERE s.theater_id = p_theater_id
           AND s.row_index = ANY(ARRAY(
                 SELECT row_index FROM seats WHERE id = ANY(p_adding) AND theater_id = p_theater_id
                 UNION
                 SELECT held.row_index
-                FROM holds mine
-                JOIN seat_claims c ON c.hold_id = mine.id
-                JOIN seats held ON held.id = c.seat_id
-                WHERE mine.showtime_id = p_showtime_id
-                  AND mine.user_id = p_user_id
-                  AND mine.expires_at > now()
+                FROM live_claims mine
+                JOIN seats held ON held.id = mine.seat_id
+                WHERE mine.showtime_id = p_showtime_id AND mine.held_by = p_user_id
           ))
     )
     SELECT coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index)
