@@ -10,6 +10,7 @@ prefix (everything lives in the one schema).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -53,11 +54,12 @@ class PgDumpUnavailable(RuntimeError):
 
 
 def _embedded_pg_dump() -> Path | None:
-    try:
-        import pgserver
-    except ImportError:  # pragma: no cover - depends on the install
+    """The pg_dump of the pgserver wheel, found without importing it (importing it reads
+    XDG_RUNTIME_DIR and warns)."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or spec.origin is None:  # pragma: no cover - depends on the install
         return None
-    path = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+    path = Path(spec.origin).parent / "pginstall" / "bin" / "pg_dump"
     return path if path.exists() else None
 
 
