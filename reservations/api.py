@@ -84,9 +84,15 @@ class RequestSchema(Schema):
 
 
 class ErrorBody(Schema):
-    code = fields.String(required=True, metadata={"example": "seat_unavailable"})
-    message = fields.String(required=True)
-    details = fields.Dict(required=True)
+    # Each operation's answers carry their own examples (reservations/api_examples.py).
+    code = fields.String(
+        required=True, metadata={"description": "What went wrong; each operation lists its codes"}
+    )
+    message = fields.String(required=True, metadata={"description": "The same in plain words"})
+    details = fields.Dict(
+        required=True,
+        metadata={"example": {}, "description": "Depends on the code: ids, fields, limits"},
+    )
 
 
 class ErrorSchema(Schema):

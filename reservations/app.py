@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
 from marshmallow import Schema, fields
 
-from . import accounts, booking, catalog, live, metrics, reports
+from . import accounts, api_examples, booking, catalog, live, metrics, reports
 from . import web as web_pages
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
@@ -39,6 +39,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Its default (8190 bytes) is less than a query that breaks a documented bound can take (101+
 # repeated seat_ids), which then never got the documented 422; 32 KiB leaves room for those.
 MAX_REQUEST_LINE_BYTES = 32 * 1024
+MONEY_EXAMPLE = "12.50"  # every money field of the schemas shows this example
 
 
 @web.middleware
@@ -108,11 +109,27 @@ class ApiSpec(AiohttpApiSpec):
         copy["schemas"] = list(apispec.get("schemas", []))
         copy["parameters"] = list(apispec.get("parameters", []))
         copy["responses"] = dict(apispec.get("responses", {}))
+        if route.resource is not None:
+            api_examples.annotate(method, route.resource.canonical, copy)
 
         class View:
             __apispec__ = copy
 
         super()._register_route(route, method, View)
+
+    currency = "EUR"
+
+    def swagger_dict(self) -> dict[str, Any]:
+        """The spec, with the currency in the description of every money field."""
+        spec: dict[str, Any] = super().swagger_dict()
+        for definition in spec.get("definitions", {}).values():
+            for field in definition.get("properties", {}).values():
+                if field.get("example") == MONEY_EXAMPLE and field.get("type") == "string":
+                    described = field.get("description", "").rstrip(".")
+                    field["description"] = (
+                        f"{described}; in {self.currency} (the CURRENCY setting)".lstrip("; ")
+                    )
+        return spec
 
 
 def _setup_docs(app: web.Application) -> None:
@@ -129,7 +146,19 @@ def _setup_docs(app: web.Application) -> None:
             "query breaks its schema (`details.fields` names the fields), other codes for the "
             "rules of the service (each operation lists its own). Unknown fields of a body or "
             "query are ignored; text with a NUL character (U+0000) is refused (422), as "
-            "PostgreSQL cannot store it. Authorize with `Bearer <access_token>`."
+            "PostgreSQL cannot store it. Each operation's error answers list the codes it can "
+            "give, with an example of the first.\n\n"
+            "**Calling the routes that need a token** (the padlocks):\n"
+            "1. Open `POST /api/v1/auth/login`, press *Try it out*, enter your email and "
+            "password (an admin's for the admin routes; `make run` seeds admin@example.com / "
+            "admin123 until you change it) and press *Execute*.\n"
+            "2. Copy `access_token` from the answer (it lasts `expires_in` seconds).\n"
+            "3. Press *Authorize* (top right), enter `Bearer ` followed by the token, e.g. "
+            "`Bearer eyJhbGciOi...`, and press *Authorize*, then *Close*.\n\n"
+            "Every request made from this page then carries the token. No account yet? "
+            "`POST /api/v1/auth/register` makes one (a moviegoer's; an admin promotes others "
+            "with `POST /api/v1/admin/users/{id}/promote`). Prices are decimal strings in the "
+            f"cinema's currency, {app[SETTINGS].currency} (the `CURRENCY` setting, ISO 4217)."
         },
         consumes=["application/json"],  # bodies; the poster upload says multipart itself
         securityDefinitions={
@@ -137,11 +166,12 @@ def _setup_docs(app: web.Application) -> None:
                 "type": "apiKey",
                 "name": "Authorization",
                 "in": "header",
-                "description": "`Bearer <access_token>` from POST /api/v1/auth/login",
+                "description": "The word `Bearer`, a space, then the `access_token` that "
+                "POST /api/v1/auth/login answers: `Bearer eyJhbGciOi...`",
             }
         },
     )
-    del spec
+    spec.currency = app[SETTINGS].currency
 
 
 async def _check_time_zone(pool: asyncpg.Pool, settings: Settings) -> None:

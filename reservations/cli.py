@@ -59,7 +59,11 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     from .accounts.service import create_admin
     from .db import create_pool
 
-    size = len(args.password.encode())
+    password = args.password
+    if args.password_stdin:
+        # One line; the newline that ends it is not part of the password.
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    size = len(password.encode())
     if not MIN_PASSWORD_BYTES <= size <= MAX_PASSWORD_BYTES:
         print(
             f"reservations: the password must be {MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes",
@@ -72,7 +76,7 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
         pool = await create_pool(dsn, settings)
         hasher = PasswordHasher(settings.bcrypt_rounds)
         try:
-            return await create_admin(pool, hasher, args.email, args.password)
+            return await create_admin(pool, hasher, args.email, password)
         finally:
             hasher.close()
             await pool.close()
@@ -83,7 +87,23 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if embedded:
             embedded.stop()
-    print(f"admin {user['email']} ({user['id']}) is ready")
+    if user["existed"] and user["previous_role"] != "admin":
+        print(
+            f"WARNING: {user['email']} was an existing account with role "
+            f"{user['previous_role']}, registered at {user['created_at']:%Y-%m-%d %H:%M:%S %Z}; "
+            "it is now an ADMIN with the new password. Every token issued to it before now is "
+            "revoked. If you did not register this account yourself, someone else did: check "
+            "its reservations and activity.",
+            file=sys.stderr,
+        )
+        print(f"existing account {user['email']} ({user['id']}) promoted to admin")
+    elif user["existed"]:
+        print(
+            f"admin {user['email']} ({user['id']}) already existed: its password is reset and "
+            "every token issued to it before now is revoked"
+        )
+    else:
+        print(f"admin {user['email']} ({user['id']}) is ready")
     return 0
 
 
@@ -119,7 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = commands.add_parser("create-admin", help="create an admin, or reset one's password")
     admin.add_argument("--email", required=True)
-    admin.add_argument("--password", required=True)
+    source = admin.add_mutually_exclusive_group(required=True)
+    source.add_argument("--password", help="the password (visible to other local users in ps)")
+    source.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
     admin.set_defaults(run=cmd_create_admin)
     return parser
 

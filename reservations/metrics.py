@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .context import HUB, METRICS, POOL, SWEEPER
+from .context import HUB, METRICS, PASSWORDS, POOL, SWEEPER
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -92,6 +92,13 @@ class _StateCollector(Collector):
             )
             yield CounterMetricFamily(
                 "sweeper_errors", "Sweeper ticks that failed.", value=getattr(sweeper, "errors", 0)
+            )
+        hasher = self.app.get(PASSWORDS)
+        if hasher is not None:
+            yield CounterMetricFamily(
+                "password_checks",
+                "Passwords checked against a hash (bcrypt), decoys for unknown emails included.",
+                value=hasher.checks,
             )
         hub = self.app.get(HUB)
         if hub is not None:

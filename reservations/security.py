@@ -1,6 +1,7 @@
 """Response hardening: security headers on every answer, and CORS closed unless configured.
 
-Pages get a Content-Security-Policy without inline script (all script is served from /static);
+Pages get a Content-Security-Policy without inline script (all script is served from /static),
+whose `connect-src 'self'` lets them reach this origin only (its ws:/wss: included, in CSP 3);
 the Swagger UI page, whose bundled index has inline script, gets its own looser policy.
 """
 
@@ -14,7 +15,7 @@ from .context import SETTINGS
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_POLICY = (

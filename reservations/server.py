@@ -9,8 +9,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
+from multiprocessing.connection import wait
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +29,10 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 15
 KEEPALIVE_TIMEOUT_SECONDS = 75
+# A worker that dies is started again; one that dies this often in this many seconds will not
+# come up by itself (a bad port, a broken install): the parent stops the others and exits 1.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60
 
 
 class ShapedErrorRequestHandler(RequestHandler):
@@ -128,26 +135,72 @@ def serve(
         if workers == 1:
             _run_worker(settings, dsn, host, port, reuse_port=False)
             return 0
-        context = multiprocessing.get_context("spawn")
-        processes = [
-            context.Process(
-                target=_run_worker, args=(settings, dsn, host, port, True), daemon=False
-            )
-            for _ in range(workers)
-        ]
-        for process in processes:
-            process.start()
-
-        def forward(signum: int, _frame: object) -> None:
-            for process in processes:
-                if process.pid and process.is_alive():
-                    os.kill(process.pid, signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        for process in processes:
-            process.join()
-        return max((process.exitcode or 0) for process in processes)
+        return _supervise(settings, dsn, host, port, workers)
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _supervise(settings: Settings, dsn: str, host: str, port: int, workers: int) -> int:
+    """Run `workers` processes on one port until SIGTERM or SIGINT, starting again any that
+    dies meanwhile; 0 after a clean stop, 1 when workers keep dying (see MAX_RESTARTS)."""
+    context = multiprocessing.get_context("spawn")
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = context.Process(
+            target=_run_worker, args=(settings, dsn, host, port, True), daemon=False
+        )
+        process.start()
+        return process
+
+    processes: list[multiprocessing.process.BaseProcess] = []
+    stopping = False
+    gave_up = False
+    restarts: deque[float] = deque()
+    signalled: set[int] = set()
+
+    def stop_all() -> None:
+        """SIGTERM, once, to each worker (a second one would cut its graceful stop short)."""
+        for process in processes:
+            if process.pid and process.pid not in signalled and process.is_alive():
+                signalled.add(process.pid)
+                os.kill(process.pid, signal.SIGTERM)
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        stop_all()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for _ in range(workers):  # after the handlers: a signal now stops the ones started
+        if not stopping:
+            processes.append(start())
+    while any(process.is_alive() for process in processes):
+        wait([process.sentinel for process in processes if process.is_alive()], timeout=1.0)
+        if stopping or gave_up:
+            stop_all()  # also any worker started just before the signal came
+            continue
+        for index, process in enumerate(processes):
+            if process.is_alive():
+                continue
+            now = time.monotonic()
+            while restarts and restarts[0] < now - RESTART_WINDOW_SECONDS:
+                restarts.popleft()
+            if len(restarts) >= MAX_RESTARTS:
+                log.critical(
+                    "worker %s exited with %s, %d workers died in %d s: stopping",
+                    process.pid,
+                    process.exitcode,
+                    len(restarts) + 1,
+                    RESTART_WINDOW_SECONDS,
+                )
+                gave_up = True
+                stop_all()
+                break
+            restarts.append(now)
+            log.error("worker %s exited with %s; starting another", process.pid, process.exitcode)
+            processes[index] = start()
+    if gave_up:
+        return 1
+    return max((process.exitcode or 0) for process in processes)

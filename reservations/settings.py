@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 T = TypeVar("T")
 
 MIN_JWT_SECRET_BYTES = 32
+# A secret of few distinct characters ("aaaa...", "abab...") is long but guessable.
+MIN_JWT_SECRET_DISTINCT_CHARACTERS = 8
+# Attempts older than a day are forgotten (forget_old_login_failures): no window may be longer.
+MAX_RATE_WINDOW_SECONDS = 86400
 # Values copied from tutorials and examples; a deployment using one is as good as unauthenticated.
 KNOWN_EXAMPLE_SECRETS = frozenset(
     {
@@ -119,6 +123,13 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
     return tuple(networks)
 
 
+def _currency(name: str, raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise SettingsError(f"{name} must be a three-letter ISO 4217 code like EUR, got {raw!r}")
+    return code
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -140,6 +151,7 @@ class Settings:
     max_poster_bytes: int = 5 * 1024 * 1024
     max_poster_pixels: int = 40_000_000
     cinema_tz: ZoneInfo = ZoneInfo("UTC")
+    currency: str = "EUR"  # ISO 4217: what every price is in; pages show it, the API docs say it
     cleaning_buffer_minutes: int = 15
     log_level: str = "INFO"
     log_format: str = "text"
@@ -150,8 +162,13 @@ class Settings:
     db_acquire_timeout_seconds: int = 5
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    login_max_failures_per_email: int = 100
+    login_max_failures_per_address: int = 100
+    register_max_per_address: int = 10
+    register_window_seconds: int = 3600
     max_body_bytes: int = 1024 * 1024
     max_viewers_per_address: int = 50
+    max_viewers: int = 10000
     ws_queue_size: int = 256
     ws_heartbeat_seconds: int = 30
     # Reverse proxies whose X-Forwarded-For is believed (reservations/proxies.py); none: ignored.
@@ -195,6 +212,7 @@ class Settings:
         read("MAX_POSTER_BYTES", _positive_int)
         read("MAX_POSTER_PIXELS", _positive_int)
         read("CINEMA_TZ", _zone)
+        read("CURRENCY", _currency)
         read("CLEANING_BUFFER_MINUTES", _non_negative_int)
         read("LOG_LEVEL", _choice(LOG_LEVELS))
         read("LOG_FORMAT", _choice(("text", "json")))
@@ -205,8 +223,13 @@ class Settings:
         read("DB_ACQUIRE_TIMEOUT_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES", _positive_int)
         read("LOGIN_WINDOW_SECONDS", _positive_int)
+        read("LOGIN_MAX_FAILURES_PER_EMAIL", _positive_int)
+        read("LOGIN_MAX_FAILURES_PER_ADDRESS", _positive_int)
+        read("REGISTER_MAX_PER_ADDRESS", _positive_int)
+        read("REGISTER_WINDOW_SECONDS", _positive_int)
         read("MAX_BODY_BYTES", _positive_int)
         read("MAX_VIEWERS_PER_ADDRESS", _positive_int)
+        read("MAX_VIEWERS", _positive_int)
         read("WS_QUEUE_SIZE", _positive_int)
         read("WS_HEARTBEAT_SECONDS", _positive_int)
         read("TRUSTED_PROXIES", _networks)
@@ -224,6 +247,18 @@ class Settings:
             raise SettingsError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         if self.max_hold_lifetime_seconds < self.hold_ttl_seconds:
             raise SettingsError("MAX_HOLD_LIFETIME_SECONDS must be at least HOLD_TTL_SECONDS")
+        for name, window in (
+            ("LOGIN_WINDOW_SECONDS", self.login_window_seconds),
+            ("REGISTER_WINDOW_SECONDS", self.register_window_seconds),
+        ):
+            if window > MAX_RATE_WINDOW_SECONDS:
+                raise SettingsError(f"{name} must be at most {MAX_RATE_WINDOW_SECONDS} (a day)")
+        for name, ceiling in (
+            ("LOGIN_MAX_FAILURES_PER_EMAIL", self.login_max_failures_per_email),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", self.login_max_failures_per_address),
+        ):
+            if ceiling < self.login_max_failures:
+                raise SettingsError(f"{name} must be at least LOGIN_MAX_FAILURES")
         if self.jwt_secret:
             check_jwt_secret(self.jwt_secret)
         elif not self.embedded:
@@ -252,6 +287,11 @@ def check_jwt_secret(secret: str) -> None:
         raise SettingsError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long")
     if secret.strip().lower() in KNOWN_EXAMPLE_SECRETS:
         raise SettingsError("JWT_SECRET is a well-known example value; generate a random one")
+    if len(set(secret)) < MIN_JWT_SECRET_DISTINCT_CHARACTERS:
+        raise SettingsError(
+            f"JWT_SECRET has fewer than {MIN_JWT_SECRET_DISTINCT_CHARACTERS} different "
+            "characters; generate a random one"
+        )
 
 
 def _replace(settings: Settings, **changes: object) -> Settings:

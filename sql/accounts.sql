@@ -10,12 +10,18 @@ RETURNING id, email, first_name, last_name, role, created_at;
 
 -- name: find_user_by_email
 -- The user with this email, compared case-insensitively; $1 email.
-SELECT id, email, password_hash, first_name, last_name, role, created_at
+SELECT id, email, password_hash, first_name, last_name, role, created_at, token_generation
 FROM users WHERE lower(email) = lower($1);
 
 -- name: find_user_by_id
--- The user as the database says now (so a promotion or a deletion takes effect at once).
-SELECT id, email, first_name, last_name, role, created_at FROM users WHERE id = $1;
+-- The user as the database says now (so a promotion, a deletion or revoked tokens take effect
+-- at once).
+SELECT id, email, first_name, last_name, role, created_at, token_generation
+FROM users WHERE id = $1;
+
+-- name: user_token_generation
+-- The token generation of user $1 (NULL: no such user); a token of another one is revoked.
+SELECT token_generation FROM users WHERE id = $1;
 
 -- name: set_user_role
 -- $1 user id, $2 role.
@@ -23,27 +29,72 @@ UPDATE users SET role = $2 WHERE id = $1
 RETURNING id, email, first_name, last_name, role, created_at;
 
 -- name: upsert_admin
--- Create an admin, or make an existing user admin with this password; $1 email, $2 hash.
+-- Create an admin, or take over the existing account of this email: admin, this password, and
+-- every token issued to it before revoked; $1 email, $2 hash. `existed` says which happened,
+-- `previous_role` what the account was before.
+WITH previous AS (  -- read in the statement's snapshot: the role before this update
+    SELECT role FROM users WHERE lower(email) = lower($1)
+)
 INSERT INTO users (email, password_hash, role) VALUES ($1, $2, 'admin')
-ON CONFLICT (lower(email)) DO UPDATE SET role = 'admin', password_hash = EXCLUDED.password_hash
-RETURNING id, email, first_name, last_name, role, created_at;
+ON CONFLICT (lower(email)) DO UPDATE
+SET role = 'admin',
+    password_hash = EXCLUDED.password_hash,
+    token_generation = users.token_generation + 1
+RETURNING id, email, first_name, last_name, role, created_at,
+          (xmax <> 0) AS existed, (SELECT role FROM previous) AS previous_role;
 
--- name: login_blocked_for
--- Seconds until the most blocked of the keys $1 (text[]) may try again, or 0.
--- $2 max failures per window, $3 window length in seconds.
-SELECT coalesce(max(ceil(extract(epoch FROM window_start + make_interval(secs => $3) - now())))::int, 0)
-FROM login_failures
+-- name: open_rate_limit_keys
+-- Make sure each key of $1 (text[]) has its row, so that it can be locked; in key order, as
+-- lock_rate_limit_keys locks them, so two requests never wait for each other in a circle.
+INSERT INTO login_attempts (key)
+SELECT k FROM unnest($1::text[]) AS k ORDER BY k
+ON CONFLICT (key) DO NOTHING;
+
+-- name: lock_rate_limit_keys
+-- Lock the rows of the keys $1 (text[]) until the transaction ends, in key order.
+SELECT key FROM login_attempts WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE;
+
+-- name: count_rate_limit_attempts
+-- Per key of $1 (text[]): its attempts in the last $2 seconds, and the seconds until the
+-- oldest of them leaves that window (NULL without any). Read after lock_rate_limit_keys.
+SELECT key,
+       recent.attempts,
+       ceil(extract(epoch FROM recent.oldest + make_interval(secs => $2) - now()))::int
+           AS seconds_to_room
+FROM login_attempts,
+     LATERAL (
+         SELECT count(*)::int AS attempts, min(t) AS oldest
+         FROM unnest(login_attempts.attempts) AS t
+         WHERE t > now() - make_interval(secs => $2)
+     ) AS recent
+WHERE key = ANY($1::text[]);
+
+-- name: add_rate_limit_attempt
+-- Count an attempt now for each key of $1 (text[]), forgetting those older than $2 seconds.
+-- Returns the attempt's time, which refund_rate_limit_attempt takes back.
+UPDATE login_attempts
+SET attempts = ARRAY(
+        SELECT t FROM unnest(attempts) AS t
+        WHERE t > now() - make_interval(secs => $2)
+        ORDER BY t
+    ) || now(),
+    last_attempt = now()
 WHERE key = ANY($1::text[])
-  AND failures >= $2
-  AND window_start + make_interval(secs => $3) > now();
+RETURNING now() AS attempted_at;
 
--- name: record_login_failure
--- Count a failure for each key $1 (text[]) in the current fixed window of $2 seconds.
-INSERT INTO login_failures (key, window_start, failures)
-SELECT k, to_timestamp(floor(extract(epoch FROM now()) / $2) * $2), 1
-FROM unnest($1::text[]) AS k
-ON CONFLICT (key, window_start) DO UPDATE SET failures = login_failures.failures + 1;
+-- name: refund_rate_limit_attempt
+-- Take back the attempt made at $2 from each key of $1 (text[]): it turned out well.
+UPDATE login_attempts SET attempts = array_remove(attempts, $2::timestamptz)
+WHERE key = ANY($1::text[]);
+
+-- name: forget_rate_limit_key
+-- Forget every attempt of key $1 (a client that proved it knows the password).
+DELETE FROM login_attempts WHERE key = $1;
 
 -- name: forget_old_login_failures
--- Housekeeping: windows that ended more than a day ago.
+-- Housekeeping: keys without an attempt for a day (the longest window), and the rows of the
+-- fixed-window table that login_attempts replaced.
+WITH forgotten AS (
+    DELETE FROM login_attempts WHERE last_attempt < now() - interval '1 day'
+)
 DELETE FROM login_failures WHERE window_start < now() - interval '1 day';

@@ -126,7 +126,11 @@ async def test_repeated_failures_are_rate_limited(client):
     assert (await blocked.json())["error"]["code"] == "rate_limited"
 
 
-async def test_rate_limit_per_address_spans_emails(client):
+async def test_rate_limit_per_address_spans_emails(aiohttp_client, make_settings, database):
+    from reservations.app import create_app
+
+    settings = make_settings(login_max_failures=2, login_max_failures_per_address=5)
+    client = await aiohttp_client(create_app(settings, database))
     for i in range(5):
         assert (await login(client, email=f"u{i}@example.com")).status == 401
     assert (await login(client, email="another@example.com")).status == 429

@@ -23,7 +23,10 @@ PAGES = {
     ("GET", "/register"),
     ("POST", "/register"),
     ("GET", "/my/reservations"),
+    ("GET", "/my/reservations/{id}/ticket"),
 }
+# The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
+CONSOLE_PREFIX = "/admin"
 # aiohttp-apispec's own routes: the spec itself and the Swagger UI page.
 DOCS_ROUTES = {"swagger.spec", "swagger.docs"}
 # Routes that never touch the database, so never answer 503.
@@ -44,7 +47,7 @@ def documented_routes(app: web.Application) -> list[tuple[str, str, Any]]:
         implied_head = route.method == "HEAD" and any(
             other.method == "GET" and other.handler is route.handler for other in resource
         )
-        if implied_head or (route.method, path) in PAGES:
+        if implied_head or (route.method, path) in PAGES or path.startswith(CONSOLE_PREFIX):
             continue
         found.append((route.method, path, route.handler))
     return found
@@ -221,3 +224,66 @@ async def test_an_undocumented_route_is_caught(aiohttp_client, settings, databas
     assert ("GET", "/api/v1/undocumented") in {(m, p) for m, p, _ in documented_routes(app)}
     with pytest.raises(AssertionError, match="not in the API docs"):
         operation(spec, "GET", "/api/v1/undocumented")
+
+
+async def test_each_error_answer_shows_an_example_of_its_own_codes(app, client):
+    from reservations.api_examples import OPERATION_CODES, known_codes
+
+    spec = await spec_of(client)
+    known = known_codes()
+    seat_unavailable = set()
+    for path, operations in spec["paths"].items():
+        for method, docs in operations.items():
+            own = OPERATION_CODES.get((method.upper(), path), {})
+            for status, answer in docs["responses"].items():
+                if int(status) < 400:
+                    continue
+                example = answer["examples"]["application/json"]["error"]
+                assert set(example) == {"code", "message", "details"}, f"{method} {path} {status}"
+                assert example["message"], f"{method} {path} {status}"
+                assert f"`{example['code']}`" in answer["description"]
+                if int(status) in own:
+                    assert example["code"] == own[int(status)][0]
+                if example["code"] in known and example["code"] not in ("not_found", "conflict"):
+                    assert known[example["code"]][0] == int(status), f"{method} {path} {status}"
+                if example["code"] == "seat_unavailable":
+                    seat_unavailable.add((method, path))
+    # Only the operations that can answer it show seat_unavailable.
+    assert seat_unavailable == {("post", "/api/v1/showtimes/{id}/lock-seats")}
+    assert (
+        spec["paths"]["/api/v1/auth/register"]["post"]["responses"]["409"]["examples"][
+            "application/json"
+        ]["error"]["code"]
+        == "email_taken"
+    )
+
+
+async def test_every_code_the_examples_name_is_a_real_one(app):
+    from reservations.api_examples import COMMON_CODES, MESSAGES, OPERATION_CODES, known_codes
+
+    known = known_codes()
+    named = {code for codes in COMMON_CODES.values() for code in codes}
+    named |= {
+        code
+        for statuses in OPERATION_CODES.values()
+        for codes in statuses.values()
+        for code in codes
+    }
+    # Codes without a class of their own are made from ApiError(code=...) with a message here.
+    made_in_place = {"invalid_json", "bad_request", "forbidden", "rate_limited"}
+    assert named - set(known) <= made_in_place | set(MESSAGES)
+    for code in named & set(known):
+        assert known[code][1], code
+    routes = {(method, path) for method, path, _ in documented_routes(app)}
+    assert set(OPERATION_CODES) <= routes
+
+
+async def test_the_docs_page_says_how_to_get_a_token_and_authorize(client):
+    spec = await spec_of(client)
+    description = spec["info"]["description"]
+    assert "POST /api/v1/auth/login" in description
+    assert "Authorize" in description and "Bearer " in description
+    assert "access_token" in description
+    assert "Bearer" in spec["securityDefinitions"]["bearerAuth"]["description"]
+    money = spec["definitions"]["Reservation"]["properties"]["total_price"]
+    assert "EUR" in money["description"] and "CURRENCY" in money["description"]

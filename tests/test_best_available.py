@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from reservations.app import create_app
-from reservations.booking.best_seats import Layout, LayoutSeat, is_stranded, score
+from reservations.booking.best_seats import Layout, LayoutSeat, is_stranded, score, stranded_seats
 from tests.factories import Hall, create_hall, create_showtime
 
 ROW_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -489,3 +489,60 @@ async def test_best_available_and_the_gap_rule_are_documented(client):
     assert "stranded_seat_ids" in str(spec["definitions"]["Hold"])
     check = spec["paths"]["/api/v1/showtimes/{id}/stranded-seats"]["get"]
     assert {"200", "404", "422"} <= set(check["responses"])
+
+
+async def test_the_database_and_best_seats_agree_on_stranded_seats(db, make_account):
+    """The gap rule is stated twice: in SQL for holds (stranded_seats_of_hold, under the lock)
+    and in Python for best-available's search. On random halls and claims they must agree."""
+    rng = random.Random(16)
+    hall = await create_hall(db, rows=3, seats_per_row=8)
+    # Aisles: row A after seat 3, row C after seat 5.
+    await db.execute(
+        "UPDATE seats SET column_index = column_index + 100 WHERE theater_id = $1"
+        " AND ((row_label = 'A' AND seat_number > 3) OR (row_label = 'C' AND seat_number > 5))",
+        hall.theater_id,
+    )
+    await db.execute(
+        "UPDATE seats SET column_index = column_index - 99"
+        " WHERE theater_id = $1 AND column_index >= 100",
+        hall.theater_id,
+    )
+    records = await db.fetch(
+        "SELECT id, row_index, column_index, seat_type FROM seats WHERE theater_id = $1",
+        hall.theater_id,
+    )
+    layout = Layout.from_records(records)
+    seat_ids = sorted(record["id"] for record in records)
+    me, rival = await make_account(), await make_account()
+    holds = {}
+    for account in (me, rival):
+        holds[account.id] = await db.fetchval(
+            "INSERT INTO holds (showtime_id, user_id, expires_at)"
+            " VALUES ($1, $2, now() + interval '10 minutes') RETURNING id",
+            hall.showtime_id,
+            account.id,
+        )
+    claim = (
+        "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) SELECT $1, unnest($2::uuid[]), $3"
+    )
+    trials_with_stranded_seats = 0
+    for _ in range(60):
+        await db.execute("DELETE FROM seat_claims WHERE showtime_id = $1", hall.showtime_id)
+        shuffled = rng.sample(seat_ids, len(seat_ids))
+        others = set(shuffled[: rng.randint(0, 10)])
+        mine = set(shuffled[10 : 10 + rng.randint(0, 3)])
+        adding = shuffled[13 : 13 + rng.randint(1, 4)]
+        await db.execute(claim, hall.showtime_id, list(others), holds[rival.id])
+        await db.execute(claim, hall.showtime_id, list(mine), holds[me.id])
+        row = await db.fetchrow(
+            "SELECT * FROM stranded_seats_of_hold($1, $2, $3, $4)",
+            hall.showtime_id,
+            hall.theater_id,
+            me.id,
+            adding,
+        )
+        assert set(row["hold_seat_ids"]) == mine | set(adding)
+        expected = stranded_seats(layout, others, others | mine | set(adding))
+        assert set(row["stranded_seat_ids"]) == expected, (others, mine, adding)
+        trials_with_stranded_seats += bool(expected)
+    assert trials_with_stranded_seats >= 10  # the rule was exercised, not only empty answers

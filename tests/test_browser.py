@@ -175,18 +175,18 @@ async def test_two_people_see_each_others_holds_and_sales_live(browser, start_si
 
     # Alice picks C6: held for her at once, and Bob sees it held within two seconds.
     await alice.get_by_role(
-        "button", name=re.compile(r"^Row C, seat 6, regular, 10\.00, available$")
+        "button", name=re.compile(r"^Row C, seat 6, regular, 10\.00 EUR, available$")
     ).click()
     await expect_status(alice, hall, "C6", "held", mine=True)
     await expect(seat(alice, hall, "C6")).to_have_attribute("aria-pressed", "true")
     await expect_status(bob, hall, "C6", "held")
     await expect(seat(bob, hall, "C6")).to_have_attribute(
-        "aria-label", "Row C, seat 6, regular, 10.00, held by someone else"
+        "aria-label", "Row C, seat 6, regular, 10.00 EUR, held by someone else"
     )
     await expect(alice.locator("[data-countdown]")).to_contain_text(
         re.compile(r"held for (9|10):\d\d")
     )
-    await expect(alice.locator("[data-selection-list]")).to_contain_text("C6 · 10.00")
+    await expect(alice.locator("[data-selection-list]")).to_contain_text("C6 · 10.00 EUR")
 
     # Bob cannot have it, and is told so in words. (The seat is aria-disabled, which
     # Playwright treats as not clickable; a person can still click it.)
@@ -212,7 +212,7 @@ async def test_two_people_see_each_others_holds_and_sales_live(browser, start_si
     await expect_status(bob, hall, "C7", "held")
 
     # She confirms: booked, with a ticket code; Bob sees both sold.
-    confirm = alice.get_by_role("button", name=re.compile(r"^Confirm 2 seats · 20\.00$"))
+    confirm = alice.get_by_role("button", name=re.compile(r"^Confirm 2 seats · 20\.00 EUR$"))
     await confirm.click()
     await expect(alice.locator("[data-booked]")).to_be_visible()
     ticket_code = (await alice.locator("[data-ticket-code]").text_content() or "").strip()
@@ -220,7 +220,7 @@ async def test_two_people_see_each_others_holds_and_sales_live(browser, start_si
     await expect_status(bob, hall, "C6", "sold")
     await expect_status(bob, hall, "C7", "sold")
     await expect(seat(bob, hall, "C7")).to_have_attribute(
-        "aria-label", "Row C, seat 7, regular, 10.00, sold"
+        "aria-label", "Row C, seat 7, regular, 10.00 EUR, sold"
     )
 
     # Leaving the page gives a held seat back at once.
@@ -233,7 +233,7 @@ async def test_two_people_see_each_others_holds_and_sales_live(browser, start_si
     card = alice.locator(".reservation-card", has_text=ticket_code)
     await expect(card).to_be_visible()
     await expect(card).to_contain_text("C6, C7")
-    await expect(card).to_contain_text("20.00")
+    await expect(card).to_contain_text("20.00 EUR")
     await expect(
         card.get_by_role("button", name=re.compile("^Cancel the reservation"))
     ).to_be_visible()

@@ -68,8 +68,13 @@ async def _fail_login(client, email: str, forwarded_for: str | None = None) -> i
     return response.status
 
 
-async def test_without_trusted_proxies_a_spoofed_header_does_not_dodge_the_login_limit(client):
-    """LOGIN_MAX_FAILURES (5 in the tests) failures per address, whatever the emails."""
+async def test_without_trusted_proxies_a_spoofed_header_does_not_dodge_the_login_limit(
+    aiohttp_client, make_settings, database
+):
+    """LOGIN_MAX_FAILURES_PER_ADDRESS (5 here) failures per address, whatever the emails."""
+    client = await aiohttp_client(
+        create_app(make_settings(login_max_failures_per_address=5), database)
+    )
     for index in range(5):
         assert await _fail_login(client, f"u{index}@example.com", f"203.0.113.{index}") == 401
     assert await _fail_login(client, "another@example.com", "198.51.100.1") == 429
@@ -78,7 +83,8 @@ async def test_without_trusted_proxies_a_spoofed_header_does_not_dodge_the_login
 async def test_behind_a_trusted_proxy_the_login_limit_keys_on_the_client(
     aiohttp_client, make_settings, database
 ):
-    client = await aiohttp_client(create_app(make_settings(trusted_proxies=LOCAL_PROXY), database))
+    settings = make_settings(trusted_proxies=LOCAL_PROXY, login_max_failures_per_address=5)
+    client = await aiohttp_client(create_app(settings, database))
     # Five customers behind the one proxy fail once each: none is blocked for the others.
     for index in range(5):
         assert await _fail_login(client, f"u{index}@example.com", f"203.0.113.{index}") == 401

@@ -216,12 +216,16 @@ async def test_showtime_page_draws_the_hall_with_statuses_types_and_prices(clien
 
     text, html = await page(client, f"/showtimes/{hall.showtime_id}")
 
-    assert html.seat(hall.seats["C2"])["aria-label"] == "Row C, seat 2, premium, 12.50, available"
+    # Prices carry the cinema's currency (CURRENCY, EUR by default).
     assert (
-        html.seat(hall.seats["A1"])["aria-label"] == "Row A, seat 1, accessible, 10.00, available"
+        html.seat(hall.seats["C2"])["aria-label"] == "Row C, seat 2, premium, 12.50 EUR, available"
+    )
+    assert (
+        html.seat(hall.seats["A1"])["aria-label"]
+        == "Row A, seat 1, accessible, 10.00 EUR, available"
     )
     sold, taken = html.seat(hall.seats["B1"]), html.seat(hall.seats["B2"])
-    assert sold["data-status"] == "sold" and sold["aria-label"].endswith("10.00, sold")
+    assert sold["data-status"] == "sold" and sold["aria-label"].endswith("10.00 EUR, sold")
     assert taken["data-status"] == "held" and taken["aria-label"].endswith("held by someone else")
     assert sold["aria-disabled"] == "true"
     assert html.seat(hall.seats["C2"]).get("aria-disabled") is None
@@ -283,6 +287,73 @@ async def test_cancelled_showtime_is_a_404_page(client, db):
     await db.execute("UPDATE showtimes SET cancelled_at = now() WHERE id = $1", hall.showtime_id)
     text, _ = await page(client, f"/showtimes/{hall.showtime_id}", status=404)
     assert "cancelled" in text
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize("path", ["/no-such-page", "/showtimes", "/my/nothing/here"])
+async def test_an_unknown_address_is_an_html_404_page_for_browsers(client, path):
+    response = await client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    text = await response.text()
+    assert response.status == 404
+    assert response.content_type == "text/html"
+    assert "There is no page at this address" in text
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert Page(text).find_all("a", href="/")
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/api/v1/no-such-thing", BROWSER_ACCEPT),  # the API is JSON, whoever asks
+        ("/no-such-page", "application/json"),
+        ("/no-such-page", "*/*"),
+    ],
+)
+async def test_an_unknown_address_stays_json_for_api_clients(client, path, accept):
+    response = await client.get(path, headers={"Accept": accept})
+    assert response.status == 404
+    assert response.content_type == "application/json"
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+async def test_pages_show_prices_in_the_currency_setting(
+    aiohttp_client, make_settings, database, db
+):
+    client = await aiohttp_client(create_app(make_settings(currency="GBP"), database))
+    hall = await create_hall(db, rows=1, seats_per_row=2, price="9.50")
+    text, html = await page(client, f"/showtimes/{hall.showtime_id}")
+    assert (
+        html.seat(hall.seats["A1"])["aria-label"] == "Row A, seat 1, regular, 9.50 GBP, available"
+    )
+    assert "9.50 GBP" in re.sub(r"<[^>]+>", "", text)  # the legend
+    assert html.find_all("section", **{"data-currency": "GBP"})
+    assert html.find_all("body", **{"data-currency": "GBP"})
+
+
+def test_the_currency_setting_is_an_iso_code():
+    from reservations.settings import Settings, SettingsError
+
+    assert Settings.from_env({"CURRENCY": "usd"}).currency == "USD"
+    assert Settings.from_env({}).currency == "EUR"
+    for bad in ("EURO", "€", "U$D", "12"):
+        with pytest.raises(SettingsError, match="CURRENCY"):
+            Settings.from_env({"CURRENCY": bad})
+
+
+async def test_the_ticket_page_is_a_printable_shell_for_the_owner(client):
+    reservation_id = uuid.uuid4()
+    text, html = await page(client, f"/my/reservations/{reservation_id}/ticket")
+    (section,) = html.find_all("section", **{"data-ticket": True})
+    assert section["data-reservation-id"] == str(reservation_id)
+    assert any(
+        (attrs.get("src") or "").startswith("/static/ticket.js")
+        for attrs in html.find_all("script")
+    )
+    assert not html.inline_code
+    text, _ = await page(client, "/my/reservations/not-an-id/ticket", status=404)
+    assert "no reservation" in text
 
 
 # ---- the account pages --------------------------------------------------------------------

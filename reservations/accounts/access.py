@@ -3,7 +3,8 @@
 Handlers are marked with `@user_only`, `@admin_only` or `@optional_user`; `auth_middleware`
 reads the mark before the body is parsed, so an anonymous caller gets 401 and a user on an
 admin route 403, whatever the body. The role is read from the database on every request, so a
-promotion takes effect at once and a deleted user's token stops working.
+promotion takes effect at once and a deleted user's token stops working; so is the user's token
+generation, so that raising it revokes every token issued before.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 from ..context import CURRENT_USER, POOL, SETTINGS
 from ..db import QUERIES
 from ..errors import Forbidden, Unauthorized
-from .tokens import InvalidToken, read_token
+from .tokens import InvalidToken, read_access_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +48,13 @@ admin_only = _mark(ADMIN)
 optional_user = _mark(OPTIONAL)
 
 
+def admin_panel(handler: F) -> F:
+    """Admins only, like `admin_only`, for a route that is not part of the API (the admin
+    console's panels): access is checked the same way, but nothing goes into the API docs."""
+    handler.__access__ = ADMIN  # type: ignore[attr-defined]
+    return handler
+
+
 def access_of(handler: Any) -> str:
     return getattr(handler, "__access__", PUBLIC)
 
@@ -61,11 +69,14 @@ def bearer_token(request: web.Request) -> str | None:
 
 async def user_from_token(request: web.Request, token: str) -> asyncpg.Record | None:
     try:
-        user_id = read_token(token, request.app[SETTINGS].jwt_secret)
+        claims = read_access_token(token, request.app[SETTINGS].jwt_secret)
     except InvalidToken:
         return None
     async with request.app[POOL].acquire() as conn:
-        return await conn.fetchrow(QUERIES.find_user_by_id, user_id)
+        user = await conn.fetchrow(QUERIES.find_user_by_id, claims.user_id)
+    if user is None or user["token_generation"] != claims.generation:
+        return None  # deleted, or its tokens were revoked (create-admin took the account over)
+    return user
 
 
 @web.middleware

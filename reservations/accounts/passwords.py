@@ -47,6 +47,7 @@ class PasswordHasher:
         )
         # Checked against when the email is unknown, so both failures cost the same time.
         self._decoy_hash = bcrypt.hashpw(b"decoy-password", bcrypt.gensalt(rounds))
+        self.checks = 0  # passwords checked (the /metrics counter password_checks)
 
     async def hash(self, password: str) -> str:
         loop = asyncio.get_running_loop()
@@ -57,6 +58,7 @@ class PasswordHasher:
     async def check(self, password: str, hashed: str | None) -> bool:
         loop = asyncio.get_running_loop()
         target = hashed.encode() if hashed else self._decoy_hash
+        self.checks += 1
         matches = await loop.run_in_executor(
             self._executor, bcrypt.checkpw, password.encode(), target
         )

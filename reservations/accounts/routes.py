@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 @docs(tags=["auth"], summary="Create an account (always with role user)")
 @request_schema(RegisterRequest, required=True)
 @response_schema(UserSchema, 201, description="The new user")
-@error_responses(400, 409, 413, 415, 422)
+@error_responses(400, 409, 413, 415, 422, 429)
 async def register(request: web.Request) -> web.Response:
     data = request["data"]
     user = await service.register(
@@ -28,6 +28,8 @@ async def register(request: web.Request) -> web.Response:
         password=data["password"],
         first_name=data["first_name"],
         last_name=data["last_name"],
+        settings=request.app[SETTINGS],
+        address=request.remote,
     )
     return json_response(user, status=201)
 

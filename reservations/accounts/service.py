@@ -7,9 +7,11 @@ from typing import Any
 
 import asyncpg
 
+from ..addresses import client_network
 from ..db import QUERIES
-from ..errors import ApiError, Conflict, NotFound, RateLimited, Unauthorized
+from ..errors import ApiError, Conflict, NotFound, Unauthorized
 from ..settings import Settings
+from .limits import Limit, count_attempt, refund
 from .passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from .tokens import issue_token
 
@@ -44,8 +46,20 @@ async def register(
     password: str,
     first_name: str = "",
     last_name: str = "",
+    settings: Settings | None = None,
+    address: str | None = None,
 ) -> dict[str, Any]:
-    """Everyone registers as a plain user; admins are made by promotion or the CLI."""
+    """Everyone registers as a plain user; admins are made by promotion or the CLI. Each client
+    network may register REGISTER_MAX_PER_ADDRESS accounts per REGISTER_WINDOW_SECONDS,
+    counted before the password is hashed."""
+    if settings is not None:
+        network = client_network(address)
+        await count_attempt(
+            pool,
+            [Limit(f"register:{network}", settings.register_max_per_address)],
+            settings.register_window_seconds,
+            "Too many accounts registered from this network; try again later.",
+        )
     password_hash = await hasher.hash(password)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
@@ -56,11 +70,20 @@ async def register(
     return user_view(row)
 
 
-def _rate_limit_keys(email: str, address: str | None) -> list[str]:
-    keys = [f"email:{email.lower()}"]
-    if address:
-        keys.append(f"address:{address}")
-    return keys
+def login_limits(settings: Settings, email: str, address: str | None) -> list[Limit]:
+    """A client (email and network) gets LOGIN_MAX_FAILURES tries; an email and a network get
+    much higher ceilings, and the email's never stops a client that has not failed, so an
+    attacker cannot lock its owner out by guessing."""
+    email = email.lower()
+    network = client_network(address)
+    pair = f"login:{network} {email}"
+    limits = [
+        Limit(pair, settings.login_max_failures),
+        Limit(f"login-email:{email}", settings.login_max_failures_per_email, pair),
+    ]
+    if network:
+        limits.append(Limit(f"login-address:{network}", settings.login_max_failures_per_address))
+    return limits
 
 
 async def login(
@@ -72,17 +95,14 @@ async def login(
     password: str,
     address: str | None,
 ) -> dict[str, Any]:
-    """Unknown email and wrong password fail alike, in about the same time (a decoy hash)."""
-    keys = _rate_limit_keys(email, address)
+    """Unknown email and wrong password fail alike, in about the same time (a decoy hash).
+
+    The attempt is counted before the password is hashed, and taken back if it succeeds."""
+    limits = login_limits(settings, email, address)
+    attempt = await count_attempt(
+        pool, limits, settings.login_window_seconds, "Too many failed logins; try again later."
+    )
     async with pool.acquire() as conn:
-        blocked_for = await conn.fetchval(
-            QUERIES.login_blocked_for,
-            keys,
-            settings.login_max_failures,
-            settings.login_window_seconds,
-        )
-        if blocked_for > 0:
-            raise RateLimited(blocked_for, "Too many failed logins; try again later.")
         user = await conn.fetchrow(QUERIES.find_user_by_email, email)
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         # No stored password is this long; still spend the time of a check.
@@ -91,10 +111,11 @@ async def login(
     else:
         ok = await hasher.check(password, user["password_hash"] if user else None)
     if not ok or user is None:
-        async with pool.acquire() as conn:
-            await conn.execute(QUERIES.record_login_failure, keys, settings.login_window_seconds)
         raise BadCredentials()
-    token = issue_token(user["id"], settings.jwt_secret, settings.jwt_ttl_seconds)
+    await refund(pool, attempt, forget=limits[0].key)
+    token = issue_token(
+        user["id"], settings.jwt_secret, settings.jwt_ttl_seconds, user["token_generation"]
+    )
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_seconds}
 
 
@@ -109,7 +130,11 @@ async def promote(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
 async def create_admin(
     pool: asyncpg.Pool, hasher: PasswordHasher, email: str, password: str
 ) -> dict[str, Any]:
+    """Create an admin, or take over the account that has this email: it becomes an admin with
+    this password, and every token issued to it before is revoked (whoever registered the email
+    first must not keep a session that has just become an admin's). `existed` and
+    `previous_role` say which happened."""
     password_hash = await hasher.hash(password)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(QUERIES.upsert_admin, email.strip(), password_hash)
-    return user_view(row)
+    return {**user_view(row), "existed": row["existed"], "previous_role": row["previous_role"]}

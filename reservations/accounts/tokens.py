@@ -1,35 +1,103 @@
-"""JWT access tokens: HS256 only, `sub`, `iat` and `exp` required."""
+"""JWTs: HS256 only, `sub`, `iat`, `exp` and `typ` required.
+
+Two kinds, each refused where the other is expected: access tokens (`typ` "access", the bearer
+token of every request, with the user's token generation `gen`) and live-map tickets (`typ`
+"ws", valid for a minute and for one showtime's WebSocket only, so that no access token has to
+travel in a URL, where proxies log it).
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
 ALGORITHM = "HS256"
+ACCESS = "access"
+WS_TICKET = "ws"
+WS_TICKET_TTL_SECONDS = 60
 
 
 class InvalidToken(Exception):
     pass
 
 
-def issue_token(user_id: uuid.UUID, secret: str, ttl_seconds: int) -> str:
+@dataclass(frozen=True)
+class Claims:
+    user_id: uuid.UUID
+    generation: int
+
+
+def issue_token(user_id: uuid.UUID, secret: str, ttl_seconds: int, generation: int = 0) -> str:
     now = int(time.time())
-    payload = {"sub": str(user_id), "iat": now, "exp": now + ttl_seconds, "typ": "access"}
+    payload = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "typ": ACCESS,
+        "gen": generation,
+    }
     return jwt.encode(payload, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, secret: str) -> uuid.UUID:
-    """The user id of a valid token; raises InvalidToken for anything else."""
+def issue_ws_ticket(
+    user_id: uuid.UUID, showtime_id: uuid.UUID, secret: str, generation: int = 0
+) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": str(user_id),
+        "sid": str(showtime_id),
+        "iat": now,
+        "exp": now + WS_TICKET_TTL_SECONDS,
+        "typ": WS_TICKET,
+        "gen": generation,
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def _decode(token: str, secret: str, kind: str) -> dict[str, Any]:
     try:
-        payload = jwt.decode(
+        payload: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "iat", "sub"]},
+            options={"require": ["exp", "iat", "sub", "typ"]},
             leeway=5,
         )
-        return uuid.UUID(str(payload["sub"]))
-    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+    except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from None
+    if payload.get("typ") != kind:
+        raise InvalidToken(f"not a token of type {kind}")
+    return payload
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    generation = payload.get("gen", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise InvalidToken("bad gen")
+    try:
+        return Claims(uuid.UUID(str(payload["sub"])), generation)
+    except (ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from None
+
+
+def read_access_token(token: str, secret: str) -> Claims:
+    """The claims of a valid access token; raises InvalidToken for anything else."""
+    return _claims(_decode(token, secret, ACCESS))
+
+
+def read_token(token: str, secret: str) -> uuid.UUID:
+    """The user id of a valid access token; raises InvalidToken for anything else."""
+    return read_access_token(token, secret).user_id
+
+
+def read_ws_ticket(ticket: str, secret: str, showtime_id: str) -> Claims:
+    """The claims of a valid live-map ticket for `showtime_id`; InvalidToken for anything else
+    (an access token, a ticket for another showtime, an expired one)."""
+    payload = _decode(ticket, secret, WS_TICKET)
+    if payload.get("sid") != showtime_id:
+        raise InvalidToken("a ticket for another showtime")
+    return _claims(payload)

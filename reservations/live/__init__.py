@@ -9,12 +9,13 @@ from aiohttp import web
 from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS
 from .hub import Hub
 from .listener import LISTENER, Listener
-from .routes import watch_showtime
+from .routes import issue_ticket, watch_showtime
 from .snapshots import Snapshots
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/ws/showtimes/{id}", watch_showtime, name="live_seat_map")
+    app.router.add_post("/api/v1/ws-tickets", issue_ticket)
     app.cleanup_ctx.append(_live_context)
     app.on_shutdown.append(_close_viewers)
 
@@ -25,6 +26,7 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         Snapshots(app[POOL]),
         queue_size=settings.ws_queue_size,
         max_viewers_per_address=settings.max_viewers_per_address,
+        max_viewers=settings.max_viewers,
     )
     app[HUB] = hub
     listener = Listener(app[DSN], hub, seat_maps=app.get(SEAT_MAPS))

@@ -26,12 +26,16 @@ from typing import Any
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ..addresses import client_network
 from ..errors import from_database_error
 from .snapshots import Snapshots
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_SHOWTIME = 4404
+# A viewer's own resync requests get at most one snapshot per this many seconds; one asked for
+# sooner is served when the time is up (several asked for meanwhile are served by that one).
+RESYNC_INTERVAL_SECONDS = 1.0
 CLOSE_TIMEOUT_SECONDS = 2.0
 # A viewer whose transport holds more unsent bytes than this is not keeping up: its changes go
 # through its queue, whose writer waits for the socket to drain (and which overflows, in the end).
@@ -75,14 +79,26 @@ class Viewer:
         self.idle = False  # its writer waits on an empty queue: changes may be written directly
         self.writer: asyncio.Task[None] | None = None
         self.closing: asyncio.Task[None] | None = None  # set once the hub drops the viewer
+        self.last_snapshot_at = asyncio.get_running_loop().time()  # asked for, by whoever
+        self.deferred_resync: asyncio.TimerHandle | None = None
 
 
 class Hub:
-    def __init__(self, snapshots: Snapshots, queue_size: int, max_viewers_per_address: int) -> None:
+    def __init__(
+        self,
+        snapshots: Snapshots,
+        queue_size: int,
+        max_viewers_per_address: int,
+        max_viewers: int = 10000,
+        resync_interval: float = RESYNC_INTERVAL_SECONDS,
+    ) -> None:
         self.snapshots = snapshots
         self.queue_size = queue_size
         self.max_viewers_per_address = max_viewers_per_address
+        self.max_viewers = max_viewers
+        self.resync_interval = resync_interval
         self.closed = False
+        self._admitted = 0
         self._showtimes: dict[str, set[Viewer]] = {}
         self._viewers: set[Viewer] = set()
         self._addresses: Counter[str] = Counter()
@@ -90,6 +106,7 @@ class Hub:
         # Figures for metrics and the benchmark.
         self.broadcasts = 0
         self.dropped_viewers = 0
+        self.deferred_resyncs = 0
 
     # -- who is watching ------------------------------------------------------------------
 
@@ -99,17 +116,26 @@ class Hub:
     def viewers_of(self, showtime_id: str) -> int:
         return len(self._showtimes.get(showtime_id, ()))
 
+    def full(self) -> bool:
+        """True when the process has MAX_VIEWERS sockets open (or opening) already."""
+        return self._admitted >= self.max_viewers
+
     def admit(self, address: str) -> bool:
-        """Take one of the address's connection slots; False when it has none left."""
-        if self._addresses[address] >= self.max_viewers_per_address:
+        """Take one of the client's connection slots (an IPv6 client's slots are its /64
+        network's); False when it has none left. Call `release` with the same address."""
+        network = client_network(address)
+        if self._addresses[network] >= self.max_viewers_per_address:
             return False
-        self._addresses[address] += 1
+        self._addresses[network] += 1
+        self._admitted += 1
         return True
 
     def release(self, address: str) -> None:
-        self._addresses[address] -= 1
-        if self._addresses[address] <= 0:
-            del self._addresses[address]
+        network = client_network(address)
+        self._admitted -= 1
+        self._addresses[network] -= 1
+        if self._addresses[network] <= 0:
+            del self._addresses[network]
 
     def join(
         self,
@@ -137,6 +163,9 @@ class Hub:
             await asyncio.shield(viewer.closing)
 
     def _unregister(self, viewer: Viewer) -> None:
+        if viewer.deferred_resync is not None:
+            viewer.deferred_resync.cancel()
+            viewer.deferred_resync = None
         if viewer not in self._viewers:
             return
         self._viewers.discard(viewer)
@@ -188,10 +217,30 @@ class Hub:
             return False
         return True
 
+    def resync_requested(self, viewer: Viewer) -> None:
+        """The client asked for a snapshot: at most one per `resync_interval`, so that a client
+        asking in a loop costs a query a second, not a query a frame."""
+        if viewer.deferred_resync is not None or viewer.closing is not None:
+            return  # one is coming anyway
+        loop = asyncio.get_running_loop()
+        wait = viewer.last_snapshot_at + self.resync_interval - loop.time()
+        if wait <= 0:
+            self.resync(viewer)
+            return
+        self.deferred_resyncs += 1
+
+        def resync_now() -> None:
+            viewer.deferred_resync = None
+            if viewer in self._viewers:
+                self.resync(viewer)
+
+        viewer.deferred_resync = loop.call_later(wait, resync_now)
+
     def resync(self, viewer: Viewer) -> None:
         """Send the viewer a fresh snapshot after what it has been queued so far."""
         if viewer.snapshot_pending or viewer.closing is not None:
             return
+        viewer.last_snapshot_at = asyncio.get_running_loop().time()
         try:
             viewer.queue.put_nowait(None)
         except asyncio.QueueFull:

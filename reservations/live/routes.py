@@ -1,13 +1,16 @@
 """GET /ws/showtimes/{id}: the live seat map of one showtime over a WebSocket.
 
 The socket gets a `snapshot` on connect, then one `seats` message per committed change; a
-`{"type": "resync"}` frame from the client asks for a fresh snapshot. Anything else the client
-sends is ignored, and a frame over MAX_CLIENT_FRAME_BYTES closes the socket (1009). An unknown or
-cancelled showtime (or an id that is not a UUID) is accepted and then closed with 4404.
+`{"type": "resync"}` frame from the client asks for a fresh snapshot (at most one a second per
+viewer: see Hub.resync_requested). Anything else the client sends is ignored, and a frame over
+MAX_CLIENT_FRAME_BYTES closes the socket (1009). An unknown or cancelled showtime (or an id
+that is not a UUID) is accepted and then closed with 4404.
 
-`?token=` (an access token) marks the caller's own held seats with `held_by_me` in snapshots. An
-invalid or expired token is treated as no token, as on the REST routes that take an optional
-one: the map is public, only the marks are lost.
+`?ticket=` (from POST /api/v1/ws-tickets: valid 60 s, for this showtime's socket only) marks the
+caller's own held seats with `held_by_me` in snapshots; so does `?token=` (an access token, as the
+public contract has it), though an access token in a URL ends up in proxy logs, which is why the
+page uses tickets. An invalid or expired ticket or token is treated as none, as on the REST
+routes that take an optional token: the map is public, only the marks are lost.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
-from aiohttp_apispec import docs
+from aiohttp_apispec import docs, request_schema, response_schema
+from marshmallow import Schema, fields
 
-from ..accounts.tokens import InvalidToken, read_token
-from ..api import error_responses
-from ..context import HUB, SETTINGS
-from ..errors import Forbidden, RateLimited
-from .hub import UNKNOWN_SHOWTIME
+from ..accounts.access import current_user, user_only
+from ..accounts.tokens import (
+    WS_TICKET_TTL_SECONDS,
+    InvalidToken,
+    issue_ws_ticket,
+    read_access_token,
+    read_ws_ticket,
+)
+from ..api import RequestSchema, error_responses, json_response
+from ..context import HUB, POOL, SETTINGS
+from ..db import QUERIES
+from ..errors import Busy, Forbidden, RateLimited, from_database_error
+from .hub import RESYNC_INTERVAL_SECONDS, UNKNOWN_SHOWTIME
 
 MAX_CLIENT_FRAME_BYTES = 4096
 # The kernel's send buffer of a viewer's socket. Left alone, Linux grows it to megabytes for a
@@ -35,14 +47,22 @@ SEND_BUFFER_BYTES = 128 * 1024
 
 def _origin_allowed(request: web.Request, allowed_origins: tuple[str, ...]) -> bool:
     """Browsers send Origin on every WebSocket handshake; refuse other sites' pages (cross-site
-    WebSocket hijacking) unless listed. Clients that send no Origin are not browsers."""
+    WebSocket hijacking) unless listed. Clients that send no Origin are not browsers.
+
+    The service's own origin is this host with this scheme, or https when the request came
+    over plain http: behind a proxy that terminates TLS the service sees http while its pages
+    are https. So a plain-http page never opens the map of a service reached over https, and
+    any other scheme (a browser extension's, `null`) is another origin."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
     origin = origin.strip().rstrip("/")
     if "*" in allowed_origins or origin in allowed_origins:
         return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    parts = urlsplit(origin)
+    scheme = parts.scheme.lower()
+    own_schemes = ("http", "https") if request.scheme == "http" else (request.scheme,)
+    return scheme in own_schemes and parts.netloc.lower() == request.host.lower()
 
 
 def _cap_send_buffer(request: web.Request) -> None:
@@ -61,14 +81,24 @@ def _showtime_id(request: web.Request) -> str | None:
         return None
 
 
-def _viewer_id(request: web.Request) -> uuid.UUID | None:
+async def _viewer_id(request: web.Request, showtime_id: str) -> uuid.UUID | None:
+    """The user whose held seats the snapshots mark, if the ticket (or token) is valid and its
+    user's tokens have not been revoked since."""
+    secret = request.app[SETTINGS].jwt_secret
+    ticket = request.query.get("ticket")
     token = request.query.get("token")
-    if not token:
-        return None
     try:
-        return read_token(token, request.app[SETTINGS].jwt_secret)
+        if ticket:
+            claims = read_ws_ticket(ticket, secret, showtime_id)
+        elif token:
+            claims = read_access_token(token, secret)
+        else:
+            return None
     except InvalidToken:
         return None
+    async with request.app[POOL].acquire() as conn:
+        generation = await conn.fetchval(QUERIES.user_token_generation, claims.user_id)
+    return claims.user_id if generation == claims.generation else None
 
 
 def _asks_for_resync(data: str) -> bool:
@@ -87,12 +117,15 @@ def _asks_for_resync(data: str) -> bool:
         '`{"type": "snapshot", "showtime_id", "version", "seats": [{id, status, held_by_me?}]}`, '
         'then after every committed change `{"type": "seats", "showtime_id", "version", '
         '"changes": [{id, status}]}`; `version` grows by one per change. Send '
-        '`{"type": "resync"}` for a fresh snapshot (after a gap in versions). Close codes: 4404 '
+        '`{"type": "resync"}` for a fresh snapshot (after a gap in versions); a viewer gets at most '
+        f"one snapshot per {RESYNC_INTERVAL_SECONDS:g} s, one asked for sooner comes when the "
+        "time is up. Close codes: 4404 "
         "unknown or cancelled showtime, 1013 try again (the client read too slowly, or the "
         "database is unavailable: reconnect for a fresh snapshot), 1001 server shutting down, "
         "1009 client frame too large. Before the upgrade: 400 without the handshake, 403 when an "
-        "Origin header matches neither the host nor ALLOWED_ORIGINS, 429 when an address has "
-        "MAX_VIEWERS_PER_ADDRESS maps open."
+        "Origin header matches neither the service's own origin (scheme and host) nor "
+        "ALLOWED_ORIGINS, 429 when a client address (an IPv6 /64 network) has "
+        "MAX_VIEWERS_PER_ADDRESS maps open, 503 when the process has MAX_VIEWERS open."
     ),
     parameters=[
         {
@@ -105,11 +138,20 @@ def _asks_for_resync(data: str) -> bool:
         },
         {
             "in": "query",
+            "name": "ticket",
+            "type": "string",
+            "required": False,
+            "description": "A ticket from POST /api/v1/ws-tickets for this showtime: marks the "
+            "caller's held seats with held_by_me (an invalid, expired or other showtime's one "
+            "counts as none)",
+        },
+        {
+            "in": "query",
             "name": "token",
             "type": "string",
             "required": False,
-            "description": "An access token: marks the caller's held seats with held_by_me "
-            "(an invalid or expired one counts as none)",
+            "description": "An access token, as the ticket (kept for the public contract; a URL "
+            "ends up in proxy logs, so prefer a ticket)",
         },
         # The WebSocket opening handshake (RFC 6455): without it, 400.
         {
@@ -150,12 +192,14 @@ def _asks_for_resync(data: str) -> bool:
         }
     },
 )
-@error_responses(400, 403, 429)
+@error_responses(400, 403, 429, 503)
 async def watch_showtime(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     hub = request.app[HUB]
     if not _origin_allowed(request, settings.allowed_origins):
         raise Forbidden("WebSocket connections from this origin are not allowed.")
+    if hub.full():
+        raise Busy("This server has as many live seat maps open as it takes.", retry_after=5)
     address = request.remote or ""
     if not hub.admit(address):
         raise RateLimited(retry_after=5, message="Too many live seat maps open from this address.")
@@ -174,13 +218,61 @@ async def watch_showtime(request: web.Request) -> web.StreamResponse:
             code = UNKNOWN_SHOWTIME if showtime_id is None else WSCloseCode.GOING_AWAY
             await ws.close(code=code, message=b"unknown showtime" if showtime_id is None else b"")
             return ws
-        viewer = hub.join(ws, showtime_id, _viewer_id(request), request.transport)
+        try:
+            user_id = await _viewer_id(request, showtime_id)
+        except Exception as exc:
+            if from_database_error(exc) is None:
+                raise
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
+            return ws
+        viewer = hub.join(ws, showtime_id, user_id, request.transport)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT and _asks_for_resync(message.data):
-                    hub.resync(viewer)
+                    hub.resync_requested(viewer)
         finally:
             await hub.leave(viewer)
     finally:
         hub.release(address)
     return ws
+
+
+class TicketRequest(RequestSchema):
+    showtime_id = fields.UUID(required=True)
+
+
+class TicketSchema(Schema):
+    ticket = fields.String(
+        required=True,
+        metadata={"description": "for GET /ws/showtimes/{showtime_id}?ticket=..."},
+    )
+    showtime_id = fields.UUID(required=True)
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "seconds", "example": WS_TICKET_TTL_SECONDS}
+    )
+
+
+@docs(
+    tags=["live"],
+    summary="A ticket to open one showtime's live seat map as yourself",
+    description=(
+        "The ticket goes in the WebSocket URL (`/ws/showtimes/{showtime_id}?ticket=...`) instead "
+        f"of the access token, which would end up in proxy logs: it is valid {WS_TICKET_TTL_SECONDS} "
+        "s, for that showtime's socket only, and is no access token anywhere else. It only marks "
+        "the caller's held seats (held_by_me); the showtime is not checked here (an unknown one "
+        "closes the socket with 4404)."
+    ),
+)
+@user_only
+@request_schema(TicketRequest, required=True)
+@response_schema(TicketSchema, 200, description="The ticket")
+@error_responses(400, 401, 413, 415, 422)
+async def issue_ticket(request: web.Request) -> web.Response:
+    user = current_user(request)
+    showtime_id = request["data"]["showtime_id"]
+    ticket = issue_ws_ticket(
+        user["id"], showtime_id, request.app[SETTINGS].jwt_secret, user["token_generation"]
+    )
+    return json_response(
+        {"ticket": ticket, "showtime_id": showtime_id, "expires_in": WS_TICKET_TTL_SECONDS}
+    )

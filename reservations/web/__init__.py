@@ -1,4 +1,5 @@
-"""Web pages: the programme, the live seat map, login, registration and my reservations.
+"""Web pages: the programme, the live seat map, login, registration, my reservations and the
+admin console.
 
 Pages are rendered on the server from the catalog's and booking's service functions; what needs
 the signed-in person (holding seats, the reservations list) is done by the scripts under
@@ -7,8 +8,9 @@ templates/static/ through the REST API with the token they keep in localStorage.
 
 from aiohttp import web
 
-from . import routes
+from . import admin, routes
 
 
 def setup(app: web.Application) -> None:
     routes.setup(app)
+    admin.setup(app)

@@ -25,12 +25,17 @@ def money(value: Decimal | str) -> str:
     return f"{Decimal(value):.2f}"
 
 
-def seat_aria_label(seat: Mapping[str, Any], status_words: str | None = None) -> str:
-    """'Row C, seat 7, premium, 12.50, available': what a screen reader says for a seat."""
+def priced(value: Decimal | str, currency: str) -> str:
+    """'12.50 EUR': an amount as pages show it, always with the cinema's currency."""
+    return f"{money(value)} {currency}"
+
+
+def seat_aria_label(seat: Mapping[str, Any], currency: str, status_words: str | None = None) -> str:
+    """'Row C, seat 7, premium, 12.50 EUR, available': what a screen reader says for a seat."""
     words = status_words or STATUS_WORDS.get(seat["status"], seat["status"])
     return (
         f"Row {seat['row_label']}, seat {seat['seat_number']}, {seat['seat_type']}, "
-        f"{money(seat['price'])}, {words}"
+        f"{priced(seat['price'], currency)}, {words}"
     )
 
 
@@ -67,7 +72,7 @@ class LegendType:
     price: str
 
 
-def build_hall(seats: Sequence[Mapping[str, Any]]) -> Hall:
+def build_hall(seats: Sequence[Mapping[str, Any]], currency: str) -> Hall:
     """Rows from the screen backwards, each with one cell per column (None where there is none)."""
     if not seats:
         return Hall(rows=[], columns=0, total=0, available=0)
@@ -85,7 +90,7 @@ def build_hall(seats: Sequence[Mapping[str, Any]]) -> Hall:
         row = HallRow(label=labels[row_index])
         for column_index in range(first_column, last_column + 1):
             seat = by_place.get((row_index, column_index))
-            row.cells.append(None if seat is None else _hall_seat(seat))
+            row.cells.append(None if seat is None else _hall_seat(seat, currency))
         rows.append(row)
     return Hall(
         rows=rows,
@@ -95,7 +100,7 @@ def build_hall(seats: Sequence[Mapping[str, Any]]) -> Hall:
     )
 
 
-def _hall_seat(seat: Mapping[str, Any]) -> HallSeat:
+def _hall_seat(seat: Mapping[str, Any], currency: str) -> HallSeat:
     return HallSeat(
         id=str(seat["id"]),
         row_label=seat["row_label"],
@@ -104,7 +109,7 @@ def _hall_seat(seat: Mapping[str, Any]) -> HallSeat:
         seat_type=seat["seat_type"],
         price=money(seat["price"]),
         status=seat["status"],
-        aria_label=seat_aria_label(seat),
+        aria_label=seat_aria_label(seat, currency),
     )
 
 

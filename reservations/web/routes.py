@@ -181,9 +181,10 @@ async def showtime_page(request: web.Request) -> dict[str, Any] | web.Response:
             "theater_name": showtime["theater"]["name"],
             "start": start.astimezone(settings.cinema_tz),
             "price": hall_view.money(showtime["price"]),
+            "currency": settings.currency,
             "started": start <= dt.datetime.now(dt.UTC),
         },
-        "hall": hall_view.build_hall(seats),
+        "hall": hall_view.build_hall(seats, settings.currency),
         "seat_types": hall_view.legend_types(seats, seat_types),
         "has_accessible": any(seat["seat_type"] == "accessible" for seat in seats),
         "max_seats_per_hold": settings.max_seats_per_hold,
@@ -225,6 +226,18 @@ async def register_without_script(request: web.Request) -> dict[str, Any]:
 @aiohttp_jinja2.template("my_reservations.html")
 async def my_reservations_page(request: web.Request) -> dict[str, Any]:
     return {"nav": "mine"}
+
+
+# The ticket of one reservation, to show at the door or print: a shell like the reservations
+# page (the reservation is the signed-in person's, read by the script with their token).
+@routes.get("/my/reservations/{id}/ticket", name="ticket")
+@aiohttp_jinja2.template("ticket.html")
+async def ticket_page(request: web.Request) -> dict[str, Any] | web.Response:
+    try:
+        reservation_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        return not_found_page(request, "We have no reservation at this address.")
+    return {"nav": "mine", "reservation_id": str(reservation_id)}
 
 
 # ---- the ticket's QR code -----------------------------------------------------------------
@@ -308,8 +321,40 @@ def _setup_templates(app: web.Application) -> None:
     environment.filters["day_and_clock"] = day_and_clock
     environment.globals["asset"] = asset_url
     environment.globals["cinema_tz"] = str(zone)
+    environment.globals["currency"] = app[SETTINGS].currency
+
+
+# Where a browser may be sent by a typed or stale address; everything else (the API, the live
+# seat map, files) keeps answering JSON or nothing.
+_NOT_PAGES = ("/api/", "/ws/", "/static/", "/posters/", "/metrics", "/healthz", "/readyz")
+
+
+def _wants_page(request: web.Request) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.path.startswith(_NOT_PAGES)
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
+@web.middleware
+async def page_not_found_middleware(
+    request: web.Request, handler: PageHandler
+) -> web.StreamResponse:
+    """An unknown address asked for by a browser gets the friendly 404 page; the API's clients
+    (and a browser's fetch of an API path) still get the JSON error from the error middleware."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if not _wants_page(request):
+            raise
+        return not_found_page(
+            request, "There is no page at this address. It may have moved, or the link is wrong."
+        )
 
 
 def setup(app: web.Application) -> None:
     _setup_templates(app)
     app.router.add_routes(routes)
+    # Innermost (after the error middleware), so it sees the router's 404 before it turns JSON.
+    app.middlewares.append(page_not_found_middleware)

@@ -76,12 +76,22 @@ export async function api(path, { method = "GET", body, headers = {}, keepalive 
   return { ok: response.ok, status: response.status, data, error, response };
 }
 
-/** A same-site path to go to after logging in, never another origin. */
+/**
+ * A path of this origin to go to after logging in, never another origin. The value is parsed
+ * as the browser would parse it (which drops tabs and newlines, and reads "\\" as "/"), so
+ * "/\t/evil.example" or "/\\evil.example" cannot slip through as a path; what is returned is
+ * rebuilt from the parsed URL and never starts with "//".
+ */
 export function safeNext(value) {
-  if (typeof value === "string" && value.startsWith("/") && !value.startsWith("//") && !value.startsWith("/\\")) {
-    return value;
+  if (typeof value !== "string" || !value.startsWith("/")) return "/";
+  let url;
+  try {
+    url = new URL(value, window.location.origin);
+  } catch {
+    return "/";
   }
-  return "/";
+  if (url.origin !== window.location.origin || url.pathname.startsWith("//")) return "/";
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 export function cinemaTimeZone() {
@@ -105,15 +115,29 @@ export function formatDateTime(iso) {
 export function updateNav() {
   const current = session();
   for (const item of document.querySelectorAll("[data-when]")) {
-    item.hidden = (item.dataset.when === "signed-in") !== Boolean(current);
+    if (item.dataset.when === "admin") item.hidden = !(current && current.role === "admin");
+    else item.hidden = (item.dataset.when === "signed-in") !== Boolean(current);
   }
   for (const label of document.querySelectorAll("[data-user-email]")) {
     label.textContent = current && current.email ? current.email : "";
   }
 }
 
+/** The signed-in person's role, asked once per session, for the navigation only (the server
+ * checks the role on every request that needs it). */
+async function learnRole() {
+  const current = session();
+  if (!current || current.role) return;
+  const result = await api("/api/v1/auth/me");
+  const now = session();
+  if (!result.ok || !now || now.token !== current.token) return;
+  localStorage.setItem(SESSION_KEY, JSON.stringify({ ...now, role: result.data.role }));
+  updateNav();
+}
+
 function setUpNav() {
   updateNav();
+  learnRole();
   for (const button of document.querySelectorAll('[data-action="logout"]')) {
     button.addEventListener("click", () => {
       clearSession();

@@ -63,7 +63,13 @@ function start(root) {
     when.textContent = formatDateTime(reservation.showtime?.start_time || "");
     field("theater").textContent = reservation.theater?.name || "";
     field("seats").textContent = seatNames(reservation);
-    field("total").textContent = reservation.total_price;
+    field("total").textContent = `${reservation.total_price} ${document.body.dataset.currency || ""}`.trim();
+    if (reservation.status === "confirmed") {
+      const link = field("ticket-link");
+      link.href = `/my/reservations/${reservation.id}/ticket`;
+      link.setAttribute("aria-label", `Show the ticket for ${reservation.movie?.title || "this showtime"}`);
+      link.hidden = false;
+    }
     field("ticket").textContent = reservation.ticket_code;
     field("status").textContent =
       reservation.status === "cancelled"

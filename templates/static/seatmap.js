@@ -19,7 +19,9 @@ const STATUS_WORDS = {
   held: "held by someone else",
   mine: "held by you",
   sold: "sold",
+  yours: "booked by you",
 };
+const MY_BOOKINGS_PAGES = 5; // of 100 reservations: more than anyone has for one showtime
 
 if (root) startSeatMap(root);
 
@@ -28,6 +30,7 @@ function startSeatMap(root) {
   const started = root.dataset.started === "true";
   const maxSeats = Number(root.dataset.maxSeats) || 10;
   const strandedCheck = root.dataset.strandedCheck === "true";
+  const currency = root.dataset.currency || "";
   const hall = root.querySelector(".hall");
   const ui = {
     connection: root.querySelector("[data-connection]"),
@@ -44,6 +47,11 @@ function startSeatMap(root) {
     ticketCode: root.querySelector("[data-ticket-code]"),
     bestSeats: root.querySelector("[data-best-seats]"),
     availableCount: root.querySelector("[data-available-count]"),
+    bookedNote: root.querySelector("[data-booked-note]"),
+    bestSeatsMode: root.querySelector("[data-best-seats-mode]"),
+    bar: root.querySelector("[data-booking-bar]"),
+    barCountdown: root.querySelector("[data-bar-countdown]"),
+    barConfirm: root.querySelector('[data-action="confirm-bar"]'),
   };
 
   /** seat id -> {id, button, status, pending} */
@@ -53,6 +61,9 @@ function startSeatMap(root) {
   }
 
   const myHold = new Map(); // seat id -> when our client learnt it was ours (ms)
+  const bookedByMe = new Set(); // seat ids of the signed-in person's confirmed reservations here
+  let messageAbout = new Map(); // seat id -> its status when the current message spoke of it
+  let messageTimer = null;
   let holdExpiresAt = null; // ms, local clock
   let warned = false;
   let strandedIds = [];
@@ -64,12 +75,15 @@ function startSeatMap(root) {
   let retryDelay = RETRY_FIRST_MS;
   let retryTimer = null;
   let useToken = true;
+  let connectAttempt = 0; // the latest connect() call; an older one waiting for its ticket gives up
   let leaving = false;
   let ticker = null;
 
   // ---- rendering -------------------------------------------------------------------------
 
   const isMine = (seat) => seat.status === "held" && myHold.has(seat.id);
+  const isBookedByMe = (seat) => seat.status === "sold" && bookedByMe.has(seat.id);
+  const priced = (amount) => (currency ? `${amount} ${currency}` : amount);
 
   function describeSeat(seat) {
     const data = seat.button.dataset;
@@ -81,13 +95,14 @@ function startSeatMap(root) {
     const mine = isMine(seat);
     button.dataset.status = seat.status;
     button.dataset.mine = mine ? "true" : "false";
+    button.dataset.yours = isBookedByMe(seat) ? "true" : "false";
     button.dataset.pending = seat.pending ? "true" : "false";
     button.setAttribute("aria-pressed", mine ? "true" : "false");
     if (started || (seat.status !== "available" && !mine)) button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
     const data = button.dataset;
-    const words = mine ? STATUS_WORDS.mine : STATUS_WORDS[seat.status] || seat.status;
-    button.setAttribute("aria-label", `Row ${data.row}, seat ${data.number}, ${data.type}, ${data.price}, ${words}`);
+    const words = mine ? STATUS_WORDS.mine : isBookedByMe(seat) ? STATUS_WORDS.yours : STATUS_WORDS[seat.status] || seat.status;
+    button.setAttribute("aria-label", `Row ${data.row}, seat ${data.number}, ${data.type}, ${priced(data.price)}, ${words}`);
   }
 
   function mySeats() {
@@ -102,7 +117,7 @@ function startSeatMap(root) {
   }
 
   function money(totalCents) {
-    return `${Math.floor(totalCents / 100)}.${String(totalCents % 100).padStart(2, "0")}`;
+    return priced(`${Math.floor(totalCents / 100)}.${String(totalCents % 100).padStart(2, "0")}`);
   }
 
   function renderSelection() {
@@ -110,7 +125,7 @@ function startSeatMap(root) {
     ui.selectionList.replaceChildren(
       ...mine.map((seat) => {
         const item = document.createElement("li");
-        item.textContent = `${seat.button.dataset.label} · ${seat.button.dataset.price}`;
+        item.textContent = `${seat.button.dataset.label} · ${priced(seat.button.dataset.price)}`;
         return item;
       }),
     );
@@ -121,6 +136,16 @@ function startSeatMap(root) {
     ui.confirm.disabled = busy || mine.length === 0 || started;
     ui.confirm.textContent = mine.length ? `Confirm ${mine.length} seat${mine.length === 1 ? "" : "s"} · ${money(total)}` : "Confirm booking";
     ui.release.hidden = mine.length === 0;
+    if (ui.bestSeatsMode) {
+      ui.bestSeatsMode.textContent = mine.length
+        ? `Adds to the ${mine.length} seat${mine.length === 1 ? "" : "s"} you hold; they stay yours.`
+        : "Finds the best free seats together and holds them for you.";
+    }
+    if (ui.bar) {
+      ui.bar.hidden = mine.length === 0 || started;
+      ui.barConfirm.disabled = ui.confirm.disabled;
+      ui.barConfirm.textContent = ui.confirm.textContent;
+    }
     const strandedNow = strandedIds.filter((id) => seats.get(id)?.status === "available");
     ui.stranded.hidden = mine.length === 0 || strandedNow.length === 0;
     if (!ui.stranded.hidden) {
@@ -138,13 +163,65 @@ function startSeatMap(root) {
   function renderAll() {
     for (const seat of seats.values()) renderSeat(seat);
     renderSelection();
+    forgetStaleMessage();
   }
 
-  function say(text, kind = "info") {
+  /** Say `text`; `about` names the seats it speaks of, so that it goes once they change. */
+  function say(text, kind = "info", about = []) {
     ui.messages.dataset.kind = kind;
+    messageAbout = new Map(about.filter((id) => seats.has(id)).map((id) => [id, seats.get(id).status]));
     // Emptying first makes screen readers announce a repeated message again.
     ui.messages.textContent = "";
-    if (text) window.setTimeout(() => { ui.messages.textContent = text; }, 30);
+    window.clearTimeout(messageTimer);
+    if (text) messageTimer = window.setTimeout(() => { ui.messages.textContent = text; }, 30);
+  }
+
+  /** "Row C, seat 6 is held by someone else" stops being true when C6 changes: say nothing. */
+  function forgetStaleMessage() {
+    for (const [id, status] of messageAbout) {
+      if (seats.get(id)?.status !== status) {
+        say("");
+        return;
+      }
+    }
+  }
+
+  // ---- the signed-in person's bookings of this showtime -----------------------------------
+
+  function renderBookedNote() {
+    if (!ui.bookedNote) return;
+    const labels = [...seats.values()].filter(isBookedByMe).map((seat) => seat.button.dataset.label)
+      .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+    ui.bookedNote.hidden = labels.length === 0;
+    const text = ui.bookedNote.querySelector("[data-booked-note-text]");
+    text.textContent = `You already have ${labels.length} seat${labels.length === 1 ? "" : "s"} for this showtime (${labels.join(", ")}).`;
+  }
+
+  /** Seats of the person's confirmed reservations of this showtime, from their reservations. */
+  async function loadMyBookings() {
+    if (!session()) return;
+    const found = new Set();
+    for (let page = 1; page <= MY_BOOKINGS_PAGES; page += 1) {
+      const result = await api(`/api/v1/reservations?include_past=true&page=${page}&page_size=100`);
+      if (!result.ok) return;
+      const items = result.data.reservations || [];
+      for (const reservation of items) {
+        if (reservation.showtime_id !== showtimeId || reservation.status !== "confirmed") continue;
+        for (const seat of reservation.seats || []) found.add(seat.id);
+      }
+      if (items.length < 100 || page * 100 >= (result.data.total ?? 0)) break;
+    }
+    for (const id of found) bookedByMe.add(id);
+    renderAll();
+    renderBookedNote();
+  }
+
+  /** Just booked: the seats are the person's, said once (the booked panel shows the code). */
+  function noteBooked(chosen) {
+    for (const seat of chosen) bookedByMe.add(seat.id);
+    say("");
+    renderAll();
+    renderBookedNote();
   }
 
   function setConnection(state, text) {
@@ -163,6 +240,7 @@ function startSeatMap(root) {
     }
     if (holdExpiresAt === null) {
       // Held before this page opened (another tab or device): the map does not say until when.
+      if (ui.barCountdown) ui.barCountdown.textContent = "Held";
       ui.countdown.dataset.warning = "false";
       ui.countdown.textContent = "You were already holding these seats; they are kept for a limited time, so confirm soon.";
       return;
@@ -175,6 +253,10 @@ function startSeatMap(root) {
     ui.countdown.textContent = warning
       ? `Less than a minute left: ${clock}. Confirm now or the seats go back on sale.`
       : `Your seats are held for ${clock}.`;
+    if (ui.barCountdown) {
+      ui.barCountdown.dataset.warning = ui.countdown.dataset.warning;
+      ui.barCountdown.textContent = `Held ${clock}`;
+    }
   }
 
   function tick() {
@@ -309,7 +391,7 @@ function startSeatMap(root) {
       renderAll();
       requestSnapshot();
     }
-    say(explain(result, what), "error");
+    say(explain(result, what), "error", details.unavailable_seat_ids || []);
   }
 
   function signedIn() {
@@ -414,13 +496,16 @@ function startSeatMap(root) {
       renderAll();
       ui.ticketCode.textContent = result.data.ticket_code;
       ui.booked.hidden = false;
-      say(`Booked! Your ticket code is ${result.data.ticket_code}.`, "success");
+      noteBooked(chosen);
       ui.booked.querySelector("a")?.focus();
       return;
     }
     renderSelection();
-    if (result.status === 0) {
-      say("The booking could not be confirmed because the service was unreachable. Press Confirm again: you will not be booked twice.", "error");
+    // Unreachable, busy (503) or a duplicate still running: the booking may yet happen, so the
+    // retry keeps its Idempotency-Key and can never book twice.
+    if (result.status === 0 || result.status === 503 || result.error?.code === "request_in_flight") {
+      const why = result.status === 0 ? "the service was unreachable" : "the service was busy";
+      say(`The booking could not be confirmed because ${why}. Press Confirm again: you will not be booked twice.`, "error");
       return;
     }
     booking = null;
@@ -440,14 +525,52 @@ function startSeatMap(root) {
     if (data.get("accessible")) body.accessible = true;
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
+    const before = mySeats();
     const result = await api(`/api/v1/showtimes/${showtimeId}/best-available`, { method: "POST", body });
     button.disabled = false;
     if (result.ok) {
+      const held = new Set(before.map((seat) => seat.id));
       applyHold(result.data, result.response);
-      say(`We picked ${labelsOf(result.data.locked_seat_ids)} and are holding them for you.`, "success");
+      const added = (result.data.locked_seat_ids || []).filter((id) => !held.has(id)).map((id) => seats.get(id)).filter(Boolean);
+      say(describeBestSeats(added, before), "success");
     } else {
       fail(result, "find seats");
     }
+  }
+
+  function rowsOf(list) {
+    return [...new Set(list.map((seat) => seat.button.dataset.row))];
+  }
+
+  function sideBySide(list) {
+    // One row, and nothing but those seats between the first and the last of them.
+    if (rowsOf(list).length !== 1) return false;
+    const cells = [...list[0].button.parentElement.children];
+    const places = list.map((seat) => cells.indexOf(seat.button)).sort((a, b) => a - b);
+    return places.every((place, index) => index === 0 || place === places[index - 1] + 1);
+  }
+
+  function joinWords(words) {
+    return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
+  }
+
+  /** What "Best seats" did: added to a hold or started one, only the new seats, and whether
+   * they sit together (a group split over rows or an aisle is said so, never passed off as one). */
+  function describeBestSeats(added, before) {
+    const order = (a, b) => a.button.dataset.label.localeCompare(b.button.dataset.label, "en", { numeric: true });
+    added.sort(order);
+    const names = added.map((seat) => seat.button.dataset.label).join(", ");
+    const count = `${added.length} seat${added.length === 1 ? "" : "s"}`;
+    const rows = rowsOf(added);
+    let where = "";
+    if (added.length > 1 && rows.length > 1) where = ` They are split across rows ${joinWords(rows)}, not all together.`;
+    else if (added.length > 1 && !sideBySide(added)) where = ` They are in row ${rows[0]} but not side by side.`;
+    if (!before.length) return `We picked ${count} for you: ${names}. They are held for you.${where}`;
+    const heldRows = rowsOf(before);
+    const apart = rows.some((row) => !heldRows.includes(row))
+      ? ` Your seats are now in rows ${joinWords([...new Set([...heldRows, ...rows])].sort())}.`
+      : "";
+    return `Added ${count} (${names}) to the ${before.length} you already held; ${before.length + added.length} held in all.${where}${apart}`;
   }
 
   // ---- the WebSocket ---------------------------------------------------------------------
@@ -515,13 +638,24 @@ function startSeatMap(root) {
     }
   }
 
-  function connect() {
+  async function connect() {
     window.clearTimeout(retryTimer);
     retryTimer = null;
+    const attempt = ++connectAttempt;
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    const bearer = useToken ? token() : null;
-    const query = bearer ? `?token=${encodeURIComponent(bearer)}` : "";
     setConnection("connecting", "Connecting to live updates…");
+    // A one-minute ticket for this showtime's socket, never the access token: URLs get logged.
+    let query = "";
+    if (useToken && token()) {
+      const issued = await api("/api/v1/ws-tickets", { method: "POST", body: { showtime_id: showtimeId } });
+      if (attempt !== connectAttempt || leaving) return; // another connect() took over
+      if (issued.ok) {
+        query = `?ticket=${encodeURIComponent(issued.data.ticket)}`;
+      } else if (token()) {
+        scheduleReconnect(); // not a refused session (that logs out): watching anonymously would lose our marks
+        return;
+      }
+    }
     snapshotAskedAt = Date.now();
     const current = new WebSocket(`${scheme}://${window.location.host}/ws/showtimes/${showtimeId}${query}`);
     socket = current;
@@ -562,12 +696,16 @@ function startSeatMap(root) {
       release([seat.id]);
       return;
     }
+    if (isBookedByMe(seat)) {
+      say(`${describeSeat(seat)} is already yours: it is in your reservations.`, "info", [seat.id]);
+      return;
+    }
     if (seat.status === "sold") {
-      say(`${describeSeat(seat)} is already sold. Please pick another seat.`, "error");
+      say(`${describeSeat(seat)} is already sold. Please pick another seat.`, "error", [seat.id]);
       return;
     }
     if (seat.status === "held") {
-      say(`${describeSeat(seat)} is held by someone else right now. Please pick another seat.`, "error");
+      say(`${describeSeat(seat)} is held by someone else right now. Please pick another seat.`, "error", [seat.id]);
       return;
     }
     if (!signedIn()) return;
@@ -578,10 +716,37 @@ function startSeatMap(root) {
     hold(seat);
   });
 
-  // Arrow keys move between seats as they sit in the hall (Tab still visits every seat).
+  // The hall is one Tab stop (a roving tabindex, as in the WAI-ARIA grid pattern): the seat last
+  // visited keeps tabindex 0, every other seat -1; arrow keys move between seats as they sit in
+  // the hall, Home and End to the ends of a row. So Tab goes from the hall straight on to Best
+  // seats and Confirm.
   const seatRows = [...hall.querySelectorAll(".hall-row")].filter((row) => row.querySelector("button.seat"));
+  let rovingSeat = null;
+  function makeTabStop(button) {
+    if (rovingSeat === button) return;
+    if (rovingSeat) rovingSeat.tabIndex = -1;
+    rovingSeat = button;
+    button.tabIndex = 0;
+  }
+  {
+    const buttons = [...seats.values()].map((seat) => seat.button);
+    for (const button of buttons) button.tabIndex = -1;
+    const first = buttons.find((button) => button.dataset.status === "available") || buttons[0];
+    if (first) makeTabStop(first);
+  }
+  hall.addEventListener("focusin", (event) => {
+    const button = event.target.closest("button.seat[data-seat-id]");
+    if (button) makeTabStop(button);
+  });
   hall.addEventListener("keydown", (event) => {
     const button = event.target.closest("button.seat[data-seat-id]");
+    if (button && (event.key === "Home" || event.key === "End")) {
+      const inRow = [...button.parentElement.querySelectorAll("button.seat")];
+      const target = event.key === "Home" ? inRow[0] : inRow[inRow.length - 1];
+      event.preventDefault();
+      target.focus();
+      return;
+    }
     const moves = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
     if (!button || !moves[event.key]) return;
     const [rowStep, columnStep] = moves[event.key];
@@ -611,6 +776,7 @@ function startSeatMap(root) {
   });
 
   ui.confirm.addEventListener("click", confirmBooking);
+  if (ui.barConfirm) ui.barConfirm.addEventListener("click", confirmBooking);
   ui.release.addEventListener("click", () => {
     const ids = mySeats().map((seat) => seat.id);
     if (ids.length) release(ids);
@@ -650,6 +816,7 @@ function startSeatMap(root) {
 
   if (!session() && !started) ui.loginHint.hidden = false;
   renderAll();
+  loadMyBookings();
   // On a narrow screen the hall scrolls sideways: start from its middle, where the screen is.
   const scroller = root.querySelector(".hall-scroll");
   if (scroller && scroller.scrollWidth > scroller.clientWidth) {

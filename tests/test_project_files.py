@@ -1,0 +1,32 @@
+"""The project's own files say what they mean: packaging metadata a current setuptools takes
+without a deprecation warning, and migration numbers whose gaps are explained."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_license_is_an_spdx_string_that_the_required_setuptools_understands():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)  # a table is deprecated
+    assert project["project"]["license"] == "MIT"
+    (setuptools,) = [
+        req for req in project["build-system"]["requires"] if req.startswith("setuptools")
+    ]
+    minimum = re.fullmatch(r"setuptools>=(\d+)", setuptools)
+    assert minimum and int(minimum.group(1)) >= 77  # SPDX strings need setuptools 77
+
+
+def test_every_gap_in_the_migration_numbers_is_explained():
+    numbers = sorted(
+        {int(path.name[:4]) for path in (ROOT / "migrations").glob("[0-9][0-9][0-9][0-9]_*.sql")}
+    )
+    gaps = [n for n in range(numbers[0], numbers[-1] + 1) if n not in numbers]
+    readme = (ROOT / "migrations" / "README.md").read_text()
+    for gap in gaps:
+        assert f"{gap:04d}" in readme, f"migration {gap:04d} is missing and unexplained"
+    assert "renumber" in readme.lower()
