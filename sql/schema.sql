@@ -641,6 +641,13 @@ CREATE VIEW live_claims AS
      LEFT JOIN holds h ON ((h.id = c.hold_id)))
   WHERE ((c.reservation_id IS NOT NULL) OR (h.expires_at > now()));
 
+CREATE TABLE login_attempts (
+    key text NOT NULL,
+    attempts timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[] NOT NULL,
+    last_attempt timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT login_attempts_key_check CHECK ((length(key) <= 600))
+);
+
 CREATE TABLE login_failures (
     key text NOT NULL,
     window_start timestamp with time zone NOT NULL,
@@ -753,6 +760,7 @@ CREATE TABLE users (
     last_name text DEFAULT ''::text NOT NULL,
     role text DEFAULT 'user'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    token_generation integer DEFAULT 0 NOT NULL,
     CONSTRAINT users_email_check CHECK (((length(email) >= 3) AND (length(email) <= 254))),
     CONSTRAINT users_first_name_check CHECK ((length(first_name) <= 100)),
     CONSTRAINT users_last_name_check CHECK ((length(last_name) <= 100)),
@@ -773,6 +781,9 @@ ALTER TABLE ONLY holds
 
 ALTER TABLE ONLY idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (user_id, key);
+
+ALTER TABLE ONLY login_attempts
+    ADD CONSTRAINT login_attempts_pkey PRIMARY KEY (key);
 
 ALTER TABLE ONLY login_failures
     ADD CONSTRAINT login_failures_pkey PRIMARY KEY (key, window_start);
@@ -833,6 +844,8 @@ CREATE INDEX holds_showtime_expires_idx ON holds USING btree (showtime_id, expir
 CREATE INDEX holds_user_idx ON holds USING btree (user_id, expires_at);
 
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys USING btree (created_at);
+
+CREATE INDEX login_attempts_last_attempt_idx ON login_attempts USING btree (last_attempt);
 
 CREATE INDEX movie_genres_genre_idx ON movie_genres USING btree (genre_id, movie_id);
 
