@@ -185,6 +185,11 @@ async def test_every_answer_of_a_booking_is_what_its_schema_documents(
     await _ok(await client.get(f"{API}/reservations", headers=as_user))
     await _ok(await client.get(f"{API}/reservations/{reservation['id']}", headers=as_user))
     await _ok(await client.get(f"{API}/auth/me", headers=as_user))
+    await _ok(
+        await client.post(
+            f"{API}/ws-tickets", json={"showtime_id": showtime["id"]}, headers=as_user
+        )
+    )
     for report in ("capacity", "popular-movies"):
         await _ok(await client.get(f"{API}/admin/reports/{report}", headers=as_admin))
     for group_by in ("day", "movie", "theater"):
@@ -206,6 +211,7 @@ async def test_every_answer_of_a_booking_is_what_its_schema_documents(
         "GET /api/v1/showtimes/{id}/seats",  # seat_map_view
         "POST /api/v1/showtimes/{id}/lock-seats",  # hold_view
         "GET /api/v1/auth/me",  # user_view
+        "POST /api/v1/ws-tickets",
         "GET /api/v1/admin/reports/revenue",  # the reports' row views
     ):
         assert made_by_a_view in routes
