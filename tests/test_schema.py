@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from reservations.db import migrate, with_database
+from reservations.db import MIGRATIONS_DIR, _yoyo_uri, migrate, with_database
 from reservations.schema_dump import (
     SCHEMA_FILE,
     PgDumpUnavailable,
@@ -108,6 +108,41 @@ def test_schema_file_builds_the_migrated_database(dumper: Dumper, migrated: str)
         _drop_database(dumper.admin_dsn, name)
     diff = _diff(built, migrated, "a database built from sql/schema.sql", "migrations applied")
     assert not diff, f"sql/schema.sql does not make the migrated schema; {REGENERATE}:\n{diff}"
+
+
+def test_each_rollback_leaves_the_schema_its_migration_found(dumper: Dumper) -> None:
+    """Migrations applied one at a time, the schema dumped before each (from the second on: an
+    empty database has nothing to dump); then rolled back one at a time, the last first: after
+    each rollback the schema is the one its migration found (0060's restores 0005's
+    stranded_seats_of_hold text, 0040's drops its table and column)."""
+    from yoyo import get_backend, read_migrations
+
+    name = _new_database(dumper.admin_dsn)
+    dsn = with_database(dumper.admin_dsn, name)
+    backend = get_backend(_yoyo_uri(dsn))
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            before: dict[str, str] = {}
+            for index in range(len(pending)):
+                if index:
+                    before[pending[index].id] = dumper.dump(dsn)
+                backend.apply_migrations(pending[index : index + 1])
+            assert not backend.to_apply(migrations)
+            assert {"0040_login_attempts_token_generation", "0060_live_claims_and_seat_map"} <= set(
+                before
+            )
+            for _ in before:
+                last = backend.to_rollback(migrations)[:1]
+                backend.rollback_migrations(last)
+                diff = _diff(
+                    before[last[0].id], dumper.dump(dsn), "before", f"{last[0].id} rolled back"
+                )
+                assert not diff, f"rolling back {last[0].id} leaves another schema:\n{diff}"
+    finally:
+        backend.connection.close()
+        _drop_database(dumper.admin_dsn, name)
 
 
 def test_normalising_leaves_out_what_varies() -> None:
