@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format bench bench-quick clean
+.PHONY: run test lint format schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/ruff format reservations tests bench
+
+# sql/schema.sql: the schema the migrations make, dumped from a freshly migrated database.
+schema: $(STAMP)
+	$(BIN)/python -m reservations.schema_dump
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

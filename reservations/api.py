@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import decimal
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -116,6 +118,46 @@ class JsonBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+
+# The names of the seat_types table (migrations/0001_initial.sql).
+SEAT_TYPES = ("regular", "premium", "vip", "accessible")
+MAX_PRICE = decimal.Decimal("99999999.99")  # numeric(10, 2)
+MONEY_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2}0*)?$"
+_MONEY = re.compile(MONEY_PATTERN)
+CENT = decimal.Decimal("0.01")
+
+
+class Money(fields.Decimal):
+    """A price: a decimal string ("12.50") of at most MAX_PRICE, with at most two places (zeros
+    after them change nothing: "12.500" is 12.50), as the contract says money is. A JSON number
+    is refused: Swagger 2.0 cannot document "a string or a number", and the documented pattern
+    is exactly what is accepted. Answers render it as a string with two places."""
+
+    default_error_messages = {
+        "invalid": 'Use a decimal string such as "12.50": at most 8 digits, then at most two '
+        "decimal places.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "metadata",
+            {
+                "type": "string",
+                "example": "12.50",
+                "pattern": MONEY_PATTERN,
+                "description": f"a decimal string, at most two places, from 0 to {MAX_PRICE}",
+            },
+        )
+        super().__init__(allow_nan=False, as_string=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not _MONEY.fullmatch(value):
+            raise self.make_error("invalid")
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if amount is None:
+            raise self.make_error("invalid")
+        return amount.quantize(CENT)
 
 
 _ERROR_DESCRIPTIONS = {

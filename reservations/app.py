@@ -24,8 +24,9 @@ from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
 from .api import error_responses, json_response
 from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS
-from .db import PROJECT_ROOT, QUERIES, create_pool
-from .errors import make_error_middleware
+from .db import QUERIES, create_pool
+from .errors import DatabaseUnavailable, make_error_middleware
+from .paths import STATIC_DIR, TEMPLATES_DIR
 from .proxies import make_trusted_proxy_middleware
 from .security import security_middleware
 from .settings import Settings, SettingsError
@@ -33,8 +34,6 @@ from .validation import validation_middleware
 
 log = logging.getLogger("reservations.access")
 
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-STATIC_DIR = TEMPLATES_DIR / "static"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # aiohttp refuses a longer request line itself, with a text/plain 400 that no middleware sees.
 # Its default (8190 bytes) is less than a query that breaks a documented bound can take (101+
@@ -87,8 +86,6 @@ async def healthz(request: web.Request) -> web.Response:
 @response_schema(HealthSchema, 200)
 @error_responses()
 async def readyz(request: web.Request) -> web.Response:
-    from .errors import DatabaseUnavailable
-
     try:
         async with request.app[POOL].acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1", timeout=2)

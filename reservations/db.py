@@ -21,13 +21,11 @@ from typing import Any
 import asyncpg
 import orjson
 
+from .paths import MIGRATIONS_DIR, SQL_DIR
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 EMBEDDED_DATABASE = "reservations"
 
 _QUERY_HEADER = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.MULTILINE)

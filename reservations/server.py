@@ -22,6 +22,7 @@ from aiohttp.web_protocol import RequestHandler
 from .app import create_app
 from .db import migrate, resolve_dsn
 from .errors import error_response, from_protocol_error
+from .logs import configure_logging
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,6 @@ def hashing_threads(workers: int, cores: int | None = None) -> int:
 
 
 def _run_worker(settings: Settings, dsn: str, host: str, port: int, reuse_port: bool) -> None:
-    from .logs import configure_logging
-
     configure_logging(settings)
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
         runner.run(_serve_app(create_app(settings, dsn), host, port, reuse_port))

@@ -6,39 +6,11 @@
 -- transaction, the lock is held for that one execution.
 
 -- name: seat_map
--- The whole seat map of showtime $1 in one statement, hence one snapshot: one row per seat of
--- its theater (a NULL seat id for a theater without seats; no row at all when the showtime is
--- unknown or cancelled), each with the showtime's version, updated_at and now(), the seat's
--- price and status ('available', 'held' or 'sold'; a hold past expires_at counts as available),
--- held_by_me when user $2 (may be NULL) holds it, and held_until: when the hold that makes the
--- seat 'held' expires, after which this map is no longer right even though nothing changed.
-SELECT st.id AS showtime_id,
-       st.version,
-       st.updated_at,
-       now() AS now,
-       s.id,
-       s.row_label,
-       s.seat_number,
-       s.row_label || s.seat_number AS seat_label,
-       s.seat_type,
-       s.row_index,
-       s.column_index,
-       round(st.price * t.price_multiplier, 2) AS price,
-       CASE
-           WHEN c.reservation_id IS NOT NULL THEN 'sold'
-           WHEN h.expires_at > now() THEN 'held'
-           ELSE 'available'
-       END AS status,
-       coalesce(h.user_id = $2 AND h.expires_at > now(), false) AS held_by_me,
-       CASE WHEN c.reservation_id IS NULL AND h.expires_at > now() THEN h.expires_at END
-           AS held_until
-FROM showtimes st
-LEFT JOIN seats s ON s.theater_id = st.theater_id
-LEFT JOIN seat_types t ON t.name = s.seat_type
-LEFT JOIN seat_claims c ON c.showtime_id = st.id AND c.seat_id = s.id
-LEFT JOIN holds h ON h.id = c.hold_id
-WHERE st.id = $1 AND st.cancelled_at IS NULL
-ORDER BY s.row_index, s.column_index;
+-- The whole seat map of showtime $1 for user $2 (may be NULL) in one statement, hence one
+-- snapshot: every column of the seat_map function (migrations/0060), front row first. No row
+-- when the showtime is unknown or cancelled. The live map's snapshots (sql/live.sql) read the
+-- same function.
+SELECT * FROM seat_map($1, $2) ORDER BY row_index, column_index;
 
 -- name: seat_map_freshness
 -- What says whether a seat map of showtime $1 read earlier is still right: its version (grown
@@ -54,8 +26,10 @@ WHERE id = $1 AND cancelled_at IS NULL;
 -- (book_held_seats takes the same).
 SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 728));
 
--- name: reservation_by_id
--- Reservation $1 with its seats (one JSON array), showtime, movie and theater.
+-- name: reservations_by_ids
+-- The reservations $1 (uuid[]) in that order, each with its seats (one JSON array), showtime,
+-- movie and theater: every column reservation_view answers, written once for single lookups
+-- and listings alike.
 SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
        r.created_at, r.updated_at, r.cancelled_at, r.cancel_reason,
        st.start_time, st.end_time, st.price AS showtime_price,
@@ -73,42 +47,35 @@ FROM reservations r
 JOIN showtimes st ON st.id = r.showtime_id
 JOIN movies m ON m.id = st.movie_id
 JOIN theaters t ON t.id = st.theater_id
-WHERE r.id = $1;
+WHERE r.id = ANY($1::uuid[])
+ORDER BY array_position($1::uuid[], r.id);
 
--- name: reservations_of_user
--- A page of user $1's reservations (with seats, showtime, movie and theater): upcoming first,
--- soonest first; with $2 also those whose show has started, most recent first. $3 limit, $4 offset.
-SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
-       r.created_at, r.updated_at, r.cancelled_at, r.cancel_reason,
-       st.start_time, st.end_time, st.price AS showtime_price,
-       m.id AS movie_id, m.title AS movie_title, t.id AS theater_id, t.name AS theater_name,
-       (r.status = 'confirmed' AND st.cancelled_at IS NULL AND st.start_time > now())
-           AS is_cancellable,
-       (SELECT json_agg(json_build_object(
-                   'id', s.id, 'row_label', s.row_label, 'seat_number', s.seat_number,
-                   'seat_label', s.row_label || s.seat_number, 'seat_type', s.seat_type,
-                   'price', rs.price::text)
-               ORDER BY s.row_index, s.column_index)
-        FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-        WHERE rs.reservation_id = r.id) AS seats
-FROM reservations r
-JOIN showtimes st ON st.id = r.showtime_id
-JOIN movies m ON m.id = st.movie_id
-JOIN theaters t ON t.id = st.theater_id
-WHERE r.user_id = $1 AND ($2 OR st.start_time > now())
-ORDER BY st.start_time > now() DESC,
-         CASE WHEN st.start_time > now() THEN st.start_time END ASC,
-         st.start_time DESC,
-         r.created_at DESC,
-         r.id
-LIMIT $3 OFFSET $4;
-
--- name: count_reservations_of_user
--- How many reservations reservations_of_user lists for user $1 (with $2: also past ones).
-SELECT count(*)::int
-FROM reservations r
-JOIN showtimes st ON st.id = r.showtime_id
-WHERE r.user_id = $1 AND ($2 OR st.start_time > now());
+-- name: reservation_page
+-- One page of user $1's reservations with the total: upcoming first, soonest first; with $2
+-- also those whose show has started, most recent first. $3 limit, $4 offset. Always one row at
+-- least: the total with a null id when the page is empty (reservations_by_ids reads the rest).
+WITH matching AS (
+    SELECT r.id, r.created_at, st.start_time
+    FROM reservations r
+    JOIN showtimes st ON st.id = r.showtime_id
+    WHERE r.user_id = $1 AND ($2 OR st.start_time > now())
+),
+counted AS (SELECT count(*)::int AS total FROM matching),
+page AS (
+    SELECT id, row_number() OVER (
+               ORDER BY start_time > now() DESC,
+                        CASE WHEN start_time > now() THEN start_time END ASC,
+                        start_time DESC,
+                        created_at DESC,
+                        id
+           ) AS position
+    FROM matching
+    ORDER BY position
+    LIMIT $3 OFFSET $4
+)
+SELECT counted.total, page.id
+FROM counted LEFT JOIN page ON true
+ORDER BY page.position;
 
 -- name: showtimes_with_expired_holds
 -- Showtimes among the $1 holds that expired first (the sweeper's bounded batch).
@@ -170,11 +137,7 @@ WHERE st.id = $1 AND st.cancelled_at IS NULL;
 -- (uuid[]) is not NULL, only the rows of those seats and of user $3's held seats: whether a
 -- seat is stranded depends on its row alone.
 WITH claims AS (
-    SELECT c.seat_id, h.user_id
-    FROM seat_claims c
-    LEFT JOIN holds h ON h.id = c.hold_id
-    WHERE c.showtime_id = $1
-      AND (c.reservation_id IS NOT NULL OR h.expires_at > now())
+    SELECT seat_id, held_by AS user_id FROM live_claims WHERE showtime_id = $1
 )
 SELECT s.id,
        s.row_index,

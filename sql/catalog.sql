@@ -266,8 +266,9 @@ ORDER BY page.start_time, page.id;
 
 -- name: showtimes_by_ids
 -- The showtimes $1 (uuid[]), cancelled ones included, earliest first, with their movie's title,
--- theater's name, total seats and available seats: seats without a live claim (a confirmed
--- reservation's, or a hold's that has not expired). A cancelled showtime has none available.
+-- theater's name, total seats and available seats: seats without a live claim (live_claims: a
+-- confirmed reservation's, or a hold's that has not expired). A cancelled showtime has none
+-- available.
 SELECT s.id, s.movie_id, s.theater_id, s.start_time, s.end_time, s.price, s.cancelled_at,
        m.title AS movie_title, t.name AS theater_name,
        seat_count.total AS total_seats,
@@ -280,9 +281,7 @@ CROSS JOIN LATERAL (
     SELECT count(*)::int AS total FROM seats WHERE seats.theater_id = s.theater_id
 ) seat_count
 CROSS JOIN LATERAL (
-    SELECT count(*)::int AS total
-    FROM seat_claims c LEFT JOIN holds h ON h.id = c.hold_id
-    WHERE c.showtime_id = s.id AND (c.reservation_id IS NOT NULL OR h.expires_at > now())
+    SELECT count(*)::int AS total FROM live_claims c WHERE c.showtime_id = s.id
 ) claimed
 WHERE s.id = ANY($1::uuid[])
 ORDER BY s.start_time, s.id;

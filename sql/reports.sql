@@ -42,56 +42,29 @@ SELECT grouping(s.id) = 1 AS is_total,
  GROUP BY GROUPING SETS ((s.id, m.title, t.name, s.start_time), ())
  ORDER BY is_total, s.start_time, m.title, t.name, s.id;
 
--- name: revenue_by_day
--- Tickets and revenue per local day of the period (days with a showtime), then the totals.
-SELECT grouping(local_day.day) = 1 AS is_total,
-       to_char(local_day.day, 'YYYY-MM-DD') AS key,
-       NULL::uuid AS id,
-       coalesce(sum(sold.tickets), 0)::int AS tickets,
-       coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
-  FROM showtimes s
- CROSS JOIN LATERAL (SELECT (s.start_time AT TIME ZONE $3::text)::date AS day) AS local_day
- CROSS JOIN LATERAL (
-       SELECT count(*) AS tickets, sum(rs.price) AS revenue
-         FROM reservations r
-         JOIN reservation_seats rs ON rs.reservation_id = r.id
-        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
- WHERE s.cancelled_at IS NULL
-   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
-   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
- GROUP BY GROUPING SETS ((local_day.day), ())
- ORDER BY is_total, local_day.day;
-
--- name: revenue_by_movie
--- Tickets and revenue per movie shown in the period, most revenue first, then the totals.
-SELECT grouping(m.id) = 1 AS is_total,
-       m.title AS key,
-       m.id,
+-- name: revenue_report
+-- Tickets and revenue per group of the period, then the totals. $4 the group: 'day' (local
+-- days with a showtime, in date order; key the date, id null), 'movie' (movies shown; key the
+-- title) or 'theater' (theaters used; key the name), those two most revenue first.
+SELECT grouping(grp.key) = 1 AS is_total,
+       grp.key,
+       grp.id,
        coalesce(sum(sold.tickets), 0)::int AS tickets,
        coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
   FROM showtimes s
   JOIN movies m ON m.id = s.movie_id
- CROSS JOIN LATERAL (
-       SELECT count(*) AS tickets, sum(rs.price) AS revenue
-         FROM reservations r
-         JOIN reservation_seats rs ON rs.reservation_id = r.id
-        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
- WHERE s.cancelled_at IS NULL
-   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
-   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
- GROUP BY GROUPING SETS ((m.id, m.title), ())
- ORDER BY is_total, revenue DESC, tickets DESC, key, id;
-
--- name: revenue_by_theater
--- Tickets and revenue per theater used in the period, most revenue first, then the totals.
-SELECT grouping(t.id) = 1 AS is_total,
-       t.name AS key,
-       t.id,
-       coalesce(sum(sold.tickets), 0)::int AS tickets,
-       coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
-  FROM showtimes s
   JOIN theaters t ON t.id = s.theater_id
  CROSS JOIN LATERAL (
+       SELECT CASE $4::text
+                  WHEN 'day' THEN to_char(s.start_time AT TIME ZONE $3::text, 'YYYY-MM-DD')
+                  WHEN 'movie' THEN m.title
+                  WHEN 'theater' THEN t.name
+              END AS key,
+              CASE $4::text
+                  WHEN 'movie' THEN s.movie_id
+                  WHEN 'theater' THEN s.theater_id
+              END AS id) AS grp
+ CROSS JOIN LATERAL (
        SELECT count(*) AS tickets, sum(rs.price) AS revenue
          FROM reservations r
          JOIN reservation_seats rs ON rs.reservation_id = r.id
@@ -99,8 +72,10 @@ SELECT grouping(t.id) = 1 AS is_total,
  WHERE s.cancelled_at IS NULL
    AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
    AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
- GROUP BY GROUPING SETS ((t.id, t.name), ())
- ORDER BY is_total, revenue DESC, tickets DESC, key, id;
+ GROUP BY GROUPING SETS ((grp.key, grp.id), ())
+ ORDER BY is_total,
+          CASE WHEN $4::text = 'day' THEN grp.key END,
+          revenue DESC, tickets DESC, grp.key, grp.id;
 
 -- name: popular_movies
 -- The $4 movies of the period with the most tickets sold (then most revenue), with their occupancy.

@@ -2,8 +2,8 @@
 
 from aiohttp import web
 
+from . import routes
+
 
 def setup(app: web.Application) -> None:
-    from . import routes
-
     routes.setup(app)

@@ -58,7 +58,7 @@ async def login(request: web.Request) -> web.Response:
 @response_schema(UserSchema, 200, description="The caller")
 @error_responses(401)
 async def me(request: web.Request) -> web.Response:
-    return json_response(service.public_user(current_user(request)))
+    return json_response(service.user_view(current_user(request)))
 
 
 @routes.post("/api/v1/admin/users/{id}/promote")

@@ -34,7 +34,7 @@ class PasswordTooLong(ApiError):
     message = f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes."
 
 
-def public_user(record: asyncpg.Record) -> dict[str, Any]:
+def user_view(record: asyncpg.Record) -> dict[str, Any]:
     return {name: record[name] for name in USER_FIELDS}
 
 
@@ -67,7 +67,7 @@ async def register(
         )
     if row is None:
         raise EmailTaken(details={"email": email})
-    return public_user(row)
+    return user_view(row)
 
 
 def login_limits(settings: Settings, email: str, address: str | None) -> list[Limit]:
@@ -124,7 +124,7 @@ async def promote(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
         row = await conn.fetchrow(QUERIES.set_user_role, user_id, "admin")
     if row is None:
         raise NotFound("No user has this id.")
-    return public_user(row)
+    return user_view(row)
 
 
 async def create_admin(
@@ -137,4 +137,4 @@ async def create_admin(
     password_hash = await hasher.hash(password)
     async with pool.acquire() as conn:
         row = await conn.fetchrow(QUERIES.upsert_admin, email.strip(), password_hash)
-    return {**public_user(row), "existed": row["existed"], "previous_role": row["previous_role"]}
+    return {**user_view(row), "existed": row["existed"], "previous_role": row["previous_role"]}

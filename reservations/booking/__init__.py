@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..context import POOL, SEAT_MAPS, SETTINGS, SWEEPER
+from . import routes
+from .seat_map import SeatMapCache
+from .sweeper import Sweeper
 
 
 async def _sweeper_context(app: web.Application) -> AsyncIterator[None]:
-    from .sweeper import Sweeper
-
     sweeper = Sweeper(app[POOL], app[SETTINGS])
     app[SWEEPER] = sweeper
     sweeper.start()
@@ -21,9 +22,6 @@ async def _sweeper_context(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     """Routes, and the sweeper (started after the database pool, stopped before it closes)."""
-    from . import routes
-    from .seat_map import SeatMapCache
-
     app[SEAT_MAPS] = SeatMapCache()
     routes.setup(app)
     app.cleanup_ctx.append(_sweeper_context)

@@ -23,8 +23,8 @@ in seats, plus how far its row is from the ideal row, in rows:
 `centre_column` is the middle of the hall, halfway between the smallest and the largest
 column_index of all its seats (the screen is centred on the hall, not on each row, so a short
 front row is judged by where it really sits). `ideal_row` is IDEAL_ROW_FRACTION of the way from
-the first row to the last: about two thirds back, where the whole screen fills the view without
-turning the head, the spot cinema seating guides and most booking sites single out.
+the first row to the last: somewhat behind the middle, where the whole screen fills the view
+without turning the head, the spot cinema seating guides and most booking sites single out.
 """
 
 from __future__ import annotations

@@ -15,14 +15,16 @@ from typing import Any
 import asyncpg
 import orjson
 
-from ..catalog.errors import ShowtimeNotFound
 from ..errors import ApiError, Conflict, NotFound, RateLimited
-
-__all__ = ["ShowtimeNotFound"]
 
 
 def _ids(seat_ids: Sequence[uuid.UUID | str]) -> list[str]:
     return [str(seat) for seat in seat_ids]
+
+
+class ShowtimeNotFound(NotFound):
+    code = "showtime_not_found"
+    message = "No showtime has this id."
 
 
 class SeatUnavailable(Conflict):

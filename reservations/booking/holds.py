@@ -52,7 +52,8 @@ async def _hold(
     )
 
 
-def _hold_view(hold: dict[str, Any]) -> tuple[dict[str, Any], int]:
+def hold_view(hold: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The hold_seats answer as the API answers it (HoldSchema), and how many seats it added."""
     added = hold.pop("added")
     return hold, added
 
@@ -80,7 +81,7 @@ async def hold_seats(
     finally:
         if seat_maps is not None:
             seat_maps.seats_changed(showtime_id)
-    return _hold_view(result)
+    return hold_view(result)
 
 
 async def hold_best_seats(
@@ -122,7 +123,7 @@ async def hold_best_seats(
     finally:
         if seat_maps is not None:
             seat_maps.seats_changed(showtime_id)
-    return _hold_view(result)
+    return hold_view(result)
 
 
 async def release_seats(
@@ -154,7 +155,7 @@ async def check_stranded_seats(
     seat_ids: Sequence[uuid.UUID],
 ) -> dict[str, Any]:
     """What lock-seats would say about adding `seat_ids` to the caller's hold (no hold without a
-    token), without holding anything: for the seat-selection page to warn before it locks."""
+    token), without holding anything: for the seat-selection page to warn before it holds them."""
     wanted = list(dict.fromkeys(seat_ids))
     async with pool.acquire() as conn:
         row = await conn.fetchrow(QUERIES.stranded_seats_of_hold, showtime_id, user_id, wanted)

@@ -99,13 +99,15 @@ async def reserve(
 
 
 async def _reservation(conn: asyncpg.Connection, reservation_id: uuid.UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(QUERIES.reservation_by_id, reservation_id)
+    row = await conn.fetchrow(QUERIES.reservations_by_ids, [reservation_id])
     if row is None:
         raise ReservationNotFound()
     return reservation_view(row)
 
 
 def reservation_view(row: asyncpg.Record) -> dict[str, Any]:
+    """A reservation as the API answers it (ReservationSchema documents it, and
+    tests/test_views.py holds the two together), from a `reservations_by_ids` row."""
     return {
         "id": row["id"],
         "user_id": row["user_id"],
@@ -139,15 +141,12 @@ async def list_reservations(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the user's reservations and how many there are in all."""
     async with pool.acquire() as conn:
-        total = await conn.fetchval(QUERIES.count_reservations_of_user, user_id, include_past)
-        rows = await conn.fetch(
-            QUERIES.reservations_of_user,
-            user_id,
-            include_past,
-            page_size,
-            (page - 1) * page_size,
+        page_rows = await conn.fetch(
+            QUERIES.reservation_page, user_id, include_past, page_size, (page - 1) * page_size
         )
-    return [reservation_view(row) for row in rows], total
+        ids = [row["id"] for row in page_rows if row["id"] is not None]
+        rows = await conn.fetch(QUERIES.reservations_by_ids, ids) if ids else []
+    return [reservation_view(row) for row in rows], page_rows[0]["total"]
 
 
 async def get_reservation(
@@ -155,7 +154,7 @@ async def get_reservation(
 ) -> dict[str, Any]:
     """The owner or an admin sees it; for anyone else it does not exist."""
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(QUERIES.reservation_by_id, reservation_id)
+        row = await conn.fetchrow(QUERIES.reservations_by_ids, [reservation_id])
     if row is None or not _may_see(user, row["user_id"]):
         raise ReservationNotFound()
     return reservation_view(row)

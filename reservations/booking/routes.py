@@ -64,7 +64,7 @@ async def get_seat_map(request: web.Request) -> web.Response:
 @docs(
     tags=["booking"],
     summary="Hold seats for a limited time",
-    description="All of the seats or none. Locking again adds seats to the caller's hold for "
+    description="All of the seats or none. Holding again adds seats to the caller's hold for "
     "this showtime and renews its expiry. The single-seat gap rule (SINGLE_SEAT_GAP_RULE) "
     "judges the caller's whole hold: under warn (the default) the hold lists the single empty "
     "seats it strands in stranded_seat_ids; under enforce such a request is refused. Errors: "
@@ -132,7 +132,7 @@ async def best_available(request: web.Request) -> web.Response:
     summary="Would these seats strand a single empty seat?",
     description="Judges the selection lock-seats would judge (the caller's hold, with a token, "
     "plus seat_ids) without holding anything, so that the seat-selection page can warn before "
-    "the person locks or confirms. Errors: 422 unknown_seats.",
+    "the person holds or confirms. Errors: 422 unknown_seats.",
 )
 @optional_user
 @uuid_path("The showtime")

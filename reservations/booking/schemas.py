@@ -6,8 +6,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..api import JsonBoolean, PageFields, PageQuery, RequestSchema
-from ..catalog.schemas import MONEY_PATTERN, SEAT_TYPES, Money
+from ..api import (
+    MONEY_PATTERN,
+    SEAT_TYPES,
+    JsonBoolean,
+    Money,
+    PageFields,
+    PageQuery,
+    RequestSchema,
+)
 from ..settings import GAP_RULES
 
 # A bound on the body, not the rule: MAX_SEATS_PER_HOLD is checked by the service (422

@@ -7,10 +7,11 @@ its advisory lock taken with try-lock, so a showtime that an API request or anot
 changing is skipped and retried next tick, and the API never waits for the sweeper.
 
 A tick frees at most SWEEP_BATCH_SIZE holds. When it had to stop there (more are due), the next
-tick follows after a pause four times as long as the tick took instead of a whole interval: a
-backlog (a popular showtime's abandoned holds, all expiring together) is cleared in bounded
-batches within a minute or two rather than at one batch per interval, while the sweeper keeps
-its connection busy at most a fifth of the time, leaving the database to the API.
+tick follows after a pause of BACKLOG_PAUSE_FACTOR times as long as the tick took (at least
+BACKLOG_PAUSE_SECONDS) instead of a whole interval: a backlog (a popular showtime's abandoned
+holds, all expiring together) is cleared in bounded batches one after another rather than at one
+batch per interval, while the sweeper keeps its connection busy at most 1 / (1 +
+BACKLOG_PAUSE_FACTOR) of the time, leaving the database to the API.
 """
 
 from __future__ import annotations

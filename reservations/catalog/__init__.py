@@ -3,10 +3,9 @@
 from aiohttp import web
 
 from ..context import SETTINGS
+from . import posters, routes
 
 
 def setup(app: web.Application) -> None:
-    from . import posters, routes
-
     routes.setup(app)
     posters.limit_decoder(app[SETTINGS].max_poster_pixels)

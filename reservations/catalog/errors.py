@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# Shared with booking, whose seat changes raise it too.
+from ..booking.errors import ShowtimeNotFound as ShowtimeNotFound
 from ..errors import Conflict, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 
 
@@ -23,11 +25,6 @@ class TheaterNotFound(NotFound):
 class TheaterNameTaken(Conflict):
     code = "theater_name_taken"
     message = "A theater with this name already exists."
-
-
-class ShowtimeNotFound(NotFound):
-    code = "showtime_not_found"
-    message = "No showtime has this id."
 
 
 class ShowtimeOverlap(Conflict):

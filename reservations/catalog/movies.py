@@ -22,7 +22,8 @@ from .errors import MovieHasReservations, MovieNotFound, ShowtimeOverlap
 from .showtimes import cancel_in_transaction, local_day_bounds
 
 
-def movie_json(record: asyncpg.Record) -> dict[str, Any]:
+def movie_view(record: asyncpg.Record) -> dict[str, Any]:
+    """A `movies_by_ids` row as the API answers it (MovieSchema documents it)."""
     return {
         "id": record["id"],
         "title": record["title"],
@@ -65,14 +66,14 @@ async def list_movies(
     ids = [row["id"] for row in page_rows if row["id"] is not None]
     if not ids:
         return [], total
-    return [movie_json(row) for row in await pool.fetch(QUERIES.movies_by_ids, ids)], total
+    return [movie_view(row) for row in await pool.fetch(QUERIES.movies_by_ids, ids)], total
 
 
 async def get_movie(pool: asyncpg.Pool | asyncpg.Connection, movie_id: uuid.UUID) -> dict:
     found = await pool.fetch(QUERIES.movies_by_ids, [movie_id])
     if not found:
         raise MovieNotFound()
-    return movie_json(found[0])
+    return movie_view(found[0])
 
 
 async def find_movie_by_title(pool: asyncpg.Pool, title: str) -> asyncpg.Record | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import re
 from typing import Any
 
@@ -17,16 +16,19 @@ from marshmallow import (
     validates_schema,
 )
 
-from ..api import NOT_BLANK_PATTERN, SPACES_PATTERN, PageFields, PageQuery, RequestSchema
+from ..api import (
+    NOT_BLANK_PATTERN,
+    SEAT_TYPES,
+    SPACES_PATTERN,
+    Money,
+    PageFields,
+    PageQuery,
+    RequestSchema,
+)
 
-SEAT_TYPES = ("regular", "premium", "vip", "accessible")
 MAX_ROWS = 50
 MAX_SEATS_PER_ROW = 100
 MAX_GENRES_PER_MOVIE = 20
-MAX_PRICE = decimal.Decimal("99999999.99")  # numeric(10, 2)
-MONEY_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2}0*)?$"
-_MONEY = re.compile(MONEY_PATTERN)
-CENT = decimal.Decimal("0.01")
 # Days and times the API takes: any real programme, none near datetime's limits (years 1 and
 # 9999, where moving to another offset overflows). Swagger 2.0 cannot bound a date, so the
 # documented schemas bound its year with a pattern.
@@ -52,38 +54,6 @@ class TrimmedString(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         return super()._deserialize(value, attr, data, **kwargs).strip()
-
-
-class Money(fields.Decimal):
-    """A price: a decimal string ("12.50") of at most MAX_PRICE, with at most two places (zeros
-    after them change nothing: "12.500" is 12.50), as the contract says money is. A JSON number
-    is refused: Swagger 2.0 cannot document "a string or a number", and the documented pattern
-    is exactly what is accepted. Answers render it as a string with two places."""
-
-    default_error_messages = {
-        "invalid": 'Use a decimal string such as "12.50": at most 8 digits, then at most two '
-        "decimal places.",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "metadata",
-            {
-                "type": "string",
-                "example": "12.50",
-                "pattern": MONEY_PATTERN,
-                "description": f"a decimal string, at most two places, from 0 to {MAX_PRICE}",
-            },
-        )
-        super().__init__(allow_nan=False, as_string=True, **kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str) or not _MONEY.fullmatch(value):
-            raise self.make_error("invalid")
-        amount = super()._deserialize(value, attr, data, **kwargs)
-        if amount is None:
-            raise self.make_error("invalid")
-        return amount.quantize(CENT)
 
 
 class Timestamp(fields.AwareDateTime):

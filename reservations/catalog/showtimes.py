@@ -46,7 +46,8 @@ def local_day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.date
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def showtime_json(record: asyncpg.Record) -> dict:
+def showtime_view(record: asyncpg.Record) -> dict:
+    """A `showtimes_by_ids` row as the API answers it (ShowtimeSchema documents it)."""
     return {
         "id": record["id"],
         "movie_id": record["movie_id"],
@@ -88,7 +89,7 @@ async def list_showtimes(
     ids = [row["id"] for row in page_rows if row["id"] is not None]
     if not ids:
         return [], total
-    return [showtime_json(row) for row in await pool.fetch(QUERIES.showtimes_by_ids, ids)], total
+    return [showtime_view(row) for row in await pool.fetch(QUERIES.showtimes_by_ids, ids)], total
 
 
 async def get_showtime(pool: asyncpg.Pool | asyncpg.Connection, showtime_id: uuid.UUID) -> dict:
@@ -96,7 +97,7 @@ async def get_showtime(pool: asyncpg.Pool | asyncpg.Connection, showtime_id: uui
     found = await pool.fetch(QUERIES.showtimes_by_ids, [showtime_id])
     if not found:
         raise ShowtimeNotFound()
-    return showtime_json(found[0])
+    return showtime_view(found[0])
 
 
 def _schedule(

@@ -45,7 +45,8 @@ def plan_seats(rows: list[dict[str, Any]]) -> list[PlannedSeat]:
     return seats
 
 
-def theater_json(record: asyncpg.Record, seats: list[asyncpg.Record] | None = None) -> dict:
+def theater_view(record: asyncpg.Record, seats: list[asyncpg.Record] | None = None) -> dict:
+    """A `theaters_by_ids` row (and its seats) as the API answers it (TheaterSchema)."""
     theater = {
         "id": record["id"],
         "name": record["name"],
@@ -87,7 +88,7 @@ async def _theater(conn: asyncpg.Connection, theater_id: uuid.UUID) -> dict:
     if not found:
         raise TheaterNotFound()
     seats = await conn.fetch(QUERIES.theater_seats, theater_id)
-    return theater_json(found[0], seats)
+    return theater_view(found[0], seats)
 
 
 async def find_theater_by_name(pool: asyncpg.Pool, name: str) -> uuid.UUID | None:
@@ -103,7 +104,7 @@ async def list_theaters(
     ids = [row["id"] for row in page_rows if row["id"] is not None]
     if not ids:
         return [], total
-    return [theater_json(row) for row in await pool.fetch(QUERIES.theaters_by_ids, ids)], total
+    return [theater_view(row) for row in await pool.fetch(QUERIES.theaters_by_ids, ids)], total
 
 
 async def list_seat_types(pool: asyncpg.Pool) -> list[dict]:

@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS
+from .hub import Hub
+from .listener import LISTENER, Listener
+from .routes import issue_ticket, watch_showtime
+from .snapshots import Snapshots
 
 
 def setup(app: web.Application) -> None:
-    from .routes import issue_ticket, watch_showtime
-
     app.router.add_get("/ws/showtimes/{id}", watch_showtime, name="live_seat_map")
     app.router.add_post("/api/v1/ws-tickets", issue_ticket)
     app.cleanup_ctx.append(_live_context)
@@ -19,10 +21,6 @@ def setup(app: web.Application) -> None:
 
 
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
-    from .hub import Hub
-    from .listener import LISTENER, Listener
-    from .snapshots import Snapshots
-
     settings = app[SETTINGS]
     hub = Hub(
         Snapshots(app[POOL]),

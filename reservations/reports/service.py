@@ -35,12 +35,6 @@ CAPACITY_TOTALS = ("showtimes", "total_seats", "sold_seats", "occupancy_rate")
 REVENUE_COLUMNS = ("key", "id", "tickets", "revenue")
 POPULAR_MOVIE_COLUMNS = ("movie_id", "title", "tickets_sold", "revenue", "occupancy_rate")
 
-_REVENUE_QUERIES = {
-    "day": "revenue_by_day",
-    "movie": "revenue_by_movie",
-    "theater": "revenue_by_theater",
-}
-
 
 class InvalidPeriod(Unprocessable):
     code = "invalid_date_range"
@@ -107,7 +101,8 @@ def _period_details(start: dt.date, end: dt.date, messages: dict[str, list[str]]
     }
 
 
-def _pick(record: asyncpg.Record, names: tuple[str, ...]) -> dict[str, Any]:
+def _row_view(record: asyncpg.Record, names: tuple[str, ...]) -> dict[str, Any]:
+    """A report row as the API answers it: the columns its schema (schemas.py) documents."""
     return {name: record[name] for name in names}
 
 
@@ -128,19 +123,20 @@ async def capacity(
         records = await conn.fetch(QUERIES.capacity_report, *period.arguments, movie_id, theater_id)
     rows, totals = _split_totals(records)
     return {
-        "rows": [_pick(row, CAPACITY_COLUMNS) for row in rows],
-        "totals": _pick(totals, CAPACITY_TOTALS),
+        "rows": [_row_view(row, CAPACITY_COLUMNS) for row in rows],
+        "totals": _row_view(totals, CAPACITY_TOTALS),
         **period.describe(),
     }
 
 
 async def revenue(pool: asyncpg.Pool, period: Period, group_by: str) -> dict[str, Any]:
-    query = getattr(QUERIES, _REVENUE_QUERIES[group_by])
+    if group_by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {group_by!r}")
     async with pool.acquire() as conn:
-        records = await conn.fetch(query, *period.arguments)
+        records = await conn.fetch(QUERIES.revenue_report, *period.arguments, group_by)
     rows, totals = _split_totals(records)
     return {
-        "rows": [_pick(row, REVENUE_COLUMNS) for row in rows],
+        "rows": [_row_view(row, REVENUE_COLUMNS) for row in rows],
         "total_revenue": totals["revenue"],
         "total_tickets": totals["tickets"],
         "group_by": group_by,
@@ -152,6 +148,6 @@ async def popular_movies(pool: asyncpg.Pool, period: Period, limit: int) -> dict
     async with pool.acquire() as conn:
         records = await conn.fetch(QUERIES.popular_movies, *period.arguments, limit)
     return {
-        "movies": [_pick(row, POPULAR_MOVIE_COLUMNS) for row in records],
+        "movies": [_row_view(row, POPULAR_MOVIE_COLUMNS) for row in records],
         **period.describe(),
     }

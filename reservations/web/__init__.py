@@ -8,9 +8,9 @@ templates/static/ through the REST API with the token they keep in localStorage.
 
 from aiohttp import web
 
+from . import admin, routes
+
 
 def setup(app: web.Application) -> None:
-    from . import admin, routes
-
     routes.setup(app)
     admin.setup(app)

@@ -23,7 +23,6 @@ from aiohttp_apispec import docs
 
 from ..accounts.access import current_user, user_only
 from ..api import error_responses, path_uuid, uuid_path
-from ..app import STATIC_DIR
 from ..booking import reservations as booking_reservations
 from ..booking import seat_map as booking_seat_map
 from ..catalog import movies as catalog_movies
@@ -31,6 +30,7 @@ from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
 from ..context import POOL, SETTINGS
 from ..errors import ApiError, NotFound, from_database_error
+from ..paths import STATIC_DIR
 from . import hall as hall_view
 from . import programme
 

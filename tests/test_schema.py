@@ -1,0 +1,158 @@
+"""sql/schema.sql is the schema the migrations make.
+
+As procrastinate's tests/migration/test_migration.py does for its schema.sql: an empty database
+is migrated, another is built from sql/schema.sql, and the two are compared; here by their
+pg_dump, normalised as `make schema` writes it (reservations/schema_dump.py). A failure shows the
+diff and says how to regenerate the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from reservations.db import MIGRATIONS_DIR, _yoyo_uri, migrate, with_database
+from reservations.schema_dump import (
+    SCHEMA_FILE,
+    PgDumpUnavailable,
+    dump_schema,
+    find_pg_dump,
+    normalise,
+    schema_file_body,
+    server_major_version,
+)
+
+REGENERATE = "regenerate it with `make schema` (python -m reservations.schema_dump) and commit it"
+
+
+@dataclass(frozen=True)
+class Dumper:
+    pg_dump: str
+    major: int
+    admin_dsn: str
+
+    def dump(self, dsn: str) -> str:
+        return dump_schema(dsn, self.pg_dump)
+
+
+def _diff(expected: str, actual: str, expected_name: str, actual_name: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            fromfile=expected_name,
+            tofile=actual_name,
+        )
+    )
+
+
+def _new_database(admin_dsn: str) -> str:
+    name = f"test_schema_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _drop_database(admin_dsn: str, name: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def dumper(admin_dsn: str) -> Dumper:
+    try:
+        pg_dump, major = find_pg_dump(
+            server_major_version(admin_dsn), embedded_first=not os.environ.get("DATABASE_URL")
+        )
+    except PgDumpUnavailable as exc:
+        pytest.skip(f"cannot compare sql/schema.sql with the migrations: {exc}")
+    return Dumper(pg_dump, major, admin_dsn)
+
+
+@pytest.fixture(scope="module")
+def migrated(dumper: Dumper) -> Iterator[str]:
+    """The pg_dump of an empty database once every migration has run."""
+    name = _new_database(dumper.admin_dsn)
+    try:
+        migrate(with_database(dumper.admin_dsn, name))
+        yield dumper.dump(with_database(dumper.admin_dsn, name))
+    finally:
+        _drop_database(dumper.admin_dsn, name)
+
+
+def test_schema_file_is_what_the_migrations_make(dumper: Dumper, migrated: str) -> None:
+    written, written_by = schema_file_body(SCHEMA_FILE.read_text())
+    if written_by != dumper.major:
+        pytest.skip(
+            f"sql/schema.sql was written by pg_dump {written_by}, this is pg_dump {dumper.major}: "
+            "its text may differ; test_schema_file_builds_the_migrated_database still compares"
+        )
+    diff = _diff(written, migrated, "sql/schema.sql", "migrations applied to an empty database")
+    assert not diff, f"sql/schema.sql is out of date; {REGENERATE}:\n{diff}"
+
+
+def test_schema_file_builds_the_migrated_database(dumper: Dumper, migrated: str) -> None:
+    """Whatever pg_dump wrote the file, a database built from it is the migrated one."""
+    name = _new_database(dumper.admin_dsn)
+    try:
+        with psycopg.connect(with_database(dumper.admin_dsn, name), autocommit=True) as conn:
+            conn.execute(SCHEMA_FILE.read_text().encode())
+        built = dumper.dump(with_database(dumper.admin_dsn, name))
+    finally:
+        _drop_database(dumper.admin_dsn, name)
+    diff = _diff(built, migrated, "a database built from sql/schema.sql", "migrations applied")
+    assert not diff, f"sql/schema.sql does not make the migrated schema; {REGENERATE}:\n{diff}"
+
+
+def test_each_rollback_leaves_the_schema_its_migration_found(dumper: Dumper) -> None:
+    """Migrations applied one at a time, the schema dumped before each (from the second on: an
+    empty database has nothing to dump); then rolled back one at a time, the last first: after
+    each rollback the schema is the one its migration found (0060's restores 0005's
+    stranded_seats_of_hold text, 0040's drops its table and column)."""
+    from yoyo import get_backend, read_migrations
+
+    name = _new_database(dumper.admin_dsn)
+    dsn = with_database(dumper.admin_dsn, name)
+    backend = get_backend(_yoyo_uri(dsn))
+    try:
+        migrations = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            before: dict[str, str] = {}
+            for index in range(len(pending)):
+                if index:
+                    before[pending[index].id] = dumper.dump(dsn)
+                backend.apply_migrations(pending[index : index + 1])
+            assert not backend.to_apply(migrations)
+            assert {"0040_login_attempts_token_generation", "0060_live_claims_and_seat_map"} <= set(
+                before
+            )
+            for _ in before:
+                last = backend.to_rollback(migrations)[:1]
+                backend.rollback_migrations(last)
+                diff = _diff(
+                    before[last[0].id], dumper.dump(dsn), "before", f"{last[0].id} rolled back"
+                )
+                assert not diff, f"rolling back {last[0].id} leaves another schema:\n{diff}"
+    finally:
+        backend.connection.close()
+        _drop_database(dumper.admin_dsn, name)
+
+
+def test_normalising_leaves_out_what_varies() -> None:
+    dump = (
+        "--\n-- PostgreSQL database dump\n--\n\n"
+        "-- Dumped from database version 16.2\n-- Dumped by pg_dump version 16.2\n\n"
+        "SET statement_timeout = 0;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n\n"
+        "--\n-- Name: users; Type: TABLE; Schema: public; Owner: -\n--\n\n"
+        "CREATE TABLE public.users (\n    id uuid\n);\n\n\n\n"
+        "--\n-- PostgreSQL database dump complete\n--\n\n"
+    )
+    assert normalise(dump) == "CREATE TABLE users (\n    id uuid\n);\n"
