@@ -7,7 +7,7 @@
 
 -- name: seat_map
 -- The whole seat map of showtime $1 for user $2 (may be NULL) in one statement, hence one
--- snapshot: every column of the seat_map function (migrations/0060), front row first. No row
+-- snapshot: every column of the seat_map function (migrations/0007), front row first. No row
 -- when the showtime is unknown or cancelled. The live map's snapshots (sql/live.sql) read the
 -- same function.
 SELECT * FROM seat_map($1, $2) ORDER BY row_index, column_index;

@@ -113,8 +113,8 @@ def test_schema_file_builds_the_migrated_database(dumper: Dumper, migrated: str)
 def test_each_rollback_leaves_the_schema_its_migration_found(dumper: Dumper) -> None:
     """Migrations applied one at a time, the schema dumped before each (from the second on: an
     empty database has nothing to dump); then rolled back one at a time, the last first: after
-    each rollback the schema is the one its migration found (0060's restores 0005's
-    stranded_seats_of_hold text, 0040's drops its table and column)."""
+    each rollback the schema is the one its migration found (0007's restores 0005's
+    stranded_seats_of_hold text, 0006's drops its table and column)."""
     from yoyo import get_backend, read_migrations
 
     name = _new_database(dumper.admin_dsn)
@@ -130,7 +130,7 @@ def test_each_rollback_leaves_the_schema_its_migration_found(dumper: Dumper) -> 
                     before[pending[index].id] = dumper.dump(dsn)
                 backend.apply_migrations(pending[index : index + 1])
             assert not backend.to_apply(migrations)
-            assert {"0040_login_attempts_token_generation", "0060_live_claims_and_seat_map"} <= set(
+            assert {"0006_login_attempts_token_generation", "0007_live_claims_and_seat_map"} <= set(
                 before
             )
             for _ in before:

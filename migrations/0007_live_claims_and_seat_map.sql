@@ -1,4 +1,4 @@
--- depends: 0005_seat_changes_in_one_call
+-- depends: 0006_login_attempts_token_generation
 -- The claims that count now, the one statement of the rule "a hold counts while expires_at >
 -- now()": every claim of a confirmed reservation ('sold'), and a hold's ('held') until the
 -- moment its expires_at passes, whether or not anyone has deleted it yet. Reads of seats (the
