@@ -127,6 +127,9 @@ async def _overlap_error(
     return ShowtimeOverlap(details=details)
 
 
+CREATE_ATTEMPTS = 3  # a creation undone by a deadlock is tried again
+
+
 async def create_showtime(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -136,27 +139,37 @@ async def create_showtime(
     start_time: dt.datetime,
     price: Decimal,
 ) -> dict:
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            movie = await conn.fetchrow(QUERIES.movie_for_showtime, movie_id)
-            if movie is None:
-                raise MovieNotFound(details={"movie_id": movie_id})
-            if start_time <= movie["now"]:
-                raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
-            end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
-            showtime_id = await conn.fetchval(
-                QUERIES.insert_showtime,
-                movie_id,
-                theater_id,
-                start_time,
-                end_time,
-                busy_until,
-                price,
-            )
-            if showtime_id is None:
-                raise TheaterNotFound(details={"theater_id": theater_id})
-    except asyncpg.exceptions.ExclusionViolationError:
-        raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
+    showtime_id = None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                movie = await conn.fetchrow(QUERIES.movie_for_showtime, movie_id)
+                if movie is None:
+                    raise MovieNotFound(details={"movie_id": movie_id})
+                if start_time <= movie["now"]:
+                    raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
+                end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
+                showtime_id = await conn.fetchval(
+                    QUERIES.insert_showtime,
+                    movie_id,
+                    theater_id,
+                    start_time,
+                    end_time,
+                    busy_until,
+                    price,
+                )
+                if showtime_id is None:
+                    raise TheaterNotFound(details={"theater_id": theater_id})
+            break
+        except asyncpg.exceptions.ExclusionViolationError:
+            raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
+        except asyncpg.exceptions.DeadlockDetectedError:
+            # Two overlapping creations at once can each wait for the other's index entry;
+            # PostgreSQL then undoes one of them whole. Tried again, it finds the other
+            # committed: the overlap it is (409), not a 503.
+            if attempt + 1 == CREATE_ATTEMPTS:
+                raise
+    assert showtime_id is not None
     return await get_showtime(pool, showtime_id)
 
 
