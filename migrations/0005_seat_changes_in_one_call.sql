@@ -21,6 +21,21 @@ DECLARE
     chunk record;
     new_version bigint;
 BEGIN
+    IF cardinality(p_seat_ids) <= 100
+       AND p_showtime_ids[1] = ALL(p_showtime_ids)
+    THEN  -- the usual case, one chunk: no window, no loop
+        UPDATE showtimes SET version = version + 1 WHERE id = p_showtime_ids[1]
+        RETURNING version INTO new_version;
+        IF FOUND THEN
+            PERFORM pg_notify('seat_changes', json_build_object(
+                's', p_showtime_ids[1],
+                'v', new_version,
+                'c', (SELECT json_agg(json_build_array(c.seat_id, c.status) ORDER BY c.n)
+                      FROM unnest(p_seat_ids, p_statuses) WITH ORDINALITY AS c(seat_id, status, n))
+            )::text);
+        END IF;
+        RETURN;
+    END IF;
     FOR chunk IN
         SELECT numbered.showtime_id,
                json_agg(json_build_array(numbered.seat_id, numbered.status) ORDER BY numbered.n)
@@ -145,49 +160,63 @@ ALTER TABLE expired_holds ADD COLUMN held_since timestamptz;
 -- each in expired_holds (so that booking can answer hold_expired, and for the cooldown). The
 -- caller holds the showtime's lock. (holds deleted, seats freed).
 CREATE FUNCTION free_expired_holds(p_showtime_id uuid, p_now timestamptz, p_limit integer)
-RETURNS TABLE (holds integer, seats integer) LANGUAGE sql AS $$
-    WITH expired AS (
-        SELECT id, user_id, created_at, expires_at
-        FROM holds
-        WHERE showtime_id = p_showtime_id AND expires_at <= p_now
-        ORDER BY expires_at
-        LIMIT p_limit
-    ), freed AS (
-        DELETE FROM seat_claims c
-        USING expired e
-        WHERE c.hold_id = e.id
-        RETURNING c.seat_id, c.hold_id
-    ), gone AS (
-        DELETE FROM holds h
-        USING expired e
-        WHERE h.id = e.id
-        RETURNING h.id
-    ), noted AS (
-        INSERT INTO expired_holds (showtime_id, user_id, seat_ids, expired_at, held_since)
-        SELECT p_showtime_id,
-               e.user_id,
-               coalesce(
-                   (SELECT array_agg(f.seat_id) FROM freed f WHERE f.hold_id = e.id), '{}'
-               ),
-               e.expires_at,
-               e.created_at
-        FROM expired e
-        ON CONFLICT (showtime_id, user_id) DO UPDATE
-        SET seat_ids = EXCLUDED.seat_ids,
-            expired_at = EXCLUDED.expired_at,
-            held_since = EXCLUDED.held_since
-    )
-    SELECT (SELECT count(*) FROM gone)::integer, (SELECT count(*) FROM freed)::integer;
+RETURNS TABLE (holds integer, seats integer) LANGUAGE plpgsql AS $$
+BEGIN
+    -- Nearly always nothing has expired: one index probe, and the statement below (whose
+    -- plan is kept for the session, as in every PL/pgSQL function) is not run at all.
+    IF NOT EXISTS (
+        SELECT 1 FROM holds h WHERE h.showtime_id = p_showtime_id AND h.expires_at <= p_now
+    ) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH expired AS (
+            SELECT id, user_id, created_at, expires_at
+            FROM holds
+            WHERE showtime_id = p_showtime_id AND expires_at <= p_now
+            ORDER BY expires_at
+            LIMIT p_limit
+        ), freed AS (
+            DELETE FROM seat_claims c
+            USING expired e
+            WHERE c.hold_id = e.id
+            RETURNING c.seat_id, c.hold_id
+        ), gone AS (
+            DELETE FROM holds h
+            USING expired e
+            WHERE h.id = e.id
+            RETURNING h.id
+        ), noted AS (
+            INSERT INTO expired_holds (showtime_id, user_id, seat_ids, expired_at, held_since)
+            SELECT p_showtime_id,
+                   e.user_id,
+                   coalesce(
+                       (SELECT array_agg(f.seat_id) FROM freed f WHERE f.hold_id = e.id), '{}'
+                   ),
+                   e.expires_at,
+                   e.created_at
+            FROM expired e
+            ON CONFLICT (showtime_id, user_id) DO UPDATE
+            SET seat_ids = EXCLUDED.seat_ids,
+                expired_at = EXCLUDED.expired_at,
+                held_since = EXCLUDED.held_since
+        )
+        SELECT (SELECT count(*) FROM gone)::integer, (SELECT count(*) FROM freed)::integer;
+END;
 $$;
 
--- A showtime as a seat change needs it, with the database clock read after the lock.
+-- A showtime as a seat change needs it, with the database clock read after the lock, and
+-- whether the lock was free when asked for (alone): work that refuses nothing, the gap rule's
+-- warning, is done under the lock only when nobody was changing the showtime.
 CREATE TYPE seat_change_showtime AS (
     id           uuid,
     theater_id   uuid,
     price        numeric(10, 2),
     start_time   timestamptz,
     cancelled_at timestamptz,
-    now          timestamptz
+    now          timestamptz,
+    alone        boolean
 );
 
 -- Lock the showtime, read it and the clock, free its expired holds. All NULL if unknown.
@@ -195,9 +224,13 @@ CREATE FUNCTION begin_seat_change(p_showtime_id uuid)
 RETURNS seat_change_showtime LANGUAGE plpgsql AS $$
 DECLARE
     showtime seat_change_showtime;
+    alone boolean;
 BEGIN
-    PERFORM lock_showtime(p_showtime_id);
-    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp()
+    alone := pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727));
+    IF NOT alone THEN
+        PERFORM lock_showtime(p_showtime_id);
+    END IF;
+    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp(), alone
     INTO showtime
     FROM showtimes s
     WHERE s.id = p_showtime_id;
@@ -309,7 +342,8 @@ CREATE INDEX holds_user_idx ON holds (user_id, expires_at);
 -- with showtime_not_found, showtime_started, unknown_seats, seat_unavailable, too_many_seats,
 -- too_many_showtimes_held, hold_cooldown, would_strand_seat (p_gap_rule 'enforce'). Answers the
 -- hold: hold_id, showtime_id, locked_seat_ids (front row first), expires_at, now, total_price
--- (of the held seats at today's prices), stranded_seat_ids (p_gap_rule 'warn'), added (seats new
+-- (of the held seats at today's prices), stranded_seat_ids, stranded_seats_checked (false: under
+-- 'warn' with others waiting, left for the service to read after the commit), added (seats new
 -- in the hold).
 CREATE FUNCTION hold_seats(
     p_showtime_id uuid,
@@ -399,7 +433,10 @@ BEGIN
         END IF;
     END IF;
 
-    IF p_gap_rule <> 'off' THEN
+    -- Under 'warn' the warning refuses nothing: it is worked out here only when nobody else was
+    -- waiting for the lock; otherwise the service works it out after the commit, outside the
+    -- lock (the same function, on the committed hold), so that it holds nobody up.
+    IF p_gap_rule = 'enforce' OR (p_gap_rule = 'warn' AND showtime.alone) THEN
         SELECT g.stranded_seat_ids INTO stranded_ids
         FROM stranded_seats_of_hold(p_showtime_id, showtime.theater_id, p_user_id, p_seat_ids) g;
         IF p_gap_rule = 'enforce' AND cardinality(stranded_ids) > 0 THEN
@@ -444,6 +481,7 @@ BEGIN
             round(greatest(extract(epoch FROM hold.expires_at - showtime.now), 0) / 60, 2),
         'total_price', to_char(total, 'FM999999999990.00'),
         'stranded_seat_ids', stranded_ids,
+        'stranded_seats_checked', p_gap_rule <> 'warn' OR showtime.alone,
         'added', cardinality(new_ids)
     );
 END;
@@ -625,7 +663,7 @@ DECLARE
 BEGIN
     -- Not begin_seat_change: every claim goes below, in one statement, hence one announcement.
     PERFORM lock_showtime(p_showtime_id);
-    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp()
+    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp(), false
     INTO showtime
     FROM showtimes s
     WHERE s.id = p_showtime_id;

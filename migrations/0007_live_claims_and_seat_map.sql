@@ -75,13 +75,19 @@ LANGUAGE sql STABLE AS $$
                s.row_index,
                s.column_index,
                coalesce(
-                   c.seat_id IS NOT NULL
-                   AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
+                   c.claimed AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
                    false
                ) AS others,
                s.id = ANY(p_adding) OR coalesce(c.held_by = p_user_id, false) AS mine
         FROM seats s
-        LEFT JOIN live_claims c ON c.showtime_id = p_showtime_id AND c.seat_id = s.id
+        -- Each seat's claim by its primary key (LIMIT 1 keeps the planner from reading every
+        -- claim of the showtime, thousands on a popular one, to join the few rows asked for).
+        LEFT JOIN LATERAL (
+            SELECT true AS claimed, claim.status, claim.held_by
+            FROM live_claims claim
+            WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = s.id
+            LIMIT 1
+        ) c ON true
         WHERE s.theater_id = p_theater_id
           AND s.row_index = ANY(ARRAY(
                 SELECT row_index FROM seats WHERE id = ANY(p_adding) AND theater_id = p_theater_id

@@ -10,7 +10,8 @@ CREATE TYPE seat_change_showtime AS (
 	price numeric(10,2),
 	start_time timestamp with time zone,
 	cancelled_at timestamp with time zone,
-	now timestamp with time zone
+	now timestamp with time zone,
+	alone boolean
 );
 
 CREATE FUNCTION announce_seat_changes(p_showtime_ids uuid[], p_seat_ids uuid[], p_statuses text[]) RETURNS void
@@ -20,6 +21,21 @@ DECLARE
     chunk record;
     new_version bigint;
 BEGIN
+    IF cardinality(p_seat_ids) <= 100
+       AND p_showtime_ids[1] = ALL(p_showtime_ids)
+    THEN  -- the usual case, one chunk: no window, no loop
+        UPDATE showtimes SET version = version + 1 WHERE id = p_showtime_ids[1]
+        RETURNING version INTO new_version;
+        IF FOUND THEN
+            PERFORM pg_notify('seat_changes', json_build_object(
+                's', p_showtime_ids[1],
+                'v', new_version,
+                'c', (SELECT json_agg(json_build_array(c.seat_id, c.status) ORDER BY c.n)
+                      FROM unnest(p_seat_ids, p_statuses) WITH ORDINALITY AS c(seat_id, status, n))
+            )::text);
+        END IF;
+        RETURN;
+    END IF;
     FOR chunk IN
         SELECT numbered.showtime_id,
                json_agg(json_build_array(numbered.seat_id, numbered.status) ORDER BY numbered.n)
@@ -50,9 +66,13 @@ CREATE FUNCTION begin_seat_change(p_showtime_id uuid) RETURNS seat_change_showti
     AS $$
 DECLARE
     showtime seat_change_showtime;
+    alone boolean;
 BEGIN
-    PERFORM lock_showtime(p_showtime_id);
-    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp()
+    alone := pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727));
+    IF NOT alone THEN
+        PERFORM lock_showtime(p_showtime_id);
+    END IF;
+    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp(), alone
     INTO showtime
     FROM showtimes s
     WHERE s.id = p_showtime_id;
@@ -191,7 +211,7 @@ DECLARE
 BEGIN
     -- Not begin_seat_change: every claim goes below, in one statement, hence one announcement.
     PERFORM lock_showtime(p_showtime_id);
-    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp()
+    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp(), false
     INTO showtime
     FROM showtimes s
     WHERE s.id = p_showtime_id;
@@ -211,40 +231,51 @@ END;
 $$;
 
 CREATE FUNCTION free_expired_holds(p_showtime_id uuid, p_now timestamp with time zone, p_limit integer) RETURNS TABLE(holds integer, seats integer)
-    LANGUAGE sql
+    LANGUAGE plpgsql
     AS $$
-    WITH expired AS (
-        SELECT id, user_id, created_at, expires_at
-        FROM holds
-        WHERE showtime_id = p_showtime_id AND expires_at <= p_now
-        ORDER BY expires_at
-        LIMIT p_limit
-    ), freed AS (
-        DELETE FROM seat_claims c
-        USING expired e
-        WHERE c.hold_id = e.id
-        RETURNING c.seat_id, c.hold_id
-    ), gone AS (
-        DELETE FROM holds h
-        USING expired e
-        WHERE h.id = e.id
-        RETURNING h.id
-    ), noted AS (
-        INSERT INTO expired_holds (showtime_id, user_id, seat_ids, expired_at, held_since)
-        SELECT p_showtime_id,
-               e.user_id,
-               coalesce(
-                   (SELECT array_agg(f.seat_id) FROM freed f WHERE f.hold_id = e.id), '{}'
-               ),
-               e.expires_at,
-               e.created_at
-        FROM expired e
-        ON CONFLICT (showtime_id, user_id) DO UPDATE
-        SET seat_ids = EXCLUDED.seat_ids,
-            expired_at = EXCLUDED.expired_at,
-            held_since = EXCLUDED.held_since
-    )
-    SELECT (SELECT count(*) FROM gone)::integer, (SELECT count(*) FROM freed)::integer;
+BEGIN
+    -- Nearly always nothing has expired: one index probe, and the statement below (whose
+    -- plan is kept for the session, as in every PL/pgSQL function) is not run at all.
+    IF NOT EXISTS (
+        SELECT 1 FROM holds h WHERE h.showtime_id = p_showtime_id AND h.expires_at <= p_now
+    ) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH expired AS (
+            SELECT id, user_id, created_at, expires_at
+            FROM holds
+            WHERE showtime_id = p_showtime_id AND expires_at <= p_now
+            ORDER BY expires_at
+            LIMIT p_limit
+        ), freed AS (
+            DELETE FROM seat_claims c
+            USING expired e
+            WHERE c.hold_id = e.id
+            RETURNING c.seat_id, c.hold_id
+        ), gone AS (
+            DELETE FROM holds h
+            USING expired e
+            WHERE h.id = e.id
+            RETURNING h.id
+        ), noted AS (
+            INSERT INTO expired_holds (showtime_id, user_id, seat_ids, expired_at, held_since)
+            SELECT p_showtime_id,
+                   e.user_id,
+                   coalesce(
+                       (SELECT array_agg(f.seat_id) FROM freed f WHERE f.hold_id = e.id), '{}'
+                   ),
+                   e.expires_at,
+                   e.created_at
+            FROM expired e
+            ON CONFLICT (showtime_id, user_id) DO UPDATE
+            SET seat_ids = EXCLUDED.seat_ids,
+                expired_at = EXCLUDED.expired_at,
+                held_since = EXCLUDED.held_since
+        )
+        SELECT (SELECT count(*) FROM gone)::integer, (SELECT count(*) FROM freed)::integer;
+END;
 $$;
 
 CREATE FUNCTION hold_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[], p_hold_seconds integer, p_max_lifetime_seconds integer, p_max_seats integer, p_max_showtimes integer, p_cooldown_seconds integer, p_gap_rule text) RETURNS jsonb
@@ -327,7 +358,10 @@ BEGIN
         END IF;
     END IF;
 
-    IF p_gap_rule <> 'off' THEN
+    -- Under 'warn' the warning refuses nothing: it is worked out here only when nobody else was
+    -- waiting for the lock; otherwise the service works it out after the commit, outside the
+    -- lock (the same function, on the committed hold), so that it holds nobody up.
+    IF p_gap_rule = 'enforce' OR (p_gap_rule = 'warn' AND showtime.alone) THEN
         SELECT g.stranded_seat_ids INTO stranded_ids
         FROM stranded_seats_of_hold(p_showtime_id, showtime.theater_id, p_user_id, p_seat_ids) g;
         IF p_gap_rule = 'enforce' AND cardinality(stranded_ids) > 0 THEN
@@ -372,6 +406,7 @@ BEGIN
             round(greatest(extract(epoch FROM hold.expires_at - showtime.now), 0) / 60, 2),
         'total_price', to_char(total, 'FM999999999990.00'),
         'stranded_seat_ids', stranded_ids,
+        'stranded_seats_checked', p_gap_rule <> 'warn' OR showtime.alone,
         'added', cardinality(new_ids)
     );
 END;
@@ -542,13 +577,19 @@ CREATE FUNCTION stranded_seats_of_hold(p_showtime_id uuid, p_theater_id uuid, p_
                s.row_index,
                s.column_index,
                coalesce(
-                   c.seat_id IS NOT NULL
-                   AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
+                   c.claimed AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
                    false
                ) AS others,
                s.id = ANY(p_adding) OR coalesce(c.held_by = p_user_id, false) AS mine
         FROM seats s
-        LEFT JOIN live_claims c ON c.showtime_id = p_showtime_id AND c.seat_id = s.id
+        -- Each seat's claim by its primary key (LIMIT 1 keeps the planner from reading every
+        -- claim of the showtime, thousands on a popular one, to join the few rows asked for).
+        LEFT JOIN LATERAL (
+            SELECT true AS claimed, claim.status, claim.held_by
+            FROM live_claims claim
+            WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = s.id
+            LIMIT 1
+        ) c ON true
         WHERE s.theater_id = p_theater_id
           AND s.row_index = ANY(ARRAY(
                 SELECT row_index FROM seats WHERE id = ANY(p_adding) AND theater_id = p_theater_id

@@ -405,6 +405,20 @@ async def test_warn_holds_and_reports_the_stranded_seats(client, db, user):
     assert (await response.json())["stranded_seat_ids"] == []
 
 
+async def test_warn_reports_the_stranded_seats_when_the_hold_had_to_wait(client, db, user):
+    """With others waiting for the showtime's lock, the warning is worked out after the commit,
+    outside the lock: the answer is the same."""
+    hall = await create_drawn_hall(db, ".... ...")
+    async with db.transaction():
+        await db.execute("SELECT lock_showtime($1)", hall.showtime_id)  # someone is changing seats
+        pending = asyncio.ensure_future(lock(client, user, hall.showtime_id, hall.ids("A2", "A6")))
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # waiting for the lock
+    response = await pending
+    assert response.status == 201, await response.text()
+    assert (await response.json())["stranded_seat_ids"] == hall.ids("A1", "A5", "A7")
+
+
 async def test_off_holds_and_reports_nothing(gap_rule_off, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=5)
     response = await lock(gap_rule_off, user, hall.showtime_id, hall.ids("A2"))

@@ -8,8 +8,9 @@ seats under the lock and chooses in Python, then finishes with the same hold_sea
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import asyncpg
@@ -55,7 +56,49 @@ async def _hold(
 def hold_view(hold: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """The hold_seats answer as the API answers it (HoldSchema), and how many seats it added."""
     added = hold.pop("added")
+    hold.pop("stranded_seats_checked", None)
     return hold, added
+
+
+@contextlib.contextmanager
+def _holding(
+    seat_maps: SeatMapCache | None, showtime_id: uuid.UUID, seat_ids: list[uuid.UUID]
+) -> Iterator[None]:
+    """Around a hold of `seat_ids`: refusals as their errors, a claim the database refused as
+    seat_unavailable, and this process's cached map of the showtime dropped."""
+    try:
+        with refusals():
+            yield
+    except asyncpg.UniqueViolationError:
+        # Only reachable if the checks under the lock were wrong: the database said no.
+        raise SeatUnavailable(seat_ids) from None
+    finally:
+        if seat_maps is not None:
+            seat_maps.seats_changed(showtime_id)
+
+
+async def _warn_of_stranded_seats(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    user_id: uuid.UUID,
+    showtime_id: uuid.UUID,
+    hold: dict[str, Any],
+) -> dict[str, Any]:
+    """SINGLE_SEAT_GAP_RULE=warn, when hold_seats left it (others were waiting for the lock):
+    the seats the committed hold strands, read after the commit, outside the showtime's lock (a
+    warning refuses nothing, so it holds nobody up; a change made in the meantime is judged as
+    it stands)."""
+    if not hold["stranded_seats_checked"]:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(
+                QUERIES.stranded_seats_of_hold,
+                showtime_id,
+                user_id,
+                [uuid.UUID(seat) for seat in hold["locked_seat_ids"]],
+            )
+        if row is not None:
+            hold["stranded_seat_ids"] = list(row["stranded_seat_ids"])
+    return hold
 
 
 async def hold_seats(
@@ -71,17 +114,10 @@ async def hold_seats(
     wanted = list(dict.fromkeys(seat_ids))
     if len(wanted) > settings.max_seats_per_hold:
         raise TooManySeats(settings.max_seats_per_hold, len(wanted))
-    try:
+    with _holding(seat_maps, showtime_id, wanted):
         async with pool.acquire() as conn:
-            with refusals():
-                result = await _hold(conn, settings, user_id, showtime_id, wanted)
-    except asyncpg.UniqueViolationError:
-        # Only reachable if the checks under the lock were wrong: the database said no.
-        raise SeatUnavailable(wanted) from None
-    finally:
-        if seat_maps is not None:
-            seat_maps.seats_changed(showtime_id)
-    return hold_view(result)
+            hold = await _hold(conn, settings, user_id, showtime_id, wanted)
+    return hold_view(await _warn_of_stranded_seats(pool, settings, user_id, showtime_id, hold))
 
 
 async def hold_best_seats(
@@ -100,10 +136,9 @@ async def hold_best_seats(
     if count > settings.max_seats_per_hold:
         raise TooManySeats(settings.max_seats_per_hold, count)
     chosen: list[uuid.UUID] = []
-    try:
+    with _holding(seat_maps, showtime_id, chosen):
         async with pool.acquire() as conn, conn.transaction():
-            with refusals():
-                theater_id = await conn.fetchval(QUERIES.open_seat_change, showtime_id)
+            theater_id = await conn.fetchval(QUERIES.open_seat_change, showtime_id)
             seats = await conn.fetch(
                 QUERIES.seats_with_claims, showtime_id, theater_id, user_id, None
             )
@@ -114,16 +149,9 @@ async def hold_best_seats(
                 fitting = [s for s in free if matches(layout.seats[s], seat_type, accessible)]
                 raise NotEnoughSeats(count, len(fitting))
             # The layout is built from these records, so its ids are theirs: UUIDs.
-            chosen = cast(list[uuid.UUID], picked)
-            with refusals():
-                result = await _hold(conn, settings, user_id, showtime_id, chosen)
-    except asyncpg.UniqueViolationError:
-        # Only reachable if the choice under the lock were wrong: the database said no.
-        raise SeatUnavailable(chosen) from None
-    finally:
-        if seat_maps is not None:
-            seat_maps.seats_changed(showtime_id)
-    return hold_view(result)
+            chosen.extend(cast(list[uuid.UUID], picked))
+            hold = await _hold(conn, settings, user_id, showtime_id, chosen)
+    return hold_view(await _warn_of_stranded_seats(pool, settings, user_id, showtime_id, hold))
 
 
 async def release_seats(
