@@ -25,7 +25,7 @@ from reservations.errors import RateLimited
 from reservations.live.hub import RESYNC_INTERVAL_SECONDS, Hub
 from reservations.settings import Settings, SettingsError
 from tests.api import PASSWORD, login, register, statuses
-from tests.factories import TEST_JWT_SECRET, create_hall, hold_directly
+from tests.factories import TEST_JWT_SECRET, create_hall, create_user, hold_directly
 from tests.live_map import change_seats, eventually, snapshot_of, upgrade_headers, watch
 from tests.servers import (
     free_port,
@@ -234,7 +234,7 @@ async def test_create_admin_over_a_registered_account_revokes_its_tokens(app_cli
 
 
 async def test_create_admin_cli_reads_the_password_from_stdin_and_warns(database, db):
-    await db.execute("INSERT INTO users (email, password_hash) VALUES ('boss@example.com', 'x')")
+    await create_user(db, email="boss@example.com")
     env = {
         **os.environ,
         "DATABASE_URL": database,

@@ -14,7 +14,7 @@ from reservations.app import create_app
 from reservations.booking.changes import CHANNEL, decode_notification
 from reservations.context import SWEEPER
 from tests.api import HOLD_FIELDS, book, error_of, hold_seats, release, reserve, seat_map, statuses
-from tests.factories import create_hall
+from tests.factories import create_hall, hold_directly
 from tests.sweepers import expire_all_holds, expired_holds_of_one_seat_each, sweeper_for
 
 TICKET_CODE = re.compile(
@@ -390,13 +390,7 @@ async def test_the_database_refuses_a_second_claim_on_a_seat(db, make_account):
     hall = await create_hall(db, rows=1, seats_per_row=1)
     first, second = await make_account(), await make_account()
     holds = [
-        await db.fetchval(
-            "INSERT INTO holds (showtime_id, user_id, expires_at)"
-            " VALUES ($1, $2, now() + interval '10 minutes') RETURNING id",
-            hall.showtime_id,
-            account.id,
-        )
-        for account in (first, second)
+        await hold_directly(db, account.id, hall.showtime_id, []) for account in (first, second)
     ]
     seat = hall.seats["A1"]
     insert = "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) VALUES ($1, $2, $3)"

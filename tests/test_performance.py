@@ -25,7 +25,7 @@ from reservations.db import QUERIES, create_pool
 from reservations.live.hub import text_frame
 from reservations.server import hashing_threads
 from tests.api import book, hold_seats, release, seat_map, statuses
-from tests.factories import create_hall
+from tests.factories import create_hall, hold_directly
 from tests.sweepers import expired_holds_of_one_seat_each, sweeper_for
 
 
@@ -244,19 +244,7 @@ async def test_while_listening_the_cached_seat_map_costs_no_query(client, db, us
             assert await seat_map(client, hall.showtime_id) == first
         assert acquired == reads  # five answers, not one query
         # A change made elsewhere (straight in the database) is heard, and the next read is fresh.
-        await db.execute(
-            "INSERT INTO holds (showtime_id, user_id, expires_at)"
-            " VALUES ($1, $2, now() + interval '10 minutes')",
-            hall.showtime_id,
-            user.id,
-        )
-        await db.execute(
-            "INSERT INTO seat_claims (showtime_id, seat_id, hold_id)"
-            " SELECT $1, $2, id FROM holds WHERE user_id = $3",
-            hall.showtime_id,
-            hall.seats["A1"],
-            user.id,
-        )
+        await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"))
         assert await within_a_second(
             lambda: seat_map(client, hall.showtime_id),
             lambda body: statuses(body)[hall.ids("A1")[0]] == "held",
