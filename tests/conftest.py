@@ -15,20 +15,21 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from reservations.accounts.tokens import issue_token
 from reservations.app import create_app
 from reservations.db import MIGRATIONS_DIR, EmbeddedDatabase, migrate, with_database
 from reservations.settings import Settings
+from tests.factories import TEST_JWT_SECRET, Account, create_account
+from tests.servers import ROOT
 
-TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
-ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 
 def _template_name() -> str:
@@ -147,6 +148,16 @@ async def client(
 
 
 @pytest.fixture
+async def quiet_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    make_settings: Callable[..., Settings],
+    database: str,
+) -> TestClient:
+    """A client whose own sweeper never runs during the test (it sweeps once an hour)."""
+    return await aiohttp_client(create_app(make_settings(sweep_interval_seconds=3600), database))
+
+
+@pytest.fixture
 async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection, for setting up what the API cannot and for proving invariants."""
     conn = await asyncpg.connect(database)
@@ -154,30 +165,12 @@ async def db(database: str) -> AsyncIterator[asyncpg.Connection]:
     await conn.close()
 
 
-@dataclasses.dataclass
-class Account:
-    id: uuid.UUID
-    email: str
-    token: str
-    role: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture
 def make_account(db: asyncpg.Connection) -> Callable[..., Awaitable[Account]]:
     """Create a user straight in the database (a dummy hash) and issue its token."""
 
     async def make(role: str = "user", email: str | None = None) -> Account:
-        email = email or f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-        user_id = await db.fetchval(
-            "INSERT INTO users (email, password_hash, role) VALUES ($1, 'not-a-hash', $2) RETURNING id",
-            email,
-            role,
-        )
-        return Account(user_id, email, issue_token(user_id, TEST_JWT_SECRET, 3600), role)
+        return await create_account(db, role, email)
 
     return make
 
@@ -190,3 +183,28 @@ async def admin(make_account: Callable[..., Awaitable[Account]]) -> Account:
 @pytest.fixture
 async def user(make_account: Callable[..., Awaitable[Account]]) -> Account:
     return await make_account("user")
+
+
+# --- a real browser, for tests/test_browser*.py ---------------------------------------------
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium (Playwright); the test is skipped where it is not installed."""
+    from tests.browser import chromium
+
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def start_site(
+    aiohttp_server: Any, make_settings: Callable[..., Settings], database: str
+) -> Callable[..., Awaitable[str]]:
+    """Start the whole service on 127.0.0.1 and a free port; its base URL."""
+
+    async def start(**settings: Any) -> str:
+        server = await aiohttp_server(create_app(make_settings(**settings), database))
+        return str(server.make_url("")).rstrip("/")
+
+    return start

@@ -24,27 +24,19 @@ from reservations.context import HUB, PASSWORDS, POOL
 from reservations.errors import RateLimited
 from reservations.live.hub import RESYNC_INTERVAL_SECONDS, Hub
 from reservations.settings import Settings, SettingsError
-from tests.conftest import TEST_JWT_SECRET
-from tests.factories import create_hall
-from tests.test_live import (
-    change_seats,
-    eventually,
-    hold_directly,
-    snapshot_of,
-    statuses,
-    upgrade_headers,
-    watch,
+from tests.api import PASSWORD, login, register, statuses
+from tests.factories import TEST_JWT_SECRET, create_hall, create_user, hold_directly
+from tests.live_map import change_seats, eventually, snapshot_of, upgrade_headers, watch
+from tests.servers import (
+    free_port,
+    kill_tree,
+    run_serve,
+    serve_environment,
+    start_server,
+    statuses_on_new_connections,
+    stop,
+    workers_listening,
 )
-
-PASSWORD = "correct horse"
-
-
-async def register(client, email="ann@example.com", password=PASSWORD):
-    return await client.post("/api/v1/auth/register", json={"email": email, "password": password})
-
-
-async def login(client, email="ann@example.com", password=PASSWORD):
-    return await client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
 async def login_from(app, address, email="ann@example.com", password=PASSWORD):
@@ -242,7 +234,7 @@ async def test_create_admin_over_a_registered_account_revokes_its_tokens(app_cli
 
 
 async def test_create_admin_cli_reads_the_password_from_stdin_and_warns(database, db):
-    await db.execute("INSERT INTO users (email, password_hash) VALUES ('boss@example.com', 'x')")
+    await create_user(db, email="boss@example.com")
     env = {
         **os.environ,
         "DATABASE_URL": database,
@@ -294,7 +286,7 @@ def test_a_random_secret_is_accepted():
 async def test_a_ticket_marks_held_by_me_on_its_showtime_only(client, db, user, make_account):
     hall = await create_hall(db, rows=1, seats_per_row=4)
     other_hall = await create_hall(db, rows=1, seats_per_row=4)
-    await hold_directly(db, hall, user.id, ["A1"], expires_in=600)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"), expires_in=600)
 
     assert (await client.post("/api/v1/ws-tickets", json={})).status == 401
     answer = await client.post(
@@ -480,7 +472,7 @@ async def test_an_anonymous_resync_is_served_from_the_cache_while_it_is_right(cl
     assert snapshots.queries == reads  # the kept snapshot, after one look at the version
     assert snapshots.cache_hits >= 1
     # A change (a new version) or an expiring hold makes it wrong: read afresh.
-    await hold_directly(db, hall, user.id, ["A1"], expires_in=1.5)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"), expires_in=1.5)
     await change_seats(db, hall.showtime_id, [(hall.seats["A1"], HELD)])
     held = await snapshot_of(await watch(client, hall.showtime_id))
     assert statuses(held)[str(hall.seats["A1"])] == HELD
@@ -495,49 +487,20 @@ async def test_an_anonymous_resync_is_served_from_the_cache_while_it_is_right(cl
 
 
 async def test_a_killed_worker_is_started_again(database):
-    import psutil
 
-    from tests.test_operations import _free_port, _kill_tree, _start_server, _stop
-
-    port = _free_port()
-    process = await _start_server(database, port, "--workers", "2")
+    port = free_port()
+    process = await start_server(database, port, "--workers", "2")
     try:
-
-        def listening_workers() -> set[int]:
-            listening = set()
-            for child in psutil.Process(process.pid).children():
-                try:
-                    connections = child.net_connections(kind="tcp")
-                except psutil.NoSuchProcess:  # the killed one, before the parent reaped it
-                    continue
-                if any(
-                    c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections
-                ):
-                    listening.add(child.pid)
-            return listening
-
-        async def two_listening(within: float = 20.0) -> set[int]:
-            deadline = time.monotonic() + within
-            while len(listening := listening_workers()) != 2:
-                assert time.monotonic() < deadline, listening
-                await asyncio.sleep(0.1)
-            return listening
-
-        first = await two_listening()
+        first = await workers_listening(process, port, 2)
         victim = min(first)
         os.kill(victim, 9)
-        second = await two_listening()
+        second = await workers_listening(process, port, 2)
         assert victim not in second
         assert len(second & first) == 1
-        async with aiohttp.ClientSession() as session:
-            for _ in range(10):
-                async with session.get(
-                    f"http://127.0.0.1:{port}/readyz", headers={"Connection": "close"}
-                ) as response:
-                    assert response.status == 200
-        assert await _stop(process) == 0
+        assert await statuses_on_new_connections(port, "/readyz", 10) == [200] * 10
+        assert await stop(process) == 0
     finally:
-        _kill_tree(process)
+        kill_tree(process)
 
 
 # -- item 9: CSP connect-src, and the Origin check's scheme -------------------------------------
@@ -589,7 +552,7 @@ def test_a_plain_http_page_cannot_open_the_map_of_a_service_reached_over_https()
 
 async def test_a_revoked_token_or_ticket_marks_nothing_on_the_live_map(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    await hold_directly(db, hall, user.id, ["A2"], expires_in=600)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A2"), expires_in=600)
     answer = await client.post(
         "/api/v1/ws-tickets", json={"showtime_id": str(hall.showtime_id)}, headers=user.headers
     )
@@ -612,30 +575,10 @@ async def test_workers_that_keep_dying_make_serve_exit_1(database):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {
-            **os.environ,
-            "DATABASE_URL": database,
-            "JWT_SECRET": TEST_JWT_SECRET,
-            "PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "reservations",
-            "serve",
-            "--workers",
-            "2",
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        returncode, _, stderr = await run_serve(
+            serve_environment(database, port), "--workers", "2", within=90
         )
-        try:
-            _, stderr = await asyncio.wait_for(process.communicate(), 90)
-        finally:
-            if process.returncode is None:
-                process.kill()
-    assert process.returncode == 1
+    assert returncode == 1
     assert b"starting another" in stderr
     assert b"stopping" in stderr
 

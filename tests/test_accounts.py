@@ -10,17 +10,8 @@ import jwt
 import pytest
 
 from reservations.accounts.tokens import issue_token
-from tests.conftest import TEST_JWT_SECRET
-
-
-async def register(client, email="ann@example.com", password="correct horse", **extra):
-    return await client.post(
-        "/api/v1/auth/register", json={"email": email, "password": password, **extra}
-    )
-
-
-async def login(client, email="ann@example.com", password="correct horse"):
-    return await client.post("/api/v1/auth/login", json={"email": email, "password": password})
+from tests.api import login, register
+from tests.factories import TEST_JWT_SECRET
 
 
 async def test_register_then_login_then_me(client):

@@ -10,8 +10,9 @@ import uuid
 
 import pytest
 
-from tests.factories import create_hall
-from tests.test_web import Page
+from tests.api import book
+from tests.factories import create_hall, insert_movie
+from tests.html_pages import Page
 
 PANELS = [
     "/admin/panels/showtimes",
@@ -67,8 +68,8 @@ async def test_panels_answer_an_admin_with_html_that_is_not_cached(client, admin
 
 async def test_the_movies_panel_marks_duplicate_titles(client, admin, db):
     for _ in range(2):
-        await db.execute("INSERT INTO movies (title, duration_minutes) VALUES ('Heat', 170)")
-    await db.execute("INSERT INTO movies (title, duration_minutes) VALUES ('Alien', 117)")
+        await insert_movie(db, "Heat", 170)
+    await insert_movie(db, "Alien", 117)
     html = await (await client.get("/admin/panels/movies", headers=admin.headers)).text()
     rows = re.findall(r"<tr data-movie-id=.*?</tr>", html, re.S)
     marked = {
@@ -96,25 +97,7 @@ async def test_the_theater_panel_draws_the_layout(client, admin, db):
 
 async def test_the_bookings_panel_lists_who_booked_what(client, admin, user, db):
     hall = await create_hall(db, rows=2, seats_per_row=4, price="8.00")
-    booked = await client.post(
-        "/api/v1/reservations",
-        json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("B2", "B3")},
-        headers=user.headers,
-    )
-    if booked.status == 409:  # the write path may ask for a hold first
-        held = await client.post(
-            f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
-            json={"seat_ids": hall.ids("B2", "B3")},
-            headers=user.headers,
-        )
-        assert held.status == 201
-        booked = await client.post(
-            "/api/v1/reservations",
-            json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("B2", "B3")},
-            headers=user.headers,
-        )
-    assert booked.status == 201, await booked.text()
-    ticket = (await booked.json())["ticket_code"]
+    ticket = (await book(client, user, hall.showtime_id, hall.ids("B2", "B3")))["ticket_code"]
     html = await (
         await client.get(
             f"/admin/panels/showtimes/{hall.showtime_id}/bookings", headers=admin.headers

@@ -16,84 +16,16 @@ import pytest
 
 from reservations.app import create_app
 from reservations.booking.best_seats import Layout, LayoutSeat, is_stranded, score, stranded_seats
-from tests.factories import Hall, create_hall, create_showtime
-
-ROW_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-SEAT_TYPES = {".": "regular", "x": "regular", "a": "accessible", "p": "premium"}
-
+from tests.api import HOLD_FIELDS, best_available, error_of, hold_seats
+from tests.factories import (
+    Hall,
+    claim_for_hold,
+    create_drawn_hall,
+    create_hall,
+    hold_directly,
+)
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-async def create_drawn_hall(db, picture: str, starts_in=dt.timedelta(days=1)) -> Hall:
-    """A theater drawn as a picture, a movie and a showtime; `x` seats held by another user."""
-    suffix = uuid.uuid4().hex[:8]
-    theater_id, number = await db.fetchrow(
-        "INSERT INTO theaters (name) VALUES ($1) RETURNING id, number", f"Drawn {suffix}"
-    )
-    movie_id = await db.fetchval(
-        "INSERT INTO movies (title, duration_minutes) VALUES ($1, 100) RETURNING id",
-        f"Movie {suffix}",
-    )
-    hall = Hall(theater_id, uuid.UUID(int=0), movie_id)
-    taken = []
-    for row_index, line in enumerate(picture.strip("\n").splitlines()):
-        label, seat_number = ROW_LABELS[row_index], 0
-        for column_index, char in enumerate(line):
-            if char == " ":
-                continue
-            seat_number += 1
-            hall.seats[f"{label}{seat_number}"] = await db.fetchval(
-                "INSERT INTO seats (theater_id, row_label, seat_number, seat_type, row_index,"
-                " column_index) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                theater_id,
-                label,
-                seat_number,
-                SEAT_TYPES[char],
-                row_index,
-                column_index,
-            )
-            if char == "x":
-                taken.append(f"{label}{seat_number}")
-    hall.showtime_id = await create_showtime(db, hall, starts_in, 100, "10.00", number)
-    if taken:
-        await hold_for_someone_else(db, hall, taken)
-    return hall
-
-
-async def hold_for_someone_else(db, hall: Hall, labels) -> uuid.UUID:
-    """A live hold of another user on these seats, made in the database (no gap rule, no cap)."""
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, password_hash) VALUES ($1, 'not-a-hash') RETURNING id",
-        f"other-{uuid.uuid4().hex[:10]}@example.com",
-    )
-    hold_id = await db.fetchval(
-        "INSERT INTO holds (showtime_id, user_id, expires_at)"
-        " VALUES ($1, $2, now() + interval '1 hour') RETURNING id",
-        hall.showtime_id,
-        user_id,
-    )
-    await db.execute(
-        "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) SELECT $1, unnest($2::uuid[]), $3",
-        hall.showtime_id,
-        [hall.seats[label] for label in labels],
-        hold_id,
-    )
-    return user_id
-
-
-async def best_available(client, account, showtime_id, **body):
-    return await client.post(
-        f"/api/v1/showtimes/{showtime_id}/best-available", json=body, headers=account.headers
-    )
-
-
-async def lock(client, account, showtime_id, seat_ids):
-    return await client.post(
-        f"/api/v1/showtimes/{showtime_id}/lock-seats",
-        json={"seat_ids": [str(seat) for seat in seat_ids]},
-        headers=account.headers,
-    )
 
 
 async def held_by(db, hall: Hall, user_id) -> list[str]:
@@ -111,11 +43,6 @@ async def held_by(db, hall: Hall, user_id) -> list[str]:
 def labels(hall: Hall, seat_ids) -> list[str]:
     names = {str(seat_id): label for label, seat_id in hall.seats.items()}
     return [names[str(seat_id)] for seat_id in seat_ids]
-
-
-async def error_of(response, status):
-    assert response.status == status, await response.text()
-    return (await response.json())["error"]
 
 
 @pytest.fixture
@@ -138,15 +65,7 @@ async def test_best_available_holds_the_middle_of_the_ideal_row(client, db, user
     response = await best_available(client, user, hall.showtime_id, count=2)
     assert response.status == 201, await response.text()
     hold = await response.json()
-    assert set(hold) == {
-        "hold_id",
-        "showtime_id",
-        "locked_seat_ids",
-        "expires_at",
-        "lock_duration_minutes",
-        "stranded_seat_ids",
-        "total_price",
-    }
+    assert set(hold) == HOLD_FIELDS
     assert hold["locked_seat_ids"] == hall.ids("C5", "C6")
     assert hold["stranded_seat_ids"] == []
     assert 9.9 <= hold["lock_duration_minutes"] <= 10
@@ -257,7 +176,7 @@ async def test_best_available_adds_to_the_callers_hold_within_the_cap(
 ):
     client = await aiohttp_client(create_app(make_settings(max_seats_per_hold=4), database))
     hall = await create_hall(db, rows=3, seats_per_row=8)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
     response = await best_available(client, user, hall.showtime_id, count=2)
     assert response.status == 201, await response.text()
     assert await held_by(db, hall, user.id) == ["A1", "A2", "B4", "B5"]
@@ -335,54 +254,56 @@ async def test_concurrent_requests_never_share_or_strand_a_seat(client, db, make
 
 async def test_enforce_refuses_a_seat_that_strands_one_against_the_wall(enforcing, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=5)
-    error = await error_of(await lock(enforcing, user, hall.showtime_id, hall.ids("A2")), 409)
+    error = await error_of(await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A2")), 409)
     assert error["code"] == "would_strand_seat"
     assert error["details"]["stranded_seat_ids"] == hall.ids("A1")
     assert await held_by(db, hall, user.id) == []  # nothing held
 
-    response = await lock(enforcing, user, hall.showtime_id, hall.ids("A1", "A2"))
+    response = await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A1", "A2"))
     assert response.status == 201
     assert (await response.json())["stranded_seat_ids"] == []
 
 
 async def test_enforce_judges_the_callers_whole_hold(enforcing, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=6)
-    assert (await lock(enforcing, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
     # A4 on its own is fine, but with A1 A2 already held it leaves A3 alone.
-    error = await error_of(await lock(enforcing, user, hall.showtime_id, hall.ids("A4")), 409)
+    error = await error_of(await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A4")), 409)
     assert error["details"]["stranded_seat_ids"] == hall.ids("A3")
     assert await held_by(db, hall, user.id) == ["A1", "A2"]
-    assert (await lock(enforcing, user, hall.showtime_id, hall.ids("A3", "A4"))).status == 201
+    assert (await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A3", "A4"))).status == 201
 
 
 async def test_enforce_counts_other_peoples_seats_and_aisles_as_edges(enforcing, db, user):
     hall = await create_drawn_hall(db, ".... ...x")
     # A8 is someone else's. A6 strands A5 against the aisle and A7 against the taken A8.
-    error = await error_of(await lock(enforcing, user, hall.showtime_id, hall.ids("A6")), 409)
+    error = await error_of(await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A6")), 409)
     assert error["details"]["stranded_seat_ids"] == hall.ids("A5", "A7")
     # A3 strands A4 against the aisle.
-    error = await error_of(await lock(enforcing, user, hall.showtime_id, hall.ids("A3")), 409)
+    error = await error_of(await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A3")), 409)
     assert error["details"]["stranded_seat_ids"] == hall.ids("A4")
     # A3 A4 with A6 A7 still strands A5 between the aisle and A6; with A5 too, nothing.
     error = await error_of(
-        await lock(enforcing, user, hall.showtime_id, hall.ids("A3", "A4", "A6", "A7")), 409
+        await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A3", "A4", "A6", "A7")), 409
     )
     assert error["details"]["stranded_seat_ids"] == hall.ids("A5")
-    response = await lock(enforcing, user, hall.showtime_id, hall.ids("A3", "A4", "A5", "A6", "A7"))
+    response = await hold_seats(
+        enforcing, user, hall.showtime_id, hall.ids("A3", "A4", "A5", "A6", "A7")
+    )
     assert response.status == 201, await response.text()
 
 
 async def test_enforce_ignores_seats_stranded_by_others(enforcing, db, user):
     hall = await create_drawn_hall(db, "x.x...")
     # A2 is stranded already, by someone else's seats; A4 A5 A6 strand nothing new.
-    response = await lock(enforcing, user, hall.showtime_id, hall.ids("A4", "A5", "A6"))
+    response = await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A4", "A5", "A6"))
     assert response.status == 201, await response.text()
     assert (await response.json())["stranded_seat_ids"] == []
 
 
 async def test_a_lone_seat_between_aisles_is_never_stranded(enforcing, db, user):
     hall = await create_drawn_hall(db, ".. . ..")
-    response = await lock(enforcing, user, hall.showtime_id, hall.ids("A1", "A2", "A4", "A5"))
+    response = await hold_seats(enforcing, user, hall.showtime_id, hall.ids("A1", "A2", "A4", "A5"))
     assert response.status == 201, await response.text()
 
 
@@ -395,13 +316,13 @@ async def test_best_available_under_enforce_holds_without_stranding(enforcing, d
 
 async def test_warn_holds_and_reports_the_stranded_seats(client, db, user):
     hall = await create_drawn_hall(db, ".... ...")
-    response = await lock(client, user, hall.showtime_id, hall.ids("A2", "A6"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A2", "A6"))
     assert response.status == 201, await response.text()
     hold = await response.json()
     assert hold["stranded_seat_ids"] == hall.ids("A1", "A5", "A7")
     assert await held_by(db, hall, user.id) == ["A2", "A6"]
     # Filling the gaps: nothing is stranded any more.
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1", "A5", "A7"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A5", "A7"))
     assert (await response.json())["stranded_seat_ids"] == []
 
 
@@ -421,7 +342,7 @@ async def test_warn_reports_the_stranded_seats_when_the_hold_had_to_wait(client,
 
 async def test_off_holds_and_reports_nothing(gap_rule_off, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=5)
-    response = await lock(gap_rule_off, user, hall.showtime_id, hall.ids("A2"))
+    response = await hold_seats(gap_rule_off, user, hall.showtime_id, hall.ids("A2"))
     assert response.status == 201
     assert (await response.json())["stranded_seat_ids"] == []
 
@@ -444,7 +365,7 @@ async def test_stranded_seat_check_before_holding(client, db, user):
     assert await held_by(db, hall, user.id) == []  # a check holds nothing
 
     # With a token, the caller's hold counts: holding A5, adding A3 strands A2 and A4.
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A5", "A6"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A5", "A6"))).status == 201
     response = await client.get(
         url, params=[("seat_ids", str(hall.seats["A3"]))], headers=user.headers
     )
@@ -528,17 +449,10 @@ async def test_the_database_and_best_seats_agree_on_stranded_seats(db, make_acco
     layout = Layout.from_records(records)
     seat_ids = sorted(record["id"] for record in records)
     me, rival = await make_account(), await make_account()
-    holds = {}
-    for account in (me, rival):
-        holds[account.id] = await db.fetchval(
-            "INSERT INTO holds (showtime_id, user_id, expires_at)"
-            " VALUES ($1, $2, now() + interval '10 minutes') RETURNING id",
-            hall.showtime_id,
-            account.id,
-        )
-    claim = (
-        "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) SELECT $1, unnest($2::uuid[]), $3"
-    )
+    holds = {
+        account.id: await hold_directly(db, account.id, hall.showtime_id, [])
+        for account in (me, rival)
+    }
     trials_with_stranded_seats = 0
     for _ in range(60):
         await db.execute("DELETE FROM seat_claims WHERE showtime_id = $1", hall.showtime_id)
@@ -546,8 +460,8 @@ async def test_the_database_and_best_seats_agree_on_stranded_seats(db, make_acco
         others = set(shuffled[: rng.randint(0, 10)])
         mine = set(shuffled[10 : 10 + rng.randint(0, 3)])
         adding = shuffled[13 : 13 + rng.randint(1, 4)]
-        await db.execute(claim, hall.showtime_id, list(others), holds[rival.id])
-        await db.execute(claim, hall.showtime_id, list(mine), holds[me.id])
+        await claim_for_hold(db, hall.showtime_id, holds[rival.id], others)
+        await claim_for_hold(db, hall.showtime_id, holds[me.id], mine)
         row = await db.fetchrow(
             "SELECT * FROM stranded_seats_of_hold($1, $2, $3, $4)",
             hall.showtime_id,

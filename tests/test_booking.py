@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import re
 import uuid
@@ -13,10 +12,10 @@ import pytest
 
 from reservations.app import create_app
 from reservations.booking.changes import CHANNEL, decode_notification
-from reservations.booking.sweeper import Sweeper
 from reservations.context import SWEEPER
-from reservations.db import create_pool
-from tests.factories import create_hall
+from tests.api import HOLD_FIELDS, book, error_of, hold_seats, release, reserve, seat_map, statuses
+from tests.factories import create_hall, hold_directly
+from tests.sweepers import expire_all_holds, expired_holds_of_one_seat_each, sweeper_for
 
 TICKET_CODE = re.compile(
     r"^[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{4}(-[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{4}){2}$"
@@ -24,57 +23,6 @@ TICKET_CODE = re.compile(
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-async def lock(client, account, showtime_id, seat_ids):
-    return await client.post(
-        f"/api/v1/showtimes/{showtime_id}/lock-seats",
-        json={"seat_ids": [str(seat) for seat in seat_ids]},
-        headers=account.headers,
-    )
-
-
-async def release(client, account, showtime_id, seat_ids=None):
-    body = None if seat_ids is None else {"seat_ids": [str(seat) for seat in seat_ids]}
-    return await client.delete(
-        f"/api/v1/showtimes/{showtime_id}/lock-seats", json=body, headers=account.headers
-    )
-
-
-async def reserve(client, account, showtime_id, seat_ids, key=None):
-    headers = dict(account.headers)
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return await client.post(
-        "/api/v1/reservations",
-        json={"showtime_id": str(showtime_id), "seat_ids": [str(seat) for seat in seat_ids]},
-        headers=headers,
-    )
-
-
-async def book(client, account, showtime_id, seat_ids):
-    """Hold then reserve; the reservation."""
-    assert (await lock(client, account, showtime_id, seat_ids)).status == 201
-    response = await reserve(client, account, showtime_id, seat_ids)
-    assert response.status == 201, await response.text()
-    return await response.json()
-
-
-async def seat_map(client, showtime_id, account=None):
-    response = await client.get(
-        f"/api/v1/showtimes/{showtime_id}/seats", headers=account.headers if account else None
-    )
-    assert response.status == 200, await response.text()
-    return await response.json()
-
-
-def statuses(seat_map_body):
-    return {seat["id"]: seat["status"] for seat in seat_map_body["seats"]}
-
-
-async def error_of(response, status):
-    assert response.status == status, await response.text()
-    return (await response.json())["error"]
 
 
 def seconds(value):
@@ -128,12 +76,6 @@ async def notifications(database):
     await conn.close()
 
 
-@pytest.fixture
-async def quiet_client(aiohttp_client, make_settings, database):
-    """A client whose sweeper only runs when a test asks it to."""
-    return await aiohttp_client(create_app(make_settings(sweep_interval_seconds=3600), database))
-
-
 # --- the seat map ---------------------------------------------------------------------------
 
 
@@ -176,8 +118,8 @@ async def test_seat_map_shows_held_sold_and_held_by_me(client, db, user, make_ac
     hall = await create_hall(db, rows=1, seats_per_row=4)
     other = await make_account()
     await book(client, other, hall.showtime_id, hall.ids("A1"))
-    assert (await lock(client, other, hall.showtime_id, hall.ids("A2"))).status == 201
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A3"))).status == 201
+    assert (await hold_seats(client, other, hall.showtime_id, hall.ids("A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A3"))).status == 201
 
     mine = {
         seat["seat_label"]: seat
@@ -206,7 +148,7 @@ async def test_expired_hold_counts_as_available_at_once(
         create_app(make_settings(hold_ttl_seconds=2, sweep_interval_seconds=3600), database)
     )
     hall = await create_hall(db, rows=1, seats_per_row=2)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     assert statuses(await seat_map(client, hall.showtime_id))[hall.ids("A1")[0]] == "held"
 
     await asyncio.sleep(2.2)
@@ -218,7 +160,7 @@ async def test_expired_hold_counts_as_available_at_once(
     assert body["available_seats"] == 2
 
     rival = await make_account()
-    response = await lock(client, rival, hall.showtime_id, hall.ids("A1"))
+    response = await hold_seats(client, rival, hall.showtime_id, hall.ids("A1"))
     assert response.status == 201
     assert await db.fetchval("SELECT user_id FROM holds") == rival.id
 
@@ -228,18 +170,10 @@ async def test_expired_hold_counts_as_available_at_once(
 
 async def test_lock_seats_returns_the_hold(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    response = await lock(client, user, hall.showtime_id, hall.ids("A2", "A1", "A2"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A2", "A1", "A2"))
     assert response.status == 201
     hold = await response.json()
-    assert set(hold) == {
-        "hold_id",
-        "showtime_id",
-        "locked_seat_ids",
-        "expires_at",
-        "lock_duration_minutes",
-        "stranded_seat_ids",
-        "total_price",
-    }
+    assert set(hold) == HOLD_FIELDS
     assert hold["showtime_id"] == str(hall.showtime_id)
     assert hold["locked_seat_ids"] == hall.ids("A1", "A2")  # repeated ids count once
     assert 9.9 <= hold["lock_duration_minutes"] <= 10
@@ -254,9 +188,9 @@ async def test_second_user_cannot_hold_a_held_seat_and_nothing_is_held(
     client, db, user, make_account
 ):
     hall = await create_hall(db, rows=1, seats_per_row=4)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A3"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A3"))).status == 201
     rival = await make_account()
-    response = await lock(client, rival, hall.showtime_id, hall.ids("A2", "A3", "A1"))
+    response = await hold_seats(client, rival, hall.showtime_id, hall.ids("A2", "A3", "A1"))
     error = await error_of(response, 409)
     assert error["code"] == "seat_unavailable"
     assert error["details"]["unavailable_seat_ids"] == hall.ids("A3", "A1")
@@ -268,7 +202,7 @@ async def test_second_user_cannot_hold_a_held_seat_and_nothing_is_held(
 async def test_sold_seats_cannot_be_held_even_by_their_buyer(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     await book(client, user, hall.showtime_id, hall.ids("A1"))
-    error = await error_of(await lock(client, user, hall.showtime_id, hall.ids("A1")), 409)
+    error = await error_of(await hold_seats(client, user, hall.showtime_id, hall.ids("A1")), 409)
     assert error["details"]["unavailable_seat_ids"] == hall.ids("A1")
 
 
@@ -276,7 +210,7 @@ async def test_seats_of_another_theater_are_422(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     elsewhere = await create_hall(db, rows=1, seats_per_row=2)
     stranger = str(uuid.uuid4())
-    response = await lock(
+    response = await hold_seats(
         client, user, hall.showtime_id, [*hall.ids("A1"), *elsewhere.ids("A1"), stranger]
     )
     error = await error_of(response, 422)
@@ -287,9 +221,9 @@ async def test_seats_of_another_theater_are_422(client, db, user):
 
 async def test_started_or_unknown_showtime_refuses_holds(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=2, starts_in=-dt.timedelta(minutes=5))
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))
     assert (await error_of(response, 409))["code"] == "showtime_started"
-    response = await lock(client, user, uuid.uuid4(), hall.ids("A1"))
+    response = await hold_seats(client, user, uuid.uuid4(), hall.ids("A1"))
     assert (await error_of(response, 404))["code"] == "showtime_not_found"
 
 
@@ -321,17 +255,17 @@ async def test_one_user_holds_at_most_max_seats_per_hold(
     client = await aiohttp_client(create_app(make_settings(max_seats_per_hold=3), database))
     hall = await create_hall(db, rows=1, seats_per_row=6)
     error = await error_of(
-        await lock(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3", "A4")), 422
+        await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3", "A4")), 422
     )
     assert error["code"] == "too_many_seats"
     assert error["details"] == {"max_seats_per_hold": 3, "requested_total": 4}
 
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
     # Seats already held do not count twice ...
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))
     assert response.status == 201
     # ... but the hold as a whole is capped, and nothing of a refused request is held.
-    response = await lock(client, user, hall.showtime_id, hall.ids("A3", "A4"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A3", "A4"))
     assert (await error_of(response, 422))["details"]["requested_total"] == 4
     held = await db.fetchval("SELECT count(*) FROM seat_claims WHERE hold_id IS NOT NULL")
     assert held == 3
@@ -339,10 +273,10 @@ async def test_one_user_holds_at_most_max_seats_per_hold(
 
 async def test_locking_again_adds_seats_and_renews_the_hold(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    first = await (await lock(client, user, hall.showtime_id, hall.ids("A1"))).json()
+    first = await (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).json()
     await backdate_hold(db, user.id, hall.showtime_id, age=seconds(570), left=seconds(30))
 
-    response = await lock(client, user, hall.showtime_id, hall.ids("A3"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A3"))
     assert response.status == 201
     second = await response.json()
     assert second["hold_id"] == first["hold_id"]  # one hold per user and showtime
@@ -352,7 +286,7 @@ async def test_locking_again_adds_seats_and_renews_the_hold(client, db, user):
 
     # Locking seats already held only renews.
     await backdate_hold(db, user.id, hall.showtime_id, age=seconds(600), left=seconds(5))
-    third = await (await lock(client, user, hall.showtime_id, hall.ids("A1"))).json()
+    third = await (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).json()
     assert third["locked_seat_ids"] == hall.ids("A1", "A3")
     assert when(third["expires_at"]) - await db_now(db) > dt.timedelta(seconds=590)
 
@@ -360,10 +294,10 @@ async def test_locking_again_adds_seats_and_renews_the_hold(client, db, user):
 async def test_renewal_never_passes_the_lifetime_cap(client, db, user):
     # Defaults: a hold lasts 600 s and lives at most 1800 s from its creation.
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     await backdate_hold(db, user.id, hall.showtime_id, age=seconds(1700), left=seconds(60))
 
-    hold = await (await lock(client, user, hall.showtime_id, hall.ids("A2"))).json()
+    hold = await (await hold_seats(client, user, hall.showtime_id, hall.ids("A2"))).json()
     left = when(hold["expires_at"]) - await db_now(db)
     assert dt.timedelta(seconds=95) < left <= dt.timedelta(seconds=100)
     assert 1.55 <= hold["lock_duration_minutes"] <= 1.67
@@ -372,8 +306,10 @@ async def test_renewal_never_passes_the_lifetime_cap(client, db, user):
 async def test_release_some_then_all_seats(client, db, user, make_account):
     hall = await create_hall(db, rows=1, seats_per_row=4)
     other = await make_account()
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))).status == 201
-    assert (await lock(client, other, hall.showtime_id, hall.ids("A4"))).status == 201
+    assert (
+        await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))
+    ).status == 201
+    assert (await hold_seats(client, other, hall.showtime_id, hall.ids("A4"))).status == 201
 
     # Someone else's seat in the list is ignored, not released.
     response = await release(client, user, hall.showtime_id, hall.ids("A1", "A4"))
@@ -403,14 +339,14 @@ async def test_an_emptied_hold_keeps_its_lifetime_cap(
     settings = make_settings(hold_ttl_seconds=60, max_hold_lifetime_seconds=120)
     client = await aiohttp_client(create_app(settings, database))
     hall = await create_hall(db, rows=1, seats_per_row=2)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
     created = await db.fetchval("SELECT created_at FROM holds")
     # As if the hold were 100 s old: 20 s of its lifetime are left.
     await db.execute("UPDATE holds SET created_at = created_at - interval '100 seconds'")
     assert (await release(client, user, hall.showtime_id)).status == 204
     assert await db.fetchval("SELECT count(*) FROM holds") == 1  # empty, kept until it expires
     assert await db.fetchval("SELECT count(*) FROM seat_claims") == 0
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))
     hold = await response.json()
     assert response.status == 201
     assert hold["lock_duration_minutes"] <= 20 / 60 + 0.01  # not a fresh 60 s
@@ -420,7 +356,7 @@ async def test_an_emptied_hold_keeps_its_lifetime_cap(
 async def test_a_claim_refused_by_the_database_is_a_409_not_a_500(client, db, user, make_account):
     """If the checks before the insert were wrong, the primary key still says no."""
     hall = await create_hall(db, rows=1, seats_per_row=2)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     # A hold_seats that checks nothing (in this test's own database).
     await db.execute(
         """
@@ -443,7 +379,7 @@ async def test_a_claim_refused_by_the_database_is_a_409_not_a_500(client, db, us
         """
     )
     rival = await make_account()
-    response = await lock(client, rival, hall.showtime_id, hall.ids("A2", "A1"))
+    response = await hold_seats(client, rival, hall.showtime_id, hall.ids("A2", "A1"))
     error = await error_of(response, 409)
     assert error["code"] == "seat_unavailable"
     assert hall.ids("A1")[0] in error["details"]["unavailable_seat_ids"]
@@ -454,13 +390,7 @@ async def test_the_database_refuses_a_second_claim_on_a_seat(db, make_account):
     hall = await create_hall(db, rows=1, seats_per_row=1)
     first, second = await make_account(), await make_account()
     holds = [
-        await db.fetchval(
-            "INSERT INTO holds (showtime_id, user_id, expires_at)"
-            " VALUES ($1, $2, now() + interval '10 minutes') RETURNING id",
-            hall.showtime_id,
-            account.id,
-        )
-        for account in (first, second)
+        await hold_directly(db, account.id, hall.showtime_id, []) for account in (first, second)
     ]
     seat = hall.seats["A1"]
     insert = "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) VALUES ($1, $2, $3)"
@@ -481,7 +411,9 @@ async def test_the_database_refuses_a_second_claim_on_a_seat(db, make_account):
 
 async def test_reserve_held_seats(client, db, user):
     hall = await create_hall(db, rows=2, seats_per_row=3, price="9.99", seat_type="vip")
-    assert (await lock(client, user, hall.showtime_id, hall.ids("B2", "A1", "B1"))).status == 201
+    assert (
+        await hold_seats(client, user, hall.showtime_id, hall.ids("B2", "A1", "B1"))
+    ).status == 201
     response = await reserve(client, user, hall.showtime_id, hall.ids("B1", "A1"))
     assert response.status == 201, await response.text()
     reservation = await response.json()
@@ -571,8 +503,8 @@ async def test_reserving_seats_not_held_is_409(client, db, user, make_account):
     assert error["details"]["seat_ids"] == hall.ids("A1")
 
     other = await make_account()
-    assert (await lock(client, other, hall.showtime_id, hall.ids("A2"))).status == 201
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, other, hall.showtime_id, hall.ids("A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     response = await reserve(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))
     error = await error_of(response, 409)
     assert error["code"] == "seats_not_held"
@@ -589,7 +521,7 @@ async def test_reserving_after_the_hold_expired_is_hold_expired(
         create_app(make_settings(hold_ttl_seconds=1, sweep_interval_seconds=3600), database)
     )
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
     await asyncio.sleep(1.2)
 
     # The hold is still stored (nobody swept it): expired all the same.
@@ -604,7 +536,7 @@ async def test_reserving_after_the_hold_expired_is_hold_expired(
     assert error["code"] == "hold_expired"
 
     # After a new hold, seats outside it are simply not held.
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A3"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A3"))).status == 201
     error = await error_of(await reserve(client, user, hall.showtime_id, hall.ids("A1")), 409)
     assert error["code"] == "seats_not_held"
     assert await db.fetchval("SELECT count(*) FROM reservations") == 0
@@ -612,7 +544,7 @@ async def test_reserving_after_the_hold_expired_is_hold_expired(
 
 async def test_reserving_for_a_started_or_unknown_showtime(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=1)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     await db.execute(
         "UPDATE showtimes SET start_time = now() - interval '1 minute' WHERE id = $1",
         hall.showtime_id,
@@ -627,7 +559,9 @@ async def test_idempotent_replay_returns_the_same_reservation_and_books_nothing(
     client, db, user, notifications
 ):
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))).status == 201
+    assert (
+        await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2", "A3"))
+    ).status == 201
     first = await reserve(client, user, hall.showtime_id, hall.ids("A1", "A2"), key="order-1")
     assert first.status == 201
     booked = await first.json()
@@ -660,8 +594,8 @@ async def test_idempotent_replay_returns_the_same_reservation_and_books_nothing(
 async def test_idempotency_keys_are_per_user(client, db, user, make_account):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     other = await make_account()
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
-    assert (await lock(client, other, hall.showtime_id, hall.ids("A2"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, other, hall.showtime_id, hall.ids("A2"))).status == 201
     assert (await reserve(client, user, hall.showtime_id, hall.ids("A1"), key="same")).status == 201
     response = await reserve(client, other, hall.showtime_id, hall.ids("A2"), key="same")
     assert response.status == 201
@@ -672,7 +606,7 @@ async def test_a_failed_request_does_not_spend_its_key(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=1)
     response = await reserve(client, user, hall.showtime_id, hall.ids("A1"), key="retry-me")
     assert response.status == 409
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     response = await reserve(client, user, hall.showtime_id, hall.ids("A1"), key="retry-me")
     assert response.status == 201
 
@@ -680,7 +614,7 @@ async def test_a_failed_request_does_not_spend_its_key(client, db, user):
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there", "caf\u00e9"])
 async def test_malformed_idempotency_key_is_400(client, db, user, key):
     hall = await create_hall(db, rows=1, seats_per_row=1)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     headers = {**user.headers, "Idempotency-Key": key}
     response = await client.post(
         "/api/v1/reservations",
@@ -693,14 +627,14 @@ async def test_malformed_idempotency_key_is_400(client, db, user, key):
 
 async def test_longest_idempotency_key_is_accepted(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=1)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     response = await reserve(client, user, hall.showtime_id, hall.ids("A1"), key="k" * 255)
     assert response.status == 201
 
 
 async def test_a_request_whose_key_is_in_use_is_409(client, db, database, user):
     hall = await create_hall(db, rows=1, seats_per_row=1)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     # Another request with this key is running: it holds the key's lock.
     other = await asyncpg.connect(database)
     try:
@@ -843,7 +777,7 @@ async def test_cancel_keeps_the_record_and_frees_the_seats(client, db, user, mak
     assert await db.fetchval("SELECT count(*) FROM seat_claims") == 0
     assert await db.fetchval("SELECT count(*) FROM reservation_seats") == 2
     assert (
-        await lock(client, await make_account(), hall.showtime_id, hall.ids("A1"))
+        await hold_seats(client, await make_account(), hall.showtime_id, hall.ids("A1"))
     ).status == 201
 
     # Cancelling again changes nothing.
@@ -894,7 +828,7 @@ async def test_every_change_grows_the_version_by_one_and_is_announced(
         return (await seat_map(client, hall.showtime_id))["version"]
 
     assert await version() == 0
-    assert (await lock(client, user, hall.showtime_id, [a1, a2])).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, [a1, a2])).status == 201
     assert await notifications.next() == (
         showtime,
         1,
@@ -903,10 +837,10 @@ async def test_every_change_grows_the_version_by_one_and_is_announced(
     assert await version() == 1
 
     # Renewing only (no seat changes) is not a seat change.
-    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, [a1])).status == 201
     assert await version() == 1
 
-    assert (await lock(client, user, hall.showtime_id, [a3])).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, [a3])).status == 201
     assert await notifications.next() == (showtime, 2, [{"id": a3, "status": "held"}])
 
     assert (await release(client, user, hall.showtime_id, [a3])).status == 204
@@ -934,8 +868,8 @@ async def test_a_refused_request_announces_nothing_and_keeps_the_version(
     client = quiet_client
     hall = await create_hall(db, rows=1, seats_per_row=2)
     sleeper, holder = await make_account(), await make_account()
-    assert (await lock(client, sleeper, hall.showtime_id, hall.ids("A1"))).status == 201
-    assert (await lock(client, holder, hall.showtime_id, hall.ids("A2"))).status == 201
+    assert (await hold_seats(client, sleeper, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, holder, hall.showtime_id, hall.ids("A2"))).status == 201
     await notifications.next()
     await notifications.next()
     await db.execute(
@@ -943,14 +877,14 @@ async def test_a_refused_request_announces_nothing_and_keeps_the_version(
     )
 
     # A1 is free (expired) but A2 is not: 409, and the expiry's cleanup is rolled back too.
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))
     assert (await error_of(response, 409))["details"]["unavailable_seat_ids"] == hall.ids("A2")
     await notifications.assert_silent()
     assert (await seat_map(client, hall.showtime_id))["version"] == 2
     assert await db.fetchval("SELECT count(*) FROM holds WHERE user_id = $1", sleeper.id) == 1
 
     # A request that succeeds frees the expired hold first and says so.
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     assert await notifications.next() == (
         str(hall.showtime_id),
         3,
@@ -967,18 +901,14 @@ async def test_a_refused_request_announces_nothing_and_keeps_the_version(
 # --- the sweeper ----------------------------------------------------------------------------
 
 
-async def expire_all_holds(db):
-    await db.execute("UPDATE holds SET expires_at = now() - interval '1 second'")
-
-
 async def test_the_sweeper_frees_expired_holds_and_reports_them(
     client, db, user, make_account, notifications
 ):
     # The app's sweeper ticks every second (test settings).
     hall = await create_hall(db, rows=1, seats_per_row=3)
     other = await make_account()
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
-    assert (await lock(client, other, hall.showtime_id, hall.ids("A3"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await hold_seats(client, other, hall.showtime_id, hall.ids("A3"))).status == 201
     await notifications.next()
     await notifications.next()
     await expire_all_holds(db)
@@ -1003,13 +933,6 @@ async def test_the_sweeper_frees_expired_holds_and_reports_them(
     await notifications.assert_silent()
 
 
-async def sweeper_for(database, settings, **changes):
-    """A sweeper of its own (as on another instance), not started: tests call sweep_once."""
-    settings = dataclasses.replace(settings, **changes)
-    pool = await create_pool(database, settings)
-    return Sweeper(pool, settings), pool
-
-
 async def test_the_sweeper_frees_expired_holds_of_every_showtime_and_leaves_live_ones(
     quiet_client, db, database, settings, make_account
 ):
@@ -1018,13 +941,15 @@ async def test_the_sweeper_frees_expired_holds_of_every_showtime_and_leaves_live
     try:
         halls = [await create_hall(db, rows=1, seats_per_row=2) for _ in range(3)]
         for hall in halls:
-            response = await lock(
+            response = await hold_seats(
                 client, await make_account(), hall.showtime_id, hall.ids("A1", "A2")
             )
             assert response.status == 201
         await expire_all_holds(db)
         live = await make_account()
-        assert (await lock(client, live, halls[0].showtime_id, halls[0].ids("A1"))).status == 201
+        assert (
+            await hold_seats(client, live, halls[0].showtime_id, halls[0].ids("A1"))
+        ).status == 201
         # That request freed halls[0]'s expired hold itself; two expired holds are left.
         assert await sweeper.sweep_once() == 4
         assert await sweeper.sweep_once() == 0
@@ -1044,11 +969,9 @@ async def test_the_sweeper_batch_bounds_holds_per_tick(
     sweeper, pool = await sweeper_for(database, settings, sweep_batch_size=2)
     try:
         hall = await create_hall(db, rows=1, seats_per_row=5)
-        for seat in hall.ids("A1", "A2", "A3", "A4", "A5"):
-            assert (
-                await lock(client, await make_account(), hall.showtime_id, [seat])
-            ).status == 201
-        await expire_all_holds(db)
+        await expired_holds_of_one_seat_each(
+            client, db, make_account, hall, ["A1", "A2", "A3", "A4", "A5"]
+        )
         assert await sweeper.sweep_once() == 2
         assert await sweeper.sweep_once() == 2
         assert await sweeper.sweep_once() == 1
@@ -1063,7 +986,7 @@ async def test_the_sweeper_skips_a_showtime_that_is_being_changed(
     client = quiet_client
     sweeper, pool = await sweeper_for(database, settings)
     hall = await create_hall(db, rows=1, seats_per_row=1)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     await notifications.next()
     await expire_all_holds(db)
     busy = await asyncpg.connect(database)
@@ -1093,7 +1016,7 @@ async def test_several_sweepers_at_once_free_each_seat_once(
         for start in range(0, 20, 4):
             account = await make_account()
             assert (
-                await lock(client, account, hall.showtime_id, seats[start : start + 4])
+                await hold_seats(client, account, hall.showtime_id, seats[start : start + 4])
             ).status == 201
         for _ in range(5):
             await notifications.next()
@@ -1118,7 +1041,7 @@ async def test_the_sweeper_survives_a_database_error(
     client = quiet_client
     sweeper, pool = await sweeper_for(database, settings, sweep_interval_seconds=1)
     hall = await create_hall(db, rows=1, seats_per_row=1)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     await expire_all_holds(db)
     await db.execute("ALTER TABLE holds RENAME TO holds_away")
     sweeper.start()
@@ -1237,7 +1160,7 @@ async def test_booking_routes_are_documented(client):
 
 async def test_a_hold_tells_its_total_and_a_changed_price_is_refused_at_booking(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1", "A2"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))
     hold = await response.json()
     price = await db.fetchval("SELECT price FROM showtimes WHERE id = $1", hall.showtime_id)
     assert hold["total_price"] == f"{2 * price:.2f}"
@@ -1274,15 +1197,15 @@ async def test_one_user_holds_seats_of_a_limited_number_of_showtimes(
         for n in range(3)
     ]
     for hall in halls[:2]:
-        assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
-    response = await lock(client, user, halls[2].showtime_id, halls[2].ids("A1"))
+        assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    response = await hold_seats(client, user, halls[2].showtime_id, halls[2].ids("A1"))
     error = await error_of(response, 409)
     assert error["code"] == "too_many_showtimes_held"
     assert error["details"] == {"max_showtimes_held": 2}
     # Adding to a hold it has is fine; releasing one makes room.
-    assert (await lock(client, user, halls[0].showtime_id, halls[0].ids("A2"))).status == 201
+    assert (await hold_seats(client, user, halls[0].showtime_id, halls[0].ids("A2"))).status == 201
     assert (await release(client, user, halls[1].showtime_id)).status == 204
-    assert (await lock(client, user, halls[2].showtime_id, halls[2].ids("A1"))).status == 201
+    assert (await hold_seats(client, user, halls[2].showtime_id, halls[2].ids("A1"))).status == 201
 
 
 async def test_a_hold_that_reached_its_lifetime_cap_cannot_be_taken_again_at_once(
@@ -1293,20 +1216,20 @@ async def test_a_hold_that_reached_its_lifetime_cap_cannot_be_taken_again_at_onc
     )
     client = await aiohttp_client(create_app(settings, database))
     hall = await create_hall(db, rows=1, seats_per_row=2)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     # Held for its whole lifetime: created 121 s ago, renewed up to its cap, just expired.
     await db.execute(
         "UPDATE holds SET created_at = now() - interval '121 seconds',"
         " expires_at = now() - interval '1 second'"
     )
-    response = await lock(client, user, hall.showtime_id, hall.ids("A1"))
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))
     error = await error_of(response, 429)
     assert error["code"] == "hold_cooldown"
     assert 290 <= error["details"]["retry_after_seconds"] <= 300
     assert response.headers["Retry-After"] == str(error["details"]["retry_after_seconds"])
     # The seat is free for everyone else meanwhile.
     assert (
-        await lock(client, await make_account(), hall.showtime_id, hall.ids("A1"))
+        await hold_seats(client, await make_account(), hall.showtime_id, hall.ids("A1"))
     ).status == 201
 
 
@@ -1316,12 +1239,12 @@ async def test_a_hold_that_ran_out_before_its_cap_can_be_taken_again(
     settings = make_settings(hold_ttl_seconds=60, max_hold_lifetime_seconds=120)
     client = await aiohttp_client(create_app(settings, database))
     hall = await create_hall(db, rows=1, seats_per_row=2)
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     await db.execute(
         "UPDATE holds SET created_at = now() - interval '61 seconds',"
         " expires_at = now() - interval '1 second'"
     )
-    assert (await lock(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
 
 
 async def test_a_started_showtime_cannot_be_cancelled(client, db, admin):

@@ -15,28 +15,10 @@ import pytest
 
 from reservations.app import create_app
 from reservations.booking.changes import CHANNEL, decode_notification
+from tests.api import hold_seats, reserve, seat_map, statuses
 from tests.factories import create_hall
 
 pytestmark = pytest.mark.slow
-
-
-async def lock(client, account, showtime_id, seat_ids):
-    return await client.post(
-        f"/api/v1/showtimes/{showtime_id}/lock-seats",
-        json={"seat_ids": [str(seat) for seat in seat_ids]},
-        headers=account.headers,
-    )
-
-
-async def reserve(client, account, showtime_id, seat_ids, key=None):
-    headers = dict(account.headers)
-    if key is not None:
-        headers["Idempotency-Key"] = key
-    return await client.post(
-        "/api/v1/reservations",
-        json={"showtime_id": str(showtime_id), "seat_ids": [str(seat) for seat in seat_ids]},
-        headers=headers,
-    )
 
 
 async def answer(response):
@@ -47,10 +29,8 @@ async def answer(response):
 
 
 async def seat_statuses(client, showtime_id):
-    response = await client.get(f"/api/v1/showtimes/{showtime_id}/seats")
-    assert response.status == 200
-    body = await response.json()
-    return body["version"], {seat["id"]: seat["status"] for seat in body["seats"]}
+    body = await seat_map(client, showtime_id)
+    return body["version"], statuses(body)
 
 
 async def confirmed_seats(db, showtime_id):
@@ -105,7 +85,7 @@ async def test_200_users_lock_the_same_two_seats_at_once(client, db, make_accoun
     wanted = hall.ids("A5", "A6")
 
     async def attempt(account):
-        return await answer(await lock(client, account, hall.showtime_id, wanted))
+        return await answer(await hold_seats(client, account, hall.showtime_id, wanted))
 
     answers = await asyncio.gather(*(attempt(account) for account in accounts))
     statuses = Counter(status for status, _, _ in answers)
@@ -131,7 +111,7 @@ async def test_50_users_grab_random_seats_and_no_seat_is_sold_twice(client, db, 
     choices = [chooser.sample(seat_ids, chooser.randint(1, 4)) for _ in accounts]
 
     async def grab_and_book(account, seats):
-        held = await answer(await lock(client, account, hall.showtime_id, seats))
+        held = await answer(await hold_seats(client, account, hall.showtime_id, seats))
         if held[0] != 201:
             return held, None
         return held, await answer(await reserve(client, account, hall.showtime_id, seats))
@@ -163,7 +143,7 @@ async def test_50_users_grab_random_seats_and_no_seat_is_sold_twice(client, db, 
 async def test_concurrent_duplicates_with_one_key_book_once(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=4)
     seats = hall.ids("A1", "A2")
-    assert (await lock(client, user, hall.showtime_id, seats)).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, seats)).status == 201
 
     async def attempt():
         return await answer(await reserve(client, user, hall.showtime_id, seats, key="checkout-7"))
@@ -200,7 +180,9 @@ async def test_a_storm_of_holds_releases_bookings_expiries_and_cancellations(
     async def shop(account, plan):
         for _ in range(3):
             seats = plan.sample(seat_ids, plan.randint(1, 3))
-            status, code, body = await answer(await lock(client, account, hall.showtime_id, seats))
+            status, code, body = await answer(
+                await hold_seats(client, account, hall.showtime_id, seats)
+            )
             statuses[status] += 1
             if status != 201:
                 continue

@@ -32,10 +32,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from reservations.accounts.tokens import issue_token
 from reservations.app import create_app
-from tests.conftest import TEST_JWT_SECRET
-from tests.factories import create_hall
+from tests.factories import create_account, create_hall
 
 pytestmark = pytest.mark.slow
 
@@ -80,12 +78,8 @@ class Service:
         self.index = {seat: number for number, seat in enumerate(self.seat_ids)}
         self.users = []
         for number in range(USERS):
-            user_id = await self.db.fetchval(
-                "INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id",
-                f"model-{number}@example.com",
-            )
-            token = issue_token(user_id, TEST_JWT_SECRET, 3600)
-            self.users.append((user_id, {"Authorization": f"Bearer {token}"}))
+            account = await create_account(self.db, email=f"model-{number}@example.com")
+            self.users.append((account.id, account.headers))
         self.client = TestClient(TestServer(create_app(self.app_settings, self.database)))
         await self.client.start_server()
 

@@ -13,84 +13,18 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from reservations.app import create_app
+from tests.browser import ARTIFACTS, LIVE, PASSWORD, expect_status, log_in, register, seat
 from tests.factories import Hall, create_hall
-
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
-        allow_module_level=True,
-    )
-
-from playwright.async_api import (  # noqa: E402 - only once Chromium is known to be there
-    Browser,
-    BrowserContext,
-    Page,
-    WebSocketRoute,
-    async_playwright,
-    expect,
-)
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LIVE = 2000  # ms: what one person does shows on the other's page within two seconds
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-Site = Callable[..., Awaitable[str]]
-
-
-@pytest.fixture
-def start_site(aiohttp_server: Any, make_settings: Any, database: str) -> Site:
-    """Start the whole service on 127.0.0.1 and a free port; its base URL."""
-
-    async def start(**settings: Any) -> str:
-        server = await aiohttp_server(create_app(make_settings(**settings), database))
-        return str(server.make_url("")).rstrip("/")
-
-    return start
-
-
-async def register(base: str, email: str) -> str:
-    """A real account (the login form checks the password); its access token."""
-    async with aiohttp.ClientSession() as session:
-        created = await session.post(
-            f"{base}/api/v1/auth/register", json={"email": email, "password": PASSWORD}
-        )
-        assert created.status == 201, await created.text()
-        login = await session.post(
-            f"{base}/api/v1/auth/login", json={"email": email, "password": PASSWORD}
-        )
-        return (await login.json())["access_token"]
+# tests.browser has skipped this module if Chromium is not there.
+from playwright.async_api import WebSocketRoute, expect  # noqa: E402
 
 
 async def hall_for_screenshots(db: Any) -> Hall:
@@ -117,33 +51,6 @@ async def hall_for_screenshots(db: Any) -> Hall:
         [hall.seats["A1"], hall.seats["A12"]],
     )
     return hall
-
-
-async def log_in(context: BrowserContext, base: str, email: str, next_path: str) -> Page:
-    """Log in through the login page (the token lands in localStorage) and go on to next."""
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    await page.goto(f"{base}/login?next={next_path}")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url(f"{base}{next_path}")
-    await expect(page.locator("[data-connection]")).to_have_attribute("data-connection", "live")
-    return page
-
-
-def seat(page: Page, hall: Hall, label: str) -> Any:
-    return page.locator(f'button[data-seat-id="{hall.seats[label]}"]')
-
-
-async def expect_status(
-    page: Page, hall: Hall, label: str, status: str, mine: bool = False, within_ms: int = LIVE
-) -> None:
-    button = seat(page, hall, label)
-    await expect(button).to_have_attribute("data-status", status, timeout=within_ms)
-    await expect(button).to_have_attribute(
-        "data-mine", "true" if mine else "false", timeout=within_ms
-    )
 
 
 async def test_two_people_see_each_others_holds_and_sales_live(browser, start_site, db):
@@ -427,12 +334,7 @@ async def test_the_page_resyncs_after_a_lost_message_and_reconnects_after_a_drop
     await dan_context.close()
 
 
-async def test_best_seats_and_the_stranded_seat_warning(browser, start_site, db, app):
-    if not any(
-        resource.canonical == "/api/v1/showtimes/{id}/best-available"
-        for resource in app.router.resources()
-    ):
-        pytest.skip("POST /api/v1/showtimes/{id}/best-available is not built yet (issue 11)")
+async def test_best_seats_and_the_stranded_seat_warning(browser, start_site, db):
     base = await start_site()
     hall = await create_hall(db, rows=3, seats_per_row=8, starts_in=dt.timedelta(days=2))
     path = f"/showtimes/{hall.showtime_id}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import io
 import json
 import re
 import time
@@ -18,26 +17,14 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from tests import test_browser as shared
+from tests.browser import ARTIFACTS, LIVE, PASSWORD, expect_status, register, seat
 from tests.factories import create_hall
-from tests.test_browser import (
-    ARTIFACTS,
-    LIVE,
-    PASSWORD,
-    Browser,
-    BrowserContext,
-    Page,
-    expect,
-    expect_status,
-    register,
-    seat,
-)
-
-# The same Chromium and whole-service fixtures as tests/test_browser.py.
-browser = shared.browser
-start_site = shared.start_site
+from tests.images import image_bytes
 
 pytestmark = pytest.mark.browser
+
+# tests.browser has skipped this module if Chromium is not there.
+from playwright.async_api import Browser, BrowserContext, Page, expect  # noqa: E402
 
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
@@ -204,12 +191,7 @@ async def test_the_hall_is_one_tab_stop_moved_with_arrow_keys(browser, start_sit
 # ---- best seats, stale messages, your own seats, the ticket -----------------------------------
 
 
-async def test_best_seats_your_seats_and_messages_that_stay_true(browser, start_site, db, app):
-    if not any(
-        resource.canonical == "/api/v1/showtimes/{id}/best-available"
-        for resource in app.router.resources()
-    ):
-        pytest.skip("POST /api/v1/showtimes/{id}/best-available is not built")
+async def test_best_seats_your_seats_and_messages_that_stay_true(browser, start_site, db):
     base = await start_site()
     hall = await create_hall(db, rows=2, seats_per_row=3, starts_in=dt.timedelta(days=2))
     path = f"/showtimes/{hall.showtime_id}"
@@ -292,14 +274,6 @@ async def test_best_seats_your_seats_and_messages_that_stay_true(browser, start_
 # ---- the admin console ---------------------------------------------------------------------
 
 
-def png_bytes() -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (60, 90), (200, 30, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db):
     cinema = ZoneInfo("Europe/Berlin")  # times typed in the console are the cinema's
     base = await start_site(cinema_tz=cinema)
@@ -349,7 +323,7 @@ async def test_an_admin_runs_the_cinema_from_the_console(browser, start_site, db
     title = page.locator("[data-movie-title]", has_text=re.compile(r"^Heat$"))
     row = panel.locator("tr", has=title).first
     await row.get_by_label(re.compile("^Poster for")).set_input_files(
-        {"name": "heat.png", "mimeType": "image/png", "buffer": png_bytes()}
+        {"name": "heat.png", "mimeType": "image/png", "buffer": image_bytes(size=(60, 90))}
     )
     await row.get_by_role("button", name="Upload poster").click()
     await expect(page.locator("[data-messages]")).to_contain_text("poster of Heat is uploaded")

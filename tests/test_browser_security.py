@@ -11,21 +11,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.browser import expect_status, log_in, register, seat, submit_login
 from tests.factories import create_hall
-from tests.test_browser import (  # noqa: F401 - browser and start_site are fixtures
-    PASSWORD,
-    browser,
-    expect_status,
-    log_in,
-    register,
-    seat,
-    start_site,
-)
-
-pytest.importorskip("playwright")
-from playwright.async_api import Route, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
+
+# tests.browser has skipped this module if Chromium is not there.
+from playwright.async_api import Route, expect  # noqa: E402
 
 # value -> what safeNext must make of it ("/" when it refuses)
 NEXT_VALUES = {
@@ -45,7 +37,7 @@ NEXT_VALUES = {
 }
 
 
-async def test_safe_next_accepts_only_paths_of_this_origin(browser, start_site):  # noqa: F811
+async def test_safe_next_accepts_only_paths_of_this_origin(browser, start_site):
     base = await start_site()
     page = await (await browser.new_context()).new_page()
     await page.goto(f"{base}/login")
@@ -59,22 +51,16 @@ async def test_safe_next_accepts_only_paths_of_this_origin(browser, start_site):
     assert dict(zip(NEXT_VALUES, results, strict=True)) == NEXT_VALUES
 
 
-async def test_logging_in_with_a_tab_smuggled_next_stays_on_the_site(browser, start_site):  # noqa: F811
+async def test_logging_in_with_a_tab_smuggled_next_stays_on_the_site(browser, start_site):
     base = await start_site()
     email = f"nina-{uuid.uuid4().hex[:6]}@example.com"
     await register(base, email)
-    context = await browser.new_context()
-    context.set_default_timeout(10_000)
-    page = await context.new_page()
-    await page.goto(f"{base}/login?next=/%09/evil.example")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
+    page = await submit_login(await browser.new_context(), base, email, "/%09/evil.example")
     await page.wait_for_url(f"{base}/")
     assert urlsplit(page.url).netloc == urlsplit(base).netloc
 
 
-async def test_the_page_opens_the_live_map_with_a_ticket_not_the_token(browser, start_site, db):  # noqa: F811
+async def test_the_page_opens_the_live_map_with_a_ticket_not_the_token(browser, start_site, db):
     base = await start_site()
     hall = await create_hall(db, rows=2, seats_per_row=6)
     path = f"/showtimes/{hall.showtime_id}"
@@ -100,7 +86,7 @@ async def test_the_page_opens_the_live_map_with_a_ticket_not_the_token(browser, 
     assert any("ticket" in parse_qs(urlsplit(url).query) for url in sockets)
 
 
-async def test_a_booking_answered_503_is_retried_with_the_same_key(browser, start_site, db):  # noqa: F811
+async def test_a_booking_answered_503_is_retried_with_the_same_key(browser, start_site, db):
     base = await start_site()
     hall = await create_hall(db, rows=2, seats_per_row=6)
     path = f"/showtimes/{hall.showtime_id}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -15,125 +14,31 @@ from reservations.booking.changes import CHANNEL, decode_notification
 from reservations.catalog import movies, showtimes, theaters
 from reservations.db import QUERIES
 from reservations.settings import Settings
-
-API = "/api/v1"
-
+from tests.api import (
+    API,
+    SMALL_HALL,
+    create_movie,
+    create_showtime,
+    create_theater,
+    error_of,
+    in_future,
+    iso,
+    post_showtime,
+)
+from tests.factories import book_directly, hold_directly, insert_showtime
 
 # ---- arranging ----------------------------------------------------------------------------
-
-
-def in_future(**delta: float) -> dt.datetime:
-    """A whole minute some time from now, in UTC."""
-    moment = dt.datetime.now(dt.UTC) + dt.timedelta(**delta)
-    return moment.replace(second=0, microsecond=0)
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.isoformat()
 
 
 def parse(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-async def create_movie(client, admin, **fields) -> dict:
-    body = {"title": f"Movie {uuid.uuid4().hex[:6]}", "genres": ["Drama"], "duration_minutes": 100}
-    body.update(fields)
-    response = await client.post(f"{API}/movies", json=body, headers=admin.headers)
-    assert response.status == 201, await response.text()
-    return await response.json()
-
-
-SMALL_HALL = [{"label": "A", "seats": 4}, {"label": "B", "seats": 4}]
-
-
-async def create_theater(client, admin, name=None, rows=None) -> dict:
-    body = {"name": name or f"Hall {uuid.uuid4().hex[:6]}", "rows": rows or SMALL_HALL}
-    response = await client.post(f"{API}/theaters", json=body, headers=admin.headers)
-    assert response.status == 201, await response.text()
-    return await response.json()
-
-
-async def post_showtime(client, admin, movie, theater, start, price="10.00"):
-    return await client.post(
-        f"{API}/showtimes",
-        json={
-            "movie_id": movie["id"],
-            "theater_id": theater["id"],
-            "start_time": iso(start) if isinstance(start, dt.datetime) else start,
-            "price": price,
-        },
-        headers=admin.headers,
-    )
-
-
-async def create_showtime(client, admin, movie, theater, start, price="10.00") -> dict:
-    response = await post_showtime(client, admin, movie, theater, start, price)
-    assert response.status == 201, await response.text()
-    return await response.json()
-
-
-async def book_directly(db, user_id, showtime_id, seat_ids) -> uuid.UUID:
-    """A confirmed reservation, as booking would leave it: record, seats, live claims."""
-    reservation_id = await db.fetchval(
-        "INSERT INTO reservations (user_id, showtime_id, total_price, ticket_code)"
-        " VALUES ($1, $2, $3, $4) RETURNING id",
-        user_id,
-        uuid.UUID(str(showtime_id)),
-        Decimal("10.00") * len(seat_ids),
-        uuid.uuid4().hex,
-    )
-    for seat_id in seat_ids:
-        await db.execute(
-            "INSERT INTO reservation_seats (reservation_id, seat_id, price) VALUES ($1, $2, 10)",
-            reservation_id,
-            uuid.UUID(str(seat_id)),
-        )
-        await db.execute(
-            "INSERT INTO seat_claims (showtime_id, seat_id, reservation_id) VALUES ($1, $2, $3)",
-            uuid.UUID(str(showtime_id)),
-            uuid.UUID(str(seat_id)),
-            reservation_id,
-        )
-    return reservation_id
-
-
-async def hold_directly(db, user_id, showtime_id, seat_ids, expires_in=dt.timedelta(minutes=10)):
-    hold_id = await db.fetchval(
-        "INSERT INTO holds (showtime_id, user_id, expires_at) VALUES ($1, $2, now() + $3)"
-        " RETURNING id",
-        uuid.UUID(str(showtime_id)),
-        user_id,
-        expires_in,
-    )
-    for seat_id in seat_ids:
-        await db.execute(
-            "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) VALUES ($1, $2, $3)",
-            uuid.UUID(str(showtime_id)),
-            uuid.UUID(str(seat_id)),
-            hold_id,
-        )
-    return hold_id
-
-
 async def insert_past_showtime(db, movie, theater, hours_ago=5, duration=100) -> uuid.UUID:
     """A showtime that has ended: the API refuses to create one in the past."""
-    return await db.fetchval(
-        "INSERT INTO showtimes (movie_id, theater_id, theater_number, start_time, end_time,"
-        " busy_until, price)"
-        " SELECT $1, id, number, now() - make_interval(hours => $3),"
-        " now() - make_interval(hours => $3) + make_interval(mins => $4),"
-        " now() - make_interval(hours => $3) + make_interval(mins => $4), 10"
-        " FROM theaters WHERE id = $2 RETURNING id",
-        uuid.UUID(movie["id"]),
-        uuid.UUID(theater["id"]),
-        hours_ago,
-        duration,
-    )
-
-
-async def error_of(response) -> dict:
-    return (await response.json())["error"]
+    start = await db.fetchval("SELECT now()") - dt.timedelta(hours=hours_ago)
+    end = start + dt.timedelta(minutes=duration)
+    return await insert_showtime(db, movie["id"], theater["id"], start, end)
 
 
 # ---- genres and movies --------------------------------------------------------------------

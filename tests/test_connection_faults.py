@@ -11,76 +11,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
 
-from reservations.accounts.tokens import issue_token
 from reservations.db import TimedPool, create_pool, is_connection_fault
 from reservations.errors import from_database_error
-from tests.conftest import TEST_JWT_SECRET
-from tests.factories import create_hall
+from tests.factories import create_account, create_hall
+from tests.servers import free_port, read_log, start_server
 
 CLIENTS = 16
 ROUNDS = 20
 CPU_HOGS = 2
 RECOVERY_SECONDS = 5.0
 ALLOWED = {200, 201, 409, 503}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _read(log: Path) -> str:
-    return log.read_text(errors="replace")
-
-
-async def _start_server(database: str, port: int, log: Path) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-        "DB_ACQUIRE_TIMEOUT_SECONDS": "2",
-        "DB_STATEMENT_TIMEOUT_MS": "2000",
-    }
-    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "reservations",
-            "serve",
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    finally:
-        os.close(output)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not come up:\n" + _read(log))
 
 
 async def _start_cpu_hogs() -> list[asyncio.subprocess.Process]:
@@ -201,16 +150,17 @@ async def test_killing_every_app_connection_under_load_gives_no_500(database, db
     seats = list(hall.seats.values())
     tokens = []
     for index in range(CLIENTS):
-        user_id = await db.fetchval(
-            "INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id",
-            f"fault{index}@example.com",
-        )
-        tokens.append(issue_token(user_id, TEST_JWT_SECRET, 3600))
+        tokens.append((await create_account(db, email=f"fault{index}@example.com")).token)
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    server = await _start_server(database, port, log)
+    server = await start_server(
+        database,
+        port,
+        env={"DB_ACQUIRE_TIMEOUT_SECONDS": "2", "DB_STATEMENT_TIMEOUT_MS": "2000"},
+        log=log,
+    )
     hogs = await _start_cpu_hogs()
     outcome = Outcome()
     storm_over = asyncio.Event()
@@ -330,7 +280,7 @@ async def test_killing_every_app_connection_under_load_gives_no_500(database, db
         f"recoveries {[round(r, 2) for r in recoveries]}"
     )
     print(report)
-    server_log = _read(log)
+    server_log = read_log(log)
     assert not outcome.failures, (
         f"{len(outcome.failures)} bad answers, first: {outcome.failures[:5]}; {report}\n"
         + server_log[-4000:]

@@ -16,12 +16,10 @@ import pytest
 
 from reservations.app import create_app
 from reservations.context import POOL, SWEEPER
-from tests.conftest import ROOT
+from tests.api import API, create_movie, create_theater, in_future, iso, upload
 from tests.factories import create_hall
-from tests.test_catalog import create_movie, create_theater, in_future, iso
-from tests.test_posters import image_bytes, upload
-
-API = "/api/v1"
+from tests.images import image_bytes
+from tests.servers import ROOT
 
 
 def documented_grants(role: str, database: str) -> list[str]:

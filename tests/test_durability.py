@@ -12,11 +12,7 @@ is committed).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import socket
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,54 +22,15 @@ import asyncpg
 import pytest
 
 from reservations.db import QUERIES
-from tests.conftest import TEST_JWT_SECRET
 from tests.factories import create_hall
+from tests.servers import free_port, kill_hard, start_server
 
 pytestmark = pytest.mark.slow
 
 SHOPPERS = 12
 STORM_SECONDS = 1.5
 SHORT_HOLD_SECONDS = 6  # a hold made to expire soon after the restart
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def start_server(database: str, port: int) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "PORT": str(port),
-        "LOG_LEVEL": "ERROR",
-        "SWEEP_INTERVAL_SECONDS": "1",
-        "DB_POOL_MAX_SIZE": "10",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "reservations", "serve", env=env
-    )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.returncode is not None:
-                break
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    process.kill()
-    raise AssertionError("the server did not come up")
-
-
-async def kill_hard(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGKILL)
-    await asyncio.wait_for(process.wait(), timeout=10)
+SERVE_ENVIRONMENT = {"LOG_LEVEL": "ERROR", "SWEEP_INTERVAL_SECONDS": "1", "DB_POOL_MAX_SIZE": "10"}
 
 
 @dataclass
@@ -145,7 +102,7 @@ async def test_a_killed_app_loses_no_acknowledged_booking(database, db, make_acc
     lock_url = f"{base}/api/v1/showtimes/{hall.showtime_id}/lock-seats"
     seats_url = f"{base}/api/v1/showtimes/{hall.showtime_id}/seats"
 
-    process = await start_server(database, port)
+    process = await start_server(database, port, env=SERVE_ENVIRONMENT)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
             # Two holds made before the crash: one long, one that ends soon after the restart.
@@ -212,7 +169,7 @@ async def test_a_killed_app_loses_no_acknowledged_booking(database, db, make_acc
             uuid.UUID(seat) for row in stored.values() for seat in row["seats"]
         )
 
-        process = await start_server(database, port)
+        process = await start_server(database, port, env=SERVE_ENVIRONMENT)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
             # Retries with the same key: what was stored comes back, nothing is booked twice.
             booked_now = 0

@@ -3,11 +3,8 @@ mass assignment, other sites' WebSocket upgrades, weak JWT secrets."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import datetime as dt
 import os
-import sys
 import time
 import uuid
 
@@ -15,11 +12,11 @@ import pytest
 from marshmallow import Schema, fields, validate
 
 from reservations.app import create_app
+from tests.api import API, create_movie, create_theater, in_future, iso, upload
 from tests.factories import create_hall
-from tests.test_catalog import create_movie, create_theater, in_future, iso
-
-API = "/api/v1"
-
+from tests.images import image_bytes, jpeg_declaring, stored_files, webp_declaring
+from tests.live_map import upgrade_headers
+from tests.servers import run_serve
 
 # --- every string and list of every request schema is bounded -------------------------------
 
@@ -458,16 +455,6 @@ async def test_holds_and_reservations_ignore_forged_owners_prices_and_states(
 # --- WebSocket origins ----------------------------------------------------------------------
 
 
-def upgrade_headers(origin: str) -> dict[str, str]:
-    return {
-        "Origin": origin,
-        "Upgrade": "websocket",
-        "Connection": "Upgrade",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-        "Sec-WebSocket-Version": "13",
-    }
-
-
 async def test_lookalike_origins_cannot_open_the_live_map(
     aiohttp_client, make_settings, database, db
 ):
@@ -512,21 +499,8 @@ async def test_lookalike_origins_cannot_open_the_live_map(
 )
 async def test_serve_refuses_a_weak_jwt_secret_with_one_line(database, secret):
     env = {**os.environ, "DATABASE_URL": database, "JWT_SECRET": secret, "PORT": "0"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "reservations",
-        "serve",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-    assert process.returncode == 2
+    returncode, stdout, stderr = await run_serve(env, within=30)
+    assert returncode == 2
     lines = stderr.decode().splitlines()
     assert len(lines) == 1, lines
     assert "JWT_SECRET" in lines[0]
@@ -539,41 +513,6 @@ async def test_serve_refuses_a_weak_jwt_secret_with_one_line(database, secret):
 # and the configured limit for PNG; these add the other formats and their bombs.
 
 
-def patched_dimensions(
-    data: bytes, marker: bytes, offset: int, width: int, height: int, encode
-) -> bytes:
-    at = data.index(marker) + offset
-    return data[:at] + encode(width, height) + data[at + 4 :]
-
-
-def jpeg_declaring(width: int, height: int) -> bytes:
-    """A real small JPEG whose frame header (SOF0) claims another size."""
-    from tests.test_posters import image_bytes
-
-    return patched_dimensions(
-        image_bytes("JPEG", size=(16, 16)),
-        b"\xff\xc0",
-        5,
-        width,
-        height,
-        lambda w, h: h.to_bytes(2, "big") + w.to_bytes(2, "big"),
-    )
-
-
-def webp_declaring(width: int, height: int) -> bytes:
-    """A real small lossy WebP whose VP8 frame header claims another size (16383 at most)."""
-    from tests.test_posters import image_bytes
-
-    return patched_dimensions(
-        image_bytes("WEBP", size=(16, 16)),
-        b"\x9d\x01\x2a",
-        3,
-        width,
-        height,
-        lambda w, h: w.to_bytes(2, "little") + h.to_bytes(2, "little"),
-    )
-
-
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 @pytest.mark.parametrize(
     "data",
@@ -581,8 +520,6 @@ def webp_declaring(width: int, height: int) -> bytes:
     ids=["jpeg-3.6-gigapixels", "jpeg-48-megapixels", "webp-268-megapixels"],
 )
 async def test_jpeg_and_webp_bombs_are_refused(client, admin, settings, data):
-    from tests.test_posters import stored_files, upload
-
     movie = await create_movie(client, admin)
     response = await upload(client, admin, movie["id"], data)
     assert response.status == 422, await response.text()
@@ -595,8 +532,6 @@ async def test_jpeg_and_webp_bombs_are_refused(client, admin, settings, data):
 async def test_the_pixel_limit_holds_for_every_format(
     aiohttp_client, make_settings, database, admin, image_format
 ):
-    from tests.test_posters import image_bytes, upload
-
     client = await aiohttp_client(create_app(make_settings(max_poster_pixels=1000), database))
     movie = await create_movie(client, admin)
     over = await upload(client, admin, movie["id"], image_bytes(image_format, size=(40, 30)))
@@ -609,8 +544,6 @@ async def test_the_pixel_limit_holds_for_every_format(
 
 @pytest.mark.parametrize("image_format", ["TIFF", "ICO", "PPM", "TGA", "PCX"])
 async def test_other_decodable_formats_are_415(client, admin, settings, image_format):
-    from tests.test_posters import image_bytes, stored_files, upload
-
     movie = await create_movie(client, admin)
     response = await upload(
         client, admin, movie["id"], image_bytes(image_format, size=(16, 16)), filename="poster.jpg"

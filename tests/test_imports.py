@@ -1,10 +1,14 @@
-"""The package's modules import each other without a cycle.
+"""The package's modules import each other without a cycle, and no test module imports another.
 
 A cycle works only while every module in it happens to be imported in the right order (app.py
 importing web/routes.py that imported app.py for one constant did), and breaks the day someone
 imports the other one first. The graph is read from the source: every import of a module of the
 package, at the top of a module or inside a function (a deferred import that avoids a cycle is
 still one), but not those under `if TYPE_CHECKING:`, which never run.
+
+What tests share lives in the helper modules of tests/ (api, factories, servers, live_map, ...)
+and in conftest.py's fixtures; a test module that imports another runs that module's tests'
+imports and module-level code, and ties one test file's helpers to another's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 PACKAGE = "reservations"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
+TESTS_DIR = Path(__file__).resolve().parent
 
 
 def _module_name(path: Path) -> str:
@@ -157,3 +162,54 @@ def test_the_pages_import_first() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def imported_test_modules(path: Path) -> set[str]:
+    """The test modules (tests/test_*.py) and conftest that the file at `path` imports,
+    anywhere in it and however it names them."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(filter(None, ["tests" if node.level else "", node.module or ""]))
+            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "tests" and len(parts) > 1:
+                if parts[1].startswith("test_") or parts[1] == "conftest":
+                    found.add(".".join(parts[:2]))
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    imports = {
+        path.name: sorted(imported_test_modules(path)) for path in sorted(TESTS_DIR.glob("*.py"))
+    }
+    offending = {name: modules for name, modules in imports.items() if modules}
+    assert not offending, (
+        "move what these share into a helper module of tests/ or a conftest.py fixture: "
+        + repr(offending)
+    )
+
+
+def test_the_check_sees_every_way_of_importing_a_test_module(tmp_path: Path) -> None:
+    source = tmp_path / "test_example.py"
+    source.write_text(
+        "from tests.test_live import watch\n"
+        "from tests import test_browser as shared\n"
+        "import tests.test_posters\n"
+        "from .conftest import ROOT\n"
+        "from tests.factories import create_hall\n"
+        "def later():\n"
+        "    from tests.test_operations import stop\n"
+    )
+    assert imported_test_modules(source) == {
+        "tests.test_live",
+        "tests.test_browser",
+        "tests.test_posters",
+        "tests.conftest",
+        "tests.test_operations",
+    }

@@ -21,7 +21,6 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
-from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from reservations.app import create_app
@@ -29,7 +28,18 @@ from reservations.booking.changes import AVAILABLE, HELD, SOLD
 from reservations.context import HUB
 from reservations.live.listener import APPLICATION_NAME, LISTENER
 from reservations.settings import Settings
-from tests.factories import Hall, create_hall
+from tests.api import hold_seats, statuses
+from tests.factories import book_directly, create_hall, hold_directly
+from tests.live_map import (
+    announce,
+    change_seats,
+    close_code,
+    eventually,
+    next_message,
+    snapshot_of,
+    upgrade_headers,
+    watch,
+)
 
 ClientFactory = Callable[..., Awaitable[TestClient]]
 
@@ -39,104 +49,6 @@ ClientFactory = Callable[..., Awaitable[TestClient]]
 
 async def instance(aiohttp_client: ClientFactory, settings: Settings, database: str) -> TestClient:
     return await aiohttp_client(create_app(settings, database))
-
-
-async def watch(
-    client: TestClient, showtime_id: Any, **params: str
-) -> aiohttp.ClientWebSocketResponse:
-    return await client.ws_connect(f"/ws/showtimes/{showtime_id}", params=params or None)
-
-
-async def next_message(ws: aiohttp.ClientWebSocketResponse, within: float = 1.0) -> dict[str, Any]:
-    message = await ws.receive(timeout=within)
-    assert message.type is WSMsgType.TEXT, message
-    return orjson.loads(message.data)
-
-
-async def snapshot_of(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    message = await next_message(ws, within=3.0)
-    assert message["type"] == "snapshot"
-    return message
-
-
-async def close_code(ws: aiohttp.ClientWebSocketResponse, within: float = 3.0) -> int | None:
-    message = await ws.receive(timeout=within)
-    assert message.type is WSMsgType.CLOSE, message
-    return message.data
-
-
-async def announce(
-    db: asyncpg.Connection, showtime_id: uuid.UUID, changes: list[tuple[Any, str]]
-) -> int:
-    """Announce seat changes exactly as the seat_claims triggers do (announce_seat_changes of
-    migrations/0005) in the caller's transaction; the showtime's version after them."""
-    seats = [uuid.UUID(str(seat)) for seat, _ in changes]
-    await db.execute(
-        "SELECT announce_seat_changes($1::uuid[], $2::uuid[], $3::text[])",
-        [showtime_id] * len(seats),
-        seats,
-        [status for _, status in changes],
-    )
-    return await db.fetchval("SELECT version FROM showtimes WHERE id = $1", showtime_id)
-
-
-async def change_seats(
-    db: asyncpg.Connection, showtime_id: uuid.UUID, changes: list[tuple[Any, str]]
-) -> int:
-    """A committed seat change, announced as booking's triggers announce one."""
-    async with db.transaction():
-        return await announce(db, showtime_id, changes)
-
-
-def statuses(snapshot: dict[str, Any]) -> dict[str, str]:
-    return {seat["id"]: seat["status"] for seat in snapshot["seats"]}
-
-
-async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
-
-
-async def hold_directly(
-    db: asyncpg.Connection, hall: Hall, user_id: uuid.UUID, labels: list[str], expires_in: float
-) -> uuid.UUID:
-    """A hold made straight in the database (for snapshot statuses; booking's API comes later)."""
-    hold_id = await db.fetchval(
-        "INSERT INTO holds (showtime_id, user_id, expires_at)"
-        " VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING id",
-        hall.showtime_id,
-        user_id,
-        expires_in,
-    )
-    for label in labels:
-        await db.execute(
-            "INSERT INTO seat_claims (showtime_id, seat_id, hold_id) VALUES ($1, $2, $3)",
-            hall.showtime_id,
-            hall.seats[label],
-            hold_id,
-        )
-    return hold_id
-
-
-async def sell_directly(
-    db: asyncpg.Connection, hall: Hall, user_id: uuid.UUID, labels: list[str]
-) -> None:
-    reservation_id = await db.fetchval(
-        "INSERT INTO reservations (user_id, showtime_id, total_price, ticket_code)"
-        " VALUES ($1, $2, 10, $3) RETURNING id",
-        user_id,
-        hall.showtime_id,
-        uuid.uuid4().hex,
-    )
-    for label in labels:
-        await db.execute(
-            "INSERT INTO seat_claims (showtime_id, seat_id, reservation_id) VALUES ($1, $2, $3)",
-            hall.showtime_id,
-            hall.seats[label],
-            reservation_id,
-        )
 
 
 class RawViewer:
@@ -192,9 +104,11 @@ class RawViewer:
 async def test_snapshot_on_connect_shows_every_seat_with_its_status(client, db, user, make_account):
     hall = await create_hall(db, rows=2, seats_per_row=5)
     other = await make_account()
-    await hold_directly(db, hall, other.id, ["A1", "A2"], expires_in=600)
-    await hold_directly(db, hall, user.id, ["B5"], expires_in=-1)  # expired: available again
-    await sell_directly(db, hall, other.id, ["B1"])
+    await hold_directly(db, other.id, hall.showtime_id, hall.ids("A1", "A2"), expires_in=600)
+    await hold_directly(
+        db, user.id, hall.showtime_id, hall.ids("B5"), expires_in=-1
+    )  # expired: available again
+    await book_directly(db, other.id, hall.showtime_id, hall.ids("B1"))
     version = await change_seats(db, hall.showtime_id, [(hall.seats["A1"], HELD)])
 
     ws = await watch(client, hall.showtime_id)
@@ -213,8 +127,8 @@ async def test_snapshot_on_connect_shows_every_seat_with_its_status(client, db, 
 async def test_token_marks_the_viewers_own_held_seats(client, db, user, make_account):
     hall = await create_hall(db, rows=1, seats_per_row=6)
     other = await make_account()
-    await hold_directly(db, hall, user.id, ["A1", "A2"], expires_in=600)
-    await hold_directly(db, hall, other.id, ["A3"], expires_in=600)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1", "A2"), expires_in=600)
+    await hold_directly(db, other.id, hall.showtime_id, hall.ids("A3"), expires_in=600)
 
     mine = await snapshot_of(await watch(client, hall.showtime_id, token=user.token))
     marked = {seat["id"] for seat in mine["seats"] if seat.get("held_by_me")}
@@ -230,7 +144,7 @@ async def test_token_marks_the_viewers_own_held_seats(client, db, user, make_acc
 
 async def test_an_invalid_token_is_treated_as_anonymous(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=3)
-    await hold_directly(db, hall, user.id, ["A1"], expires_in=600)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"), expires_in=600)
     ws = await watch(client, hall.showtime_id, token=user.token[:-4] + "AAAA")
     snapshot = await snapshot_of(ws)
     assert statuses(snapshot)[hall.ids("A1")[0]] == HELD
@@ -338,7 +252,7 @@ async def test_resync_answers_a_fresh_snapshot(client, db, user):
     ws = await watch(client, hall.showtime_id, token=user.token)
     await snapshot_of(ws)
     # A claim written straight into the table is announced all the same (the triggers).
-    await hold_directly(db, hall, user.id, ["A3"], expires_in=600)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A3"), expires_in=600)
     assert (await next_message(ws))["version"] == 1
 
     await ws.send_json({"type": "resync"})
@@ -474,16 +388,6 @@ async def test_viewers_per_address_are_limited(database, aiohttp_client, make_se
 # -- origins ---------------------------------------------------------------------------------
 
 
-def upgrade_headers(origin: str) -> dict[str, str]:
-    return {
-        "Origin": origin,
-        "Upgrade": "websocket",
-        "Connection": "Upgrade",
-        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
-        "Sec-WebSocket-Version": "13",
-    }
-
-
 async def test_other_origins_are_refused_unless_listed(database, aiohttp_client, make_settings, db):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     path = f"/ws/showtimes/{hall.showtime_id}"
@@ -551,7 +455,7 @@ async def test_a_dropped_listener_reconnects_and_viewers_resync(
 
     assert await terminate_listeners(db) == 2  # one per instance
     # Committed while (probably) nobody listens: it must still show, as a change or in the snapshot.
-    await hold_directly(db, hall, user.id, ["A1"], expires_in=600)
+    await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"), expires_in=600)
 
     seen: dict[str, str] = {}
     while True:
@@ -681,11 +585,7 @@ async def test_an_expired_hold_swept_by_either_instance_reaches_every_viewer(
     ]
     a1, a2 = hall.ids("A1", "A2")
 
-    held = await api.post(
-        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
-        json={"seat_ids": [a1, a2]},
-        headers=user.headers,
-    )
+    held = await hold_seats(api, user, hall.showtime_id, [a1, a2])
     assert held.status == 201
     for watcher in watchers:
         await watcher.expect({a1: HELD, a2: HELD})
@@ -706,11 +606,7 @@ async def test_a_cancelled_showtime_frees_its_seats_for_viewers_then_is_gone(
     other = await instance(aiohttp_client, settings, database)
     watcher = await Watcher.open(other, hall.showtime_id)
     a1, a2 = hall.ids("A1", "A2")
-    held = await api.post(
-        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
-        json={"seat_ids": [a1, a2]},
-        headers=user.headers,
-    )
+    held = await hold_seats(api, user, hall.showtime_id, [a1, a2])
     assert held.status == 201
     await watcher.expect({a1: HELD, a2: HELD})
 

@@ -9,20 +9,20 @@ import json
 
 import pytest
 
-from tests.test_operations import _free_port, _kill_tree, _start_server, _stop
+from tests.servers import free_port, kill_tree, start_server, stop
 
 
 @pytest.fixture
 async def server(database):
-    port = _free_port()
-    process = await _start_server(database, port)
+    port = free_port()
+    process = await start_server(database, port)
     try:
         yield port
     finally:
         try:
-            await _stop(process)
+            await stop(process)
         finally:
-            _kill_tree(process)
+            kill_tree(process)
 
 
 async def _exchange(port: int, raw: bytes) -> tuple[int, dict[str, str], bytes]:

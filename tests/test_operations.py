@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import sys
 
 import aiohttp
 import asyncpg
 
 from reservations.app import create_app
 from reservations.db import QUERIES
-from tests.conftest import TEST_JWT_SECRET
+from tests.api import hold_seats, reserve
+from tests.factories import create_hall
+from tests.servers import (
+    free_port,
+    kill_tree,
+    start_server,
+    statuses_on_new_connections,
+    stop,
+    workers_listening,
+)
 
 
 async def test_metrics_count_requests_by_route_and_status(client):
@@ -74,97 +80,26 @@ async def test_cors_allows_configured_origins(aiohttp_client, make_settings, dat
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _start_server(database: str, port: int, *extra: str) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "reservations", "serve", *extra, env=env
-    )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(150):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError("the server did not come up")
-
-
-def _kill_tree(process: asyncio.subprocess.Process) -> None:
-    import psutil
-
-    if process.returncode is not None:
-        return
-    try:
-        for child in psutil.Process(process.pid).children(recursive=True):
-            child.kill()
-    except psutil.NoSuchProcess:
-        pass
-    process.kill()
-
-
-async def _stop(process: asyncio.subprocess.Process) -> int:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-    return await asyncio.wait_for(process.wait(), timeout=25)
-
-
 async def test_serve_exits_cleanly_on_sigterm(database):
     """`reservations serve` answers, then on SIGTERM stops accepting, finishes and exits 0."""
-    process = await _start_server(database, _free_port())
+    process = await start_server(database, free_port())
     try:
-        assert await _stop(process) == 0
+        assert await stop(process) == 0
     finally:
-        _kill_tree(process)
+        kill_tree(process)
 
 
 async def test_workers_share_one_port(database):
     """`--workers 2` runs two processes on one port; both answer, and both stop on SIGTERM."""
-    port = _free_port()
-    process = await _start_server(database, port, "--workers", "2")
+    port = free_port()
+    process = await start_server(database, port, "--workers", "2")
     try:
-        import psutil
-
-        def listening_workers() -> list[int]:
-            return [
-                child.pid
-                for child in psutil.Process(process.pid).children()
-                if any(
-                    conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
-                    for conn in child.net_connections(kind="tcp")
-                )
-            ]
-
         # The first worker answered /readyz; give the second the same time to bind.
-        for _ in range(100):
-            listening = listening_workers()
-            if len(listening) == 2:
-                break
-            await asyncio.sleep(0.1)
-        assert len(listening) == 2, "both workers must listen on the one port"
-        async with aiohttp.ClientSession() as session:
-            for _ in range(20):
-                async with session.get(
-                    f"http://127.0.0.1:{port}/api/v1/auth/me", headers={"Connection": "close"}
-                ) as response:
-                    assert response.status == 401
-        assert await _stop(process) == 0
+        await workers_listening(process, port, 2)
+        assert await statuses_on_new_connections(port, "/api/v1/auth/me", 20) == [401] * 20
+        assert await stop(process) == 0
     finally:
-        _kill_tree(process)
+        kill_tree(process)
 
 
 async def test_json_logs_have_one_line_per_request(client, user):
@@ -202,20 +137,10 @@ async def test_json_logs_have_one_line_per_request(client, user):
 
 
 async def test_booking_metrics_move_with_holds_and_reservations(client, db, user):
-    from tests.factories import create_hall
-
     hall = await create_hall(db, rows=1, seats_per_row=4)
-    response = await client.post(
-        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
-        json={"seat_ids": hall.ids("A1", "A2")},
-        headers=user.headers,
-    )
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))
     assert response.status == 201
-    response = await client.post(
-        "/api/v1/reservations",
-        json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("A1", "A2")},
-        headers=user.headers,
-    )
+    response = await reserve(client, user, hall.showtime_id, hall.ids("A1", "A2"))
     assert response.status == 201
     reservation = await response.json()
     assert (
@@ -232,28 +157,18 @@ async def test_booking_metrics_move_with_holds_and_reservations(client, db, user
 
 async def test_two_instances_show_one_state(aiohttp_client, settings, database, db, user):
     """Behind a load balancer a user may reach either instance: both show the same state."""
-    from tests.factories import create_hall
-
     first = await aiohttp_client(create_app(settings, database))
     second = await aiohttp_client(create_app(settings, database))
     hall = await create_hall(db, rows=2, seats_per_row=5)
     seats_url = f"/api/v1/showtimes/{hall.showtime_id}/seats"
 
-    held = await first.post(
-        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
-        json={"seat_ids": hall.ids("A1", "A2")},
-        headers=user.headers,
-    )
+    held = await hold_seats(first, user, hall.showtime_id, hall.ids("A1", "A2"))
     assert held.status == 201
     seen = await (await second.get(seats_url, headers=user.headers)).json()
     mine = {seat["seat_label"] for seat in seen["seats"] if seat.get("held_by_me")}
     assert mine == {"A1", "A2"}
 
-    booked = await second.post(
-        "/api/v1/reservations",
-        json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("A1", "A2")},
-        headers=user.headers,
-    )
+    booked = await reserve(second, user, hall.showtime_id, hall.ids("A1", "A2"))
     assert booked.status == 201
     reservation = await booked.json()
     listed = await (await first.get("/api/v1/reservations", headers=user.headers)).json()
@@ -266,11 +181,9 @@ async def test_two_instances_show_one_state(aiohttp_client, settings, database, 
 
 async def test_in_flight_request_finishes_during_graceful_shutdown(database, db, user):
     """SIGTERM while a hold waits for its showtime's lock: the hold still answers 201."""
-    from tests.factories import create_hall
-
     hall = await create_hall(db, rows=1, seats_per_row=4)
-    port = _free_port()
-    process = await _start_server(database, port)
+    port = free_port()
+    process = await start_server(database, port)
     blocker = await asyncpg.connect(database)
     try:
         transaction = blocker.transaction()
@@ -294,4 +207,4 @@ async def test_in_flight_request_finishes_during_graceful_shutdown(database, db,
         assert await db.fetchval("SELECT count(*) FROM seat_claims") == 1
     finally:
         await blocker.close()
-        _kill_tree(process)
+        kill_tree(process)

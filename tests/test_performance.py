@@ -24,22 +24,9 @@ from reservations.context import PASSWORDS, POOL, SEAT_MAPS
 from reservations.db import QUERIES, create_pool
 from reservations.live.hub import text_frame
 from reservations.server import hashing_threads
-from tests.factories import create_hall
-from tests.test_booking import (
-    book,
-    expire_all_holds,
-    lock,
-    release,
-    seat_map,
-    statuses,
-    sweeper_for,
-)
-
-
-@pytest.fixture
-async def quiet_client(aiohttp_client, make_settings, database):
-    """A client whose own sweeper never runs during the test."""
-    return await aiohttp_client(create_app(make_settings(sweep_interval_seconds=3600), database))
+from tests.api import book, hold_seats, release, seat_map, statuses
+from tests.factories import create_hall, hold_directly
+from tests.sweepers import expired_holds_of_one_seat_each, sweeper_for
 
 
 def cache_of(client) -> SeatMapCache:
@@ -54,7 +41,7 @@ async def test_the_cached_seat_map_follows_every_change(client, db, user, make_a
     assert cache.hits == 1
 
     a1, a2 = hall.ids("A1", "A2")
-    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, [a1])).status == 201
     assert statuses(await seat_map(client, hall.showtime_id))[a1] == "held"
     other = await make_account()
     await book(client, other, hall.showtime_id, [a2])
@@ -84,7 +71,7 @@ async def test_the_cached_seat_map_frees_an_expired_hold_without_a_new_version(
     )
     hall = await create_hall(db, rows=1, seats_per_row=2)
     a1 = hall.ids("A1")[0]
-    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, [a1])).status == 201
     held = await seat_map(client, hall.showtime_id)
     assert statuses(held)[a1] == "held"
     assert await seat_map(client, hall.showtime_id) == held  # served from the cache
@@ -100,7 +87,7 @@ async def test_the_cached_seat_map_frees_an_expired_hold_without_a_new_version(
 async def test_a_token_gets_its_own_marks_not_the_public_map(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     a1 = hall.ids("A1")[0]
-    assert (await lock(client, user, hall.showtime_id, [a1])).status == 201
+    assert (await hold_seats(client, user, hall.showtime_id, [a1])).status == 201
     public = await seat_map(client, hall.showtime_id)
     assert "held_by_me" not in public["seats"][0]
     mine = await seat_map(client, hall.showtime_id, user)
@@ -187,11 +174,9 @@ async def test_a_backlog_of_expired_holds_is_swept_batch_after_batch_without_wai
     )
     try:
         hall = await create_hall(db, rows=1, seats_per_row=5)
-        for seat in hall.ids("A1", "A2", "A3", "A4", "A5"):
-            assert (
-                await lock(client, await make_account(), hall.showtime_id, [seat])
-            ).status == 201
-        await expire_all_holds(db)
+        await expired_holds_of_one_seat_each(
+            client, db, make_account, hall, ["A1", "A2", "A3", "A4", "A5"]
+        )
         sweeper.start()
         # Three batches of at most two, a short pause apart, not one batch an hour.
         async with asyncio.timeout(3):
@@ -259,19 +244,7 @@ async def test_while_listening_the_cached_seat_map_costs_no_query(client, db, us
             assert await seat_map(client, hall.showtime_id) == first
         assert acquired == reads  # five answers, not one query
         # A change made elsewhere (straight in the database) is heard, and the next read is fresh.
-        await db.execute(
-            "INSERT INTO holds (showtime_id, user_id, expires_at)"
-            " VALUES ($1, $2, now() + interval '10 minutes')",
-            hall.showtime_id,
-            user.id,
-        )
-        await db.execute(
-            "INSERT INTO seat_claims (showtime_id, seat_id, hold_id)"
-            " SELECT $1, $2, id FROM holds WHERE user_id = $3",
-            hall.showtime_id,
-            hall.seats["A1"],
-            user.id,
-        )
+        await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"))
         assert await within_a_second(
             lambda: seat_map(client, hall.showtime_id),
             lambda body: statuses(body)[hall.ids("A1")[0]] == "held",

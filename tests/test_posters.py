@@ -2,64 +2,20 @@
 
 from __future__ import annotations
 
-import io
-import os
-import struct
 import uuid
-import zlib
 
-import aiohttp
 import pytest
-from PIL import Image
 
-from tests.test_catalog import API, create_movie, create_showtime, create_theater, in_future
-
-
-def image_bytes(image_format: str = "PNG", size=(40, 60), noise: bool = False) -> bytes:
-    if noise:
-        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    else:
-        image = Image.new("RGB", size, (200, 40, 40))
-    buffer = io.BytesIO()
-    image.save(buffer, image_format)
-    return buffer.getvalue()
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A PNG whose header claims a size its few bytes never hold: a decompression bomb."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
-def form(data: bytes, filename: str = "poster.png", field: str = "file") -> aiohttp.FormData:
-    body = aiohttp.FormData()
-    body.add_field("title", "ignored")
-    body.add_field(field, data, filename=filename, content_type="application/octet-stream")
-    return body
-
-
-async def upload(client, admin, movie_id, data: bytes, **kwargs):
-    return await client.post(
-        f"{API}/movies/{movie_id}/poster", data=form(data, **kwargs), headers=admin.headers
-    )
-
-
-def stored_files(settings) -> list[str]:
-    if not settings.poster_dir.exists():
-        return []
-    return sorted(os.listdir(settings.poster_dir))
+from tests.api import (
+    API,
+    create_movie,
+    create_showtime,
+    create_theater,
+    in_future,
+    poster_form,
+    upload,
+)
+from tests.images import image_bytes, png_declaring, stored_files
 
 
 @pytest.mark.parametrize(
@@ -222,8 +178,10 @@ async def test_bad_upload_requests(client, admin, user):
     assert "file" in (await no_file.json())["error"]["details"]["fields"]
     unknown = await upload(client, admin, uuid.uuid4(), image_bytes())
     assert unknown.status == 404
-    assert (await client.post(path, data=form(image_bytes()))).status == 401
-    assert (await client.post(path, data=form(image_bytes()), headers=user.headers)).status == 403
+    assert (await client.post(path, data=poster_form(image_bytes()))).status == 401
+    assert (
+        await client.post(path, data=poster_form(image_bytes()), headers=user.headers)
+    ).status == 403
 
 
 async def test_a_part_with_unreadable_headers_is_a_bad_request(client, admin):

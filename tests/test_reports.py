@@ -25,10 +25,17 @@ import datetime as dt
 import io
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.factories import (
+    insert_movie,
+    insert_reservation,
+    insert_seat,
+    insert_showtime,
+    insert_theater,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 CAPACITY = "/api/v1/admin/reports/capacity"
@@ -47,20 +54,11 @@ class Cinema:
 
 async def add_theater(db, cinema: Cinema, name: str, rows: dict[str, tuple[int, str]]) -> None:
     """rows: label -> (seats in the row, seat type)."""
-    cinema.theaters[name] = await db.fetchval(
-        "INSERT INTO theaters (name) VALUES ($1) RETURNING id", name
-    )
+    cinema.theaters[name], _ = await insert_theater(db, name)
     for row_index, (label, (count, seat_type)) in enumerate(rows.items()):
         for number in range(1, count + 1):
-            cinema.seats[name, f"{label}{number}"] = await db.fetchval(
-                "INSERT INTO seats (theater_id, row_label, seat_number, seat_type, row_index,"
-                " column_index) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                cinema.theaters[name],
-                label,
-                number,
-                seat_type,
-                row_index,
-                number - 1,
+            cinema.seats[name, f"{label}{number}"] = await insert_seat(
+                db, cinema.theaters[name], label, number, seat_type, row_index, number - 1
             )
 
 
@@ -75,17 +73,14 @@ async def add_showtime(
     cancelled: bool = False,
 ) -> None:
     start = local_start.replace(tzinfo=NEW_YORK)
-    end = start + dt.timedelta(minutes=90)
-    cinema.showtimes[name] = await db.fetchval(
-        "INSERT INTO showtimes (movie_id, theater_id, theater_number, start_time, end_time,"
-        " busy_until, price, cancelled_at)"
-        " SELECT $1, id, number, $3, $4, $4, $5, $6 FROM theaters WHERE id = $2 RETURNING id",
+    cinema.showtimes[name] = await insert_showtime(
+        db,
         cinema.movies[movie],
         cinema.theaters[theater],
         start,
-        end,
-        Decimal(price),
-        dt.datetime.now(dt.UTC) if cancelled else None,
+        start + dt.timedelta(minutes=90),
+        price,
+        cancelled,
     )
 
 
@@ -100,24 +95,8 @@ async def add_reservation(
     cancel_reason: str | None = None,
 ) -> None:
     """seats: label -> price."""
-    reservation_id = await db.fetchval(
-        "INSERT INTO reservations (user_id, showtime_id, status, total_price, ticket_code,"
-        " cancelled_at, cancel_reason) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        user_id,
-        cinema.showtimes[showtime],
-        status,
-        sum(Decimal(price) for price in seats.values()),
-        uuid.uuid4().hex,
-        dt.datetime.now(dt.UTC) if status == "cancelled" else None,
-        cancel_reason if status == "cancelled" else None,
-    )
-    for label, price in seats.items():
-        await db.execute(
-            "INSERT INTO reservation_seats (reservation_id, seat_id, price) VALUES ($1, $2, $3)",
-            reservation_id,
-            cinema.seats[theater, label],
-            Decimal(price),
-        )
+    prices = {cinema.seats[theater, label]: price for label, price in seats.items()}
+    await insert_reservation(db, user_id, cinema.showtimes[showtime], prices, status, cancel_reason)
 
 
 @pytest.fixture
@@ -129,9 +108,7 @@ async def cinema(db, make_account) -> Cinema:
     await add_theater(db, cinema, "Hall B", {"A": (3, "regular")})
     await add_theater(db, cinema, "Empty", {})
     for title in ("Alpha", "Zulu", "+1"):
-        cinema.movies[title] = await db.fetchval(
-            "INSERT INTO movies (title, duration_minutes) VALUES ($1, 90) RETURNING id", title
-        )
+        cinema.movies[title] = await insert_movie(db, title, 90)
     day = dt.datetime
     await add_showtime(db, cinema, "before", "Alpha", "Hall B", day(2026, 3, 9, 23, 59), "9.00")
     await add_showtime(db, cinema, "s1", "Alpha", "Hall A", day(2026, 3, 10, 0, 0), "10.00")
@@ -462,23 +439,13 @@ async def test_the_same_dates_in_utc_cover_other_showtimes(client, admin, cinema
 
 async def test_default_period_is_thirty_days_around_today(new_york, admin, db, make_account):
     today = dt.datetime.now(NEW_YORK).date()
-    theater_id, number = await db.fetchrow(
-        "INSERT INTO theaters (name) VALUES ('Hall') RETURNING id, number"
-    )
-    movie_id = await db.fetchval(
-        "INSERT INTO movies (title, duration_minutes) VALUES ('Now', 60) RETURNING id"
-    )
+    theater_id, _ = await insert_theater(db, "Hall")
+    movie_id = await insert_movie(db, "Now", 60)
     starts = {}
     for name, days in {"first": -30, "last": 30, "too_early": -31, "too_late": 31}.items():
         local = dt.datetime.combine(today + dt.timedelta(days=days), dt.time(12), NEW_YORK)
-        starts[name] = await db.fetchval(
-            "INSERT INTO showtimes (movie_id, theater_id, theater_number, start_time, end_time,"
-            " busy_until, price) VALUES ($1, $2, $3, $4, $5, $5, 10) RETURNING id",
-            movie_id,
-            theater_id,
-            number,
-            local,
-            local + dt.timedelta(hours=1),
+        starts[name] = await insert_showtime(
+            db, movie_id, theater_id, local, local + dt.timedelta(hours=1)
         )
     report = await get_json(new_york, CAPACITY, admin)
     assert report["start_date"] == (today - dt.timedelta(days=30)).isoformat()

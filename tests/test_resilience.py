@@ -13,7 +13,7 @@ import pytest
 
 from reservations.app import create_app
 from reservations.db import EmbeddedDatabase, migrate
-from tests.conftest import TEST_JWT_SECRET
+from tests.factories import TEST_JWT_SECRET
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +118,7 @@ async def test_booking_storm_through_an_outage_loses_no_confirmed_reservation(
     listener reconnects by itself (a viewer hears changes made after the outage)."""
     import uuid
 
-    from reservations.accounts.tokens import issue_token
-    from tests.factories import create_hall
+    from tests.factories import create_account, create_hall
 
     settings = dataclasses.replace(
         settings,
@@ -133,11 +132,7 @@ async def test_booking_storm_through_an_outage_loses_no_confirmed_reservation(
         hall = await create_hall(conn, rows=10, seats_per_row=20)
         users = []
         for index in range(20):
-            user_id = await conn.fetchval(
-                "INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id",
-                f"storm{index}@example.com",
-            )
-            users.append({"Authorization": f"Bearer {issue_token(user_id, TEST_JWT_SECRET, 3600)}"})
+            users.append((await create_account(conn, email=f"storm{index}@example.com")).headers)
     finally:
         await conn.close()
 

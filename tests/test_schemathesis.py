@@ -10,72 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from pathlib import Path
 
 import aiohttp
-import psutil
 
 from reservations.accounts.tokens import issue_token
 from reservations.seed import ADMIN_EMAIL, seed
-from reservations.settings import Settings
-from tests.conftest import ROOT, TEST_JWT_SECRET
+from tests.factories import TEST_JWT_SECRET
+from tests.servers import ROOT, free_port, kill_tree, start_server
 
 ST = Path(sys.executable).with_name("st")
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 # Test cases per operation and phase: about a minute for the whole run (some 4,500 requests).
 MAX_EXAMPLES = 100
 RUN_TIMEOUT_SECONDS = 420
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _start_server(
-    database: str, settings: Settings, log: Path
-) -> tuple[asyncio.subprocess.Process, str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "JWT_SECRET": TEST_JWT_SECRET,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-        "BCRYPT_ROUNDS": "4",
-        "DATA_DIR": str(settings.data_dir),
-        "POSTER_DIR": str(settings.poster_dir),
-    }
-    with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "reservations", "serve", env=env, stdout=output, stderr=output
-        )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(150):
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        return process, base
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    _kill_tree(process.pid)
-    raise AssertionError("the server did not come up; see its log: " + str(log))
-
-
-def _kill_tree(pid: int) -> None:
-    try:
-        parent = psutil.Process(pid)
-        for child in parent.children(recursive=True):
-            child.kill()
-        parent.kill()
-    except psutil.NoSuchProcess:
-        pass
 
 
 async def _book_something(base: str, token: str) -> None:
@@ -102,7 +52,18 @@ async def test_schemathesis_finds_nothing_against_the_live_service(
     admin_id: uuid.UUID = await db.fetchval("SELECT id FROM users WHERE email = $1", ADMIN_EMAIL)
     token = issue_token(admin_id, TEST_JWT_SECRET, 3600)
     server_log = tmp_path / "server.log"
-    server, base = await _start_server(database, settings, server_log)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = await start_server(
+        database,
+        port,
+        env={
+            "BCRYPT_ROUNDS": "4",
+            "DATA_DIR": str(settings.data_dir),
+            "POSTER_DIR": str(settings.poster_dir),
+        },
+        log=server_log,
+    )
     try:
         await _book_something(base, token)
         run = await asyncio.create_subprocess_exec(
@@ -136,7 +97,7 @@ async def test_schemathesis_finds_nothing_against_the_live_service(
         )
         output, _ = await asyncio.wait_for(run.communicate(), RUN_TIMEOUT_SECONDS)
     finally:
-        _kill_tree(server.pid)
+        kill_tree(server)
     report = output.decode(errors="replace")
     server_errors = server_log.read_text(errors="replace")
     print(report)

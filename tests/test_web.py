@@ -7,54 +7,14 @@ import datetime as dt
 import re
 import uuid
 import xml.etree.ElementTree as ElementTree
-from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from reservations.app import create_app
+from tests.api import book
 from tests.factories import create_hall, create_showtime
-
-
-class Page(HTMLParser):
-    """Every element of a page with its attributes, and the text inside each <script>/<style>."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.elements: list[tuple[str, dict[str, str | None]]] = []
-        self.inline_code: list[tuple[str, str]] = []
-        self._open: str | None = None
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-        if tag in ("script", "style"):
-            self._open = tag
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == self._open:
-            self._open = None
-
-    def handle_data(self, data: str) -> None:
-        if self._open and data.strip():
-            self.inline_code.append((self._open, data))
-
-    def find_all(self, tag: str, **wanted: str | bool) -> list[dict[str, str | None]]:
-        """Elements named `tag` whose attributes have the wanted values (True: present)."""
-        return [
-            attrs
-            for name, attrs in self.elements
-            if name == tag
-            and all(
-                key in attrs if value is True else attrs.get(key) == value
-                for key, value in wanted.items()
-            )
-        ]
-
-    def seat(self, seat_id: uuid.UUID | str) -> dict[str, str | None]:
-        (found,) = self.find_all("button", **{"data-seat-id": str(seat_id)})
-        return found
+from tests.html_pages import Page
 
 
 async def page(client, path: str, status: int = 200) -> tuple[str, Page]:
@@ -82,23 +42,6 @@ async def add_genre(db, movie_id: uuid.UUID, name: str) -> None:
 
 async def start_of(db, showtime_id: uuid.UUID) -> dt.datetime:
     return await db.fetchval("SELECT start_time FROM showtimes WHERE id = $1", showtime_id)
-
-
-async def book(client, account, hall, *labels: str) -> dict:
-    seat_ids = hall.ids(*labels)
-    locked = await client.post(
-        f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
-        json={"seat_ids": seat_ids},
-        headers=account.headers,
-    )
-    assert locked.status == 201, await locked.text()
-    booked = await client.post(
-        "/api/v1/reservations",
-        json={"showtime_id": str(hall.showtime_id), "seat_ids": seat_ids},
-        headers=account.headers,
-    )
-    assert booked.status == 201, await booked.text()
-    return await booked.json()
 
 
 # ---- the programme ------------------------------------------------------------------------
@@ -206,7 +149,7 @@ async def test_showtime_page_draws_the_hall_with_statuses_types_and_prices(clien
         )
     await db.execute("UPDATE seats SET seat_type = 'premium' WHERE id = $1", hall.seats["C2"])
     await db.execute("UPDATE seats SET seat_type = 'accessible' WHERE id = $1", hall.seats["A1"])
-    await book(client, user, hall, "B1")
+    await book(client, user, hall.showtime_id, hall.ids("B1"))
     held = await client.post(
         f"/api/v1/showtimes/{hall.showtime_id}/lock-seats",
         json={"seat_ids": hall.ids("B2")},
@@ -442,7 +385,7 @@ async def test_stylesheet_is_served_and_named_by_its_content(client):
 
 async def test_ticket_svg_is_a_qr_code_of_the_ticket_for_its_owner(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=4)
-    reservation = await book(client, user, hall, "A2")
+    reservation = await book(client, user, hall.showtime_id, hall.ids("A2"))
 
     response = await client.get(
         f"/api/v1/reservations/{reservation['id']}/ticket.svg", headers=user.headers
@@ -461,8 +404,8 @@ async def test_ticket_svg_is_a_qr_code_of_the_ticket_for_its_owner(client, db, u
 
 async def test_ticket_svg_differs_per_ticket(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=4)
-    first = await book(client, user, hall, "A1")
-    second = await book(client, user, hall, "A3")
+    first = await book(client, user, hall.showtime_id, hall.ids("A1"))
+    second = await book(client, user, hall.showtime_id, hall.ids("A3"))
     drawn = []
     for reservation in (first, second):
         response = await client.get(
@@ -476,7 +419,7 @@ async def test_ticket_svg_is_404_for_another_user_and_401_without_a_token(
     client, db, user, make_account, admin
 ):
     hall = await create_hall(db, rows=1, seats_per_row=4)
-    reservation = await book(client, user, hall, "A1")
+    reservation = await book(client, user, hall.showtime_id, hall.ids("A1"))
     stranger = await make_account()
     path = f"/api/v1/reservations/{reservation['id']}/ticket.svg"
 

@@ -1,0 +1,168 @@
+"""`reservations serve` as a real process on a test's database: start it, wait for /readyz,
+stop it (SIGTERM), kill it (SIGKILL, with its workers), or run it to its exit.
+
+The tests that need a real process (several workers, signals, a restart, raw sockets,
+schemathesis) use these; every other test runs the app in process through pytest-aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import aiohttp
+import psutil
+
+from tests.factories import TEST_JWT_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVE = (sys.executable, "-m", "reservations", "serve")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_environment(database: str, port: int, **changes: str) -> dict[str, str]:
+    """The environment of a `reservations serve` on `database` and `port`; `changes` on top."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **changes,
+    }
+
+
+async def start_server(
+    database: str,
+    port: int,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    within: float = 20.0,
+) -> asyncio.subprocess.Process:
+    """`reservations serve *args` on `port`, once its /readyz answers 200. `env` changes the
+    environment; `log` takes its output (a file only the owner reads)."""
+    environment = serve_environment(database, port, **(env or {}))
+    output = None if log is None else os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *SERVE,
+            *args,
+            env=environment,
+            stdout=output,
+            stderr=None if output is None else subprocess.STDOUT,
+        )
+    finally:
+        if output is not None:
+            os.close(output)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    async with aiohttp.ClientSession() as session:
+        while loop.time() < deadline and process.returncode is None:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    kill_tree(process)
+    said = "" if log is None else ":\n" + read_log(log)
+    raise AssertionError("the server did not come up" + said)
+
+
+def read_log(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
+async def run_serve(env: Mapping[str, str], *args: str, within: float) -> tuple[int, bytes, bytes]:
+    """`reservations serve *args` in `env`, expected to exit by itself: its exit code and output."""
+    process = await asyncio.create_subprocess_exec(
+        *SERVE,
+        *args,
+        env=dict(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), within)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode is not None
+    return process.returncode, stdout, stderr
+
+
+async def stop(process: asyncio.subprocess.Process) -> int:
+    """SIGTERM, and the exit code once it has finished what it was doing."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), timeout=25)
+
+
+async def kill_hard(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL: the process gets no chance to finish anything."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(process.wait(), timeout=10)
+
+
+def listening_workers(process: asyncio.subprocess.Process, port: int) -> set[int]:
+    """The pids of the worker processes of `serve --workers N` that listen on `port`."""
+    listening = set()
+    for child in psutil.Process(process.pid).children():
+        try:
+            connections = child.net_connections(kind="tcp")
+        except psutil.NoSuchProcess:  # a killed one, before the parent reaped it
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
+            listening.add(child.pid)
+    return listening
+
+
+async def workers_listening(
+    process: asyncio.subprocess.Process, port: int, count: int, within: float = 20.0
+) -> set[int]:
+    """Wait until `count` workers listen on `port`; their pids."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while len(listening := listening_workers(process, port)) != count:
+        assert loop.time() < deadline, f"{len(listening)} workers listen, not {count}"
+        await asyncio.sleep(0.1)
+    return listening
+
+
+async def statuses_on_new_connections(port: int, path: str, count: int) -> list[int]:
+    """GET `path` `count` times, each on a new connection (so the kernel may pick any worker
+    listening on the port): the statuses."""
+    statuses = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(count):
+            async with session.get(
+                f"http://127.0.0.1:{port}{path}", headers={"Connection": "close"}
+            ) as response:
+                statuses.append(response.status)
+    return statuses
+
+
+def kill_tree(process: asyncio.subprocess.Process) -> None:
+    """Kill the process and its workers, whatever state a failed test left them in."""
+    if process.returncode is not None:
+        return
+    try:
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+    except psutil.NoSuchProcess:
+        pass
+    process.kill()
