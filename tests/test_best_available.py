@@ -332,7 +332,9 @@ async def test_warn_reports_the_stranded_seats_when_the_hold_had_to_wait(client,
     hall = await create_drawn_hall(db, ".... ...")
     async with db.transaction():
         await db.execute("SELECT lock_showtime($1)", hall.showtime_id)  # someone is changing seats
-        pending = asyncio.ensure_future(lock(client, user, hall.showtime_id, hall.ids("A2", "A6")))
+        pending = asyncio.ensure_future(
+            hold_seats(client, user, hall.showtime_id, hall.ids("A2", "A6"))
+        )
         await asyncio.sleep(0.3)
         assert not pending.done()  # waiting for the lock
     response = await pending
