@@ -132,13 +132,18 @@ def listening_workers(process: asyncio.subprocess.Process, port: int) -> set[int
 
 
 async def workers_listening(
-    process: asyncio.subprocess.Process, port: int, count: int, within: float = 20.0
+    process: asyncio.subprocess.Process,
+    port: int,
+    count: int,
+    within: float = 20.0,
+    gone: int | None = None,
 ) -> set[int]:
-    """Wait until `count` workers listen on `port`; their pids."""
+    """Wait until `count` workers listen on `port` (and worker `gone`, killed, is no longer
+    among them: its socket outlives the kill by a moment); their pids."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while len(listening := listening_workers(process, port)) != count:
-        assert loop.time() < deadline, f"{len(listening)} workers listen, not {count}"
+    while len(listening := listening_workers(process, port)) != count or gone in listening:
+        assert loop.time() < deadline, f"{sorted(listening)} listen, not {count} without {gone}"
         await asyncio.sleep(0.1)
     return listening
 

@@ -494,7 +494,7 @@ async def test_a_killed_worker_is_started_again(database):
         first = await workers_listening(process, port, 2)
         victim = min(first)
         os.kill(victim, 9)
-        second = await workers_listening(process, port, 2)
+        second = await workers_listening(process, port, 2, gone=victim)
         assert victim not in second
         assert len(second & first) == 1
         assert await statuses_on_new_connections(port, "/readyz", 10) == [200] * 10
