@@ -12,6 +12,8 @@ import { api, session, token } from "./app.js";
 const root = document.querySelector("[data-seatmap]");
 
 const WARN_BEFORE_MS = 60_000;
+
+const EXPIRY_SLACK_MS = 2000; // a hold the service freed this close to its expiry expired
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 15_000;
 const STATUS_WORDS = {
@@ -283,8 +285,10 @@ function startSeatMap(root) {
   }
 
   function expireHold() {
-    const had = mySeats();
-    for (const seat of had) seat.status = "available"; // the server frees them at once; a snapshot follows
+    // Every seat of the hold, also those the live map already showed going free (the sweeper
+    // may announce them before this countdown gets there).
+    const had = [...myHold.keys()].map((id) => seats.get(id)).filter(Boolean);
+    for (const seat of had) if (seat.status === "held") seat.status = "available"; // a snapshot follows
     myHold.clear();
     holdExpiresAt = null;
     strandedIds = [];
@@ -595,15 +599,23 @@ function startSeatMap(root) {
     }
     // Keep seats our own hold answers gave us after the snapshot was asked for: its change
     // message follows it. Everything else the snapshot says is the truth.
+    let lost = 0;
     for (const [id, learnt] of [...myHold]) {
-      if (!heldByMe.has(id) && !(learnt >= snapshotAskedAt && seats.get(id)?.status !== "sold")) myHold.delete(id);
+      if (!heldByMe.has(id) && !(learnt >= snapshotAskedAt && seats.get(id)?.status !== "sold")) {
+        myHold.delete(id);
+        lost += 1;
+      }
     }
     for (const id of heldByMe) if (!myHold.has(id)) myHold.set(id, Date.now());
+    // The service freed our seats at their expiry before this page's own countdown got there
+    // (the sweeper and the live map are that quick): the same words as the countdown's.
+    const expired = lost > 0 && holdExpiresAt !== null && holdExpiresAt - Date.now() <= EXPIRY_SLACK_MS;
     if (myHold.size === 0) {
       holdExpiresAt = null;
       stopTicker();
     }
     renderAll();
+    if (expired) say("Your hold expired and the seats went back on sale. Pick them again if they are still free.", "error");
   }
 
   function applyChanges(message) {
