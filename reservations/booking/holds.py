@@ -26,7 +26,7 @@ from .errors import (
     UnknownSeats,
     refusals,
 )
-from .seat_map import SeatMapCache
+from .seat_map import SeatMapCache, changing_seats
 
 
 async def _hold(
@@ -67,14 +67,11 @@ def _holding(
     """Around a hold of `seat_ids`: refusals as their errors, a claim the database refused as
     seat_unavailable, and this process's cached map of the showtime dropped."""
     try:
-        with refusals():
+        with changing_seats(seat_maps, showtime_id), refusals():
             yield
     except asyncpg.UniqueViolationError:
         # Only reachable if the checks under the lock were wrong: the database said no.
         raise SeatUnavailable(seat_ids) from None
-    finally:
-        if seat_maps is not None:
-            seat_maps.seats_changed(showtime_id)
 
 
 async def _warn_of_stranded_seats(
@@ -163,15 +160,9 @@ async def release_seats(
 ) -> list[uuid.UUID]:
     """Release these (or all) of the user's held seats of the showtime; the seats freed."""
     wanted = list(dict.fromkeys(seat_ids)) if seat_ids is not None else None
-    try:
+    with changing_seats(seat_maps, showtime_id), refusals():
         async with pool.acquire() as conn:
-            with refusals():
-                result = await conn.fetchval(
-                    QUERIES.release_held_seats, showtime_id, user_id, wanted
-                )
-    finally:
-        if seat_maps is not None:
-            seat_maps.seats_changed(showtime_id)
+            result = await conn.fetchval(QUERIES.release_held_seats, showtime_id, user_id, wanted)
     return [uuid.UUID(seat) for seat in result["freed_seat_ids"]]
 
 

@@ -21,7 +21,7 @@ import orjson
 from ..db import QUERIES
 from ..errors import BadRequest
 from .errors import ReservationNotFound, refusals
-from .seat_map import SeatMapCache
+from .seat_map import SeatMapCache, changing_seats
 
 # Ticket codes: no 0/O, 1/I/L, so that they can be read out at a box office.
 TICKET_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -78,7 +78,7 @@ async def reserve(
     `expected_total`, a total that differs (the price changed) is refused with price_changed.
     """
     wanted = list(dict.fromkeys(seat_ids))
-    try:
+    with changing_seats(seat_maps, showtime_id):
         async with pool.acquire() as conn:
             with refusals():
                 result = await conn.fetchval(
@@ -92,9 +92,6 @@ async def reserve(
                     expected_total,
                 )
             reservation = await _reservation(conn, uuid.UUID(result["reservation_id"]))
-    finally:
-        if seat_maps is not None:
-            seat_maps.seats_changed(showtime_id)
     return reservation, bool(result["created"])
 
 

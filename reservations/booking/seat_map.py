@@ -12,11 +12,12 @@ showtime row (version, updated_at, clock), exactly what a fresh read would answe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,6 +168,17 @@ class SeatMapCache:
         self._bump(None)
         self._entries.clear()
         self.listening = listening
+
+
+@contextlib.contextmanager
+def changing_seats(cache: SeatMapCache | None, showtime_id: uuid.UUID) -> Iterator[None]:
+    """Around a seat change made by this process: its cached map of the showtime is dropped when
+    the change is over, refused or not (a call whose answer was lost may still have committed)."""
+    try:
+        yield
+    finally:
+        if cache is not None:
+            cache.seats_changed(showtime_id)
 
 
 async def seat_map_json(
