@@ -1098,6 +1098,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument("--viewers", help="live viewers per phase, comma-separated")
     parser.add_argument("--load-processes", type=int, default=1, help="HTTP load processes")
     parser.add_argument("--expired-holds", type=int, help="expired holds for the sweeper")
+    parser.add_argument(
+        "--hot-clients", default="8,32,128", help="hot showtime client counts, comma-separated"
+    )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
@@ -1123,7 +1126,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         live_seconds=3.0 if quick else 15.0,
         change_rate=10.0,
         expired_holds=args.expired_holds or (5_000 if quick else 100_000),
-        hot_clients=(8, 32, 128),
+        hot_clients=tuple(int(value) for value in args.hot_clients.split(",")),
         hot_bookings=250 if quick else 1_500,
         spread_bookings=600 if quick else 4_000,
         spread_clients=64,

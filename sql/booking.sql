@@ -27,28 +27,9 @@ WHERE id = $1 AND cancelled_at IS NULL;
 SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 728));
 
 -- name: reservations_by_ids
--- The reservations $1 (uuid[]) in that order, each with its seats (one JSON array), showtime,
--- movie and theater: every column reservation_view answers, written once for single lookups
--- and listings alike.
-SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
-       r.created_at, r.updated_at, r.cancelled_at, r.cancel_reason,
-       st.start_time, st.end_time, st.price AS showtime_price,
-       m.id AS movie_id, m.title AS movie_title, t.id AS theater_id, t.name AS theater_name,
-       (r.status = 'confirmed' AND st.cancelled_at IS NULL AND st.start_time > now())
-           AS is_cancellable,
-       (SELECT json_agg(json_build_object(
-                   'id', s.id, 'row_label', s.row_label, 'seat_number', s.seat_number,
-                   'seat_label', s.row_label || s.seat_number, 'seat_type', s.seat_type,
-                   'price', rs.price::text)
-               ORDER BY s.row_index, s.column_index)
-        FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-        WHERE rs.reservation_id = r.id) AS seats
-FROM reservations r
-JOIN showtimes st ON st.id = r.showtime_id
-JOIN movies m ON m.id = st.movie_id
-JOIN theaters t ON t.id = st.theater_id
-WHERE r.id = ANY($1::uuid[])
-ORDER BY array_position($1::uuid[], r.id);
+-- The reservations $1 (uuid[]) in that order: every column reservation_view answers (the
+-- reservation_details view of migrations/0008), for single lookups and listings alike.
+SELECT * FROM reservation_rows($1::uuid[]);
 
 -- name: reservation_page
 -- One page of user $1's reservations with the total: upcoming first, soonest first; with $2
@@ -105,12 +86,18 @@ SELECT release_held_seats($1, $2, $3);
 -- name: book_held_seats
 -- Book user $2's held seats $3 (uuid[], distinct) of showtime $1 with the first free ticket code
 -- of $4 (text[]); Idempotency-Key $5 (may be NULL) for a request of hash $6; the total must be
--- $7 when not NULL. {reservation_id, created}.
-SELECT book_held_seats($1, $2, $3, $4, $5, $6, $7::numeric);
+-- $7 when not NULL. booking: {reservation_id, created}; then the reservation's columns (as
+-- reservations_by_ids), read after the booking in the same statement.
+SELECT b.booking, r.*
+FROM book_held_seats($1, $2, $3, $4, $5, $6, $7::numeric) AS b(booking)
+LEFT JOIN LATERAL reservation_rows(ARRAY[(b.booking ->> 'reservation_id')::uuid]) AS r ON true;
 
 -- name: cancel_reservation
--- Cancel reservation $1 for user $2 ($3: an admin, who may cancel anyone's): {reason}.
-SELECT cancel_reservation($1, $2, $3);
+-- Cancel reservation $1 for user $2 ($3: an admin, who may cancel anyone's). cancellation:
+-- {reason}; then the reservation's columns (as reservations_by_ids), read after the change.
+SELECT c.cancellation, r.*
+FROM cancel_reservation($1, $2, $3) AS c(cancellation)
+LEFT JOIN LATERAL reservation_rows(ARRAY[$1::uuid]) AS r ON true;
 
 -- name: open_seat_change
 -- Best-available's first step, in its transaction: lock showtime $1, free its expired holds,

@@ -85,6 +85,7 @@ $$;
 
 CREATE FUNCTION book_held_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[], p_ticket_codes text[], p_idempotency_key text, p_request_hash text, p_expected_total numeric) RETURNS jsonb
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     earlier idempotency_keys%ROWTYPE;
@@ -174,6 +175,7 @@ $$;
 
 CREATE FUNCTION cancel_reservation(p_reservation_id uuid, p_user_id uuid, p_is_admin boolean) RETURNS jsonb
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     owner record;
@@ -204,6 +206,7 @@ $$;
 
 CREATE FUNCTION cancel_showtime(p_showtime_id uuid) RETURNS void
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -280,6 +283,7 @@ $$;
 
 CREATE FUNCTION hold_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[], p_hold_seconds integer, p_max_lifetime_seconds integer, p_max_seats integer, p_max_showtimes integer, p_cooldown_seconds integer, p_gap_rule text) RETURNS jsonb
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -300,7 +304,7 @@ BEGIN
            coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (
                WHERE s.id IS NOT NULL
                  AND c.seat_id IS NOT NULL
-                 AND (c.reservation_id IS NOT NULL OR h.user_id <> p_user_id)
+                 AND (c.reservation_id IS NOT NULL OR c.user_id <> p_user_id)
            ), '{}'),
            coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (
                WHERE s.id IS NOT NULL AND c.seat_id IS NULL
@@ -308,8 +312,15 @@ BEGIN
     INTO unknown_ids, taken_ids, new_ids
     FROM unnest(p_seat_ids) WITH ORDINALITY AS r(seat_id, n)
     LEFT JOIN seats s ON s.id = r.seat_id AND s.theater_id = showtime.theater_id
-    LEFT JOIN seat_claims c ON c.showtime_id = p_showtime_id AND c.seat_id = r.seat_id
-    LEFT JOIN holds h ON h.id = c.hold_id;
+    -- Each seat's claim by its primary key, whatever the statistics say of the showtime's
+    -- claims (a cached generic plan would otherwise read all of them to join the few asked).
+    LEFT JOIN LATERAL (
+        SELECT claim.seat_id, claim.reservation_id, h.user_id
+        FROM seat_claims claim
+        LEFT JOIN holds h ON h.id = claim.hold_id
+        WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = r.seat_id
+        LIMIT 1
+    ) c ON true;
     IF cardinality(unknown_ids) > 0 THEN
         RETURN refuse_seat_change('unknown_seats', jsonb_build_object('seat_ids', unknown_ids));
     END IF;
@@ -434,6 +445,7 @@ $$;
 
 CREATE FUNCTION open_seat_change(p_showtime_id uuid) RETURNS seat_change_showtime
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -461,6 +473,7 @@ $$;
 
 CREATE FUNCTION release_held_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[]) RETURNS jsonb
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -481,6 +494,123 @@ BEGIN
     )
     SELECT coalesce(array_agg(seat_id), '{}') INTO freed FROM released;
     RETURN jsonb_build_object('freed_seat_ids', freed);
+END;
+$$;
+
+CREATE TABLE movies (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    title text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    duration_minutes integer NOT NULL,
+    release_date date,
+    poster_file text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT movies_description_check CHECK ((length(description) <= 5000)),
+    CONSTRAINT movies_duration_minutes_check CHECK (((duration_minutes >= 1) AND (duration_minutes <= 1440))),
+    CONSTRAINT movies_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
+);
+
+CREATE TABLE reservation_seats (
+    reservation_id uuid NOT NULL,
+    seat_id uuid NOT NULL,
+    price numeric(10,2) NOT NULL,
+    CONSTRAINT reservation_seats_price_check CHECK ((price >= (0)::numeric))
+);
+
+CREATE TABLE reservations (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    showtime_id uuid NOT NULL,
+    status text DEFAULT 'confirmed'::text NOT NULL,
+    total_price numeric(10,2) NOT NULL,
+    ticket_code text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    cancel_reason text,
+    CONSTRAINT reservations_check CHECK (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))),
+    CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'cancelled'::text]))),
+    CONSTRAINT reservations_total_price_check CHECK ((total_price >= (0)::numeric))
+);
+
+CREATE TABLE seats (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    theater_id uuid NOT NULL,
+    row_label text NOT NULL,
+    seat_number integer NOT NULL,
+    seat_type text NOT NULL,
+    row_index integer NOT NULL,
+    column_index integer NOT NULL,
+    CONSTRAINT seats_column_index_check CHECK ((column_index >= 0)),
+    CONSTRAINT seats_row_index_check CHECK ((row_index >= 0)),
+    CONSTRAINT seats_row_label_check CHECK (((length(row_label) >= 1) AND (length(row_label) <= 5))),
+    CONSTRAINT seats_seat_number_check CHECK ((seat_number > 0))
+);
+
+CREATE TABLE showtimes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    movie_id uuid NOT NULL,
+    theater_id uuid NOT NULL,
+    theater_number integer NOT NULL,
+    start_time timestamp with time zone NOT NULL,
+    end_time timestamp with time zone NOT NULL,
+    busy_until timestamp with time zone NOT NULL,
+    price numeric(10,2) NOT NULL,
+    version bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    cancelled_at timestamp with time zone,
+    CONSTRAINT showtimes_check CHECK (((end_time > start_time) AND (busy_until >= end_time))),
+    CONSTRAINT showtimes_price_check CHECK ((price >= (0)::numeric))
+);
+
+CREATE TABLE theaters (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    number integer NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT theaters_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
+CREATE VIEW reservation_details AS
+ SELECT r.id,
+    r.user_id,
+    r.showtime_id,
+    r.status,
+    r.total_price,
+    r.ticket_code,
+    r.created_at,
+    r.updated_at,
+    r.cancelled_at,
+    r.cancel_reason,
+    st.start_time,
+    st.end_time,
+    st.price AS showtime_price,
+    m.id AS movie_id,
+    m.title AS movie_title,
+    t.id AS theater_id,
+    t.name AS theater_name,
+    ((r.status = 'confirmed'::text) AND (st.cancelled_at IS NULL) AND (st.start_time > now())) AS is_cancellable,
+    ( SELECT json_agg(json_build_object('id', s.id, 'row_label', s.row_label, 'seat_number', s.seat_number, 'seat_label', (s.row_label || s.seat_number), 'seat_type', s.seat_type, 'price', (rs.price)::text) ORDER BY s.row_index, s.column_index) AS json_agg
+           FROM (reservation_seats rs
+             JOIN seats s ON ((s.id = rs.seat_id)))
+          WHERE (rs.reservation_id = r.id)) AS seats
+   FROM (((reservations r
+     JOIN showtimes st ON ((st.id = r.showtime_id)))
+     JOIN movies m ON ((m.id = st.movie_id)))
+     JOIN theaters t ON ((t.id = st.theater_id)));
+
+CREATE FUNCTION reservation_rows(p_ids uuid[]) RETURNS SETOF reservation_details
+    LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT d.* FROM reservation_details d
+    WHERE d.id = ANY(p_ids)
+    ORDER BY array_position(p_ids, d.id);
 END;
 $$;
 
@@ -570,9 +700,27 @@ END;
 $$;
 
 CREATE FUNCTION stranded_seats_of_hold(p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]) RETURNS TABLE(hold_seat_ids uuid[], stranded_seat_ids uuid[])
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
-    WITH hall AS MATERIALIZED (
+DECLARE
+    wanted_rows integer[];
+BEGIN
+    -- The rows of the seats asked for and of the user's held seats: a seat's fate depends on
+    -- its row alone. (Worked out first, so that the seats below are read by the theater's
+    -- (theater_id, row_index) key for these rows only, whatever the planner guesses.)
+    SELECT array_agg(DISTINCT wanted.row_index) INTO wanted_rows
+    FROM (
+        SELECT seats.row_index FROM seats
+        WHERE seats.id = ANY(p_adding) AND seats.theater_id = p_theater_id
+        UNION ALL
+        SELECT held.row_index
+        FROM live_claims held_claim
+        JOIN seats held ON held.id = held_claim.seat_id
+        WHERE held_claim.showtime_id = p_showtime_id AND held_claim.held_by = p_user_id
+    ) AS wanted;
+    RETURN QUERY
+    WITH hall AS (
         SELECT s.id,
                s.row_index,
                s.column_index,
@@ -590,34 +738,41 @@ CREATE FUNCTION stranded_seats_of_hold(p_showtime_id uuid, p_theater_id uuid, p_
             WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = s.id
             LIMIT 1
         ) c ON true
-        WHERE s.theater_id = p_theater_id
-          AND s.row_index = ANY(ARRAY(
-                SELECT row_index FROM seats WHERE id = ANY(p_adding) AND theater_id = p_theater_id
-                UNION
-                SELECT held.row_index
-                FROM live_claims mine
-                JOIN seats held ON held.id = mine.seat_id
-                WHERE mine.showtime_id = p_showtime_id AND mine.held_by = p_user_id
-          ))
+        WHERE s.theater_id = p_theater_id AND s.row_index = ANY(wanted_rows)
+    ), placed AS (
+        -- Each seat with its neighbours in the row: a neighbour is the seat on the next column
+        -- to either side, if there is one (a gap in the columns is an aisle).
+        SELECT hall.*,
+               coalesce(lag(hall.column_index) OVER seat_row = hall.column_index - 1, false)
+                   AS has_left,
+               lag(hall.others) OVER seat_row AS left_others,
+               lag(hall.mine) OVER seat_row AS left_mine,
+               coalesce(lead(hall.column_index) OVER seat_row = hall.column_index + 1, false)
+                   AS has_right,
+               lead(hall.others) OVER seat_row AS right_others,
+               lead(hall.mine) OVER seat_row AS right_mine
+        FROM hall
+        WINDOW seat_row AS (PARTITION BY hall.row_index ORDER BY hall.column_index)
     )
     SELECT coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index)
                         FILTER (WHERE seat.mine), '{}'),
            coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index) FILTER (
                WHERE NOT (seat.others OR seat.mine)
-                 AND (l.id IS NOT NULL OR r.id IS NOT NULL)
+                 AND (seat.has_left OR seat.has_right)
                  -- stranded once the hold is in ...
-                 AND (l.id IS NULL OR l.others OR l.mine)
-                 AND (r.id IS NULL OR r.others OR r.mine)
+                 AND (NOT seat.has_left OR seat.left_others OR seat.left_mine)
+                 AND (NOT seat.has_right OR seat.right_others OR seat.right_mine)
                  -- ... and not before it
-                 AND NOT ((l.id IS NULL OR l.others) AND (r.id IS NULL OR r.others))
+                 AND NOT ((NOT seat.has_left OR seat.left_others)
+                          AND (NOT seat.has_right OR seat.right_others))
            ), '{}')
-    FROM hall seat
-    LEFT JOIN hall l ON l.row_index = seat.row_index AND l.column_index = seat.column_index - 1
-    LEFT JOIN hall r ON r.row_index = seat.row_index AND r.column_index = seat.column_index + 1;
+    FROM placed seat;
+END;
 $$;
 
 CREATE FUNCTION sweep_showtime(p_showtime_id uuid, p_limit integer) RETURNS TABLE(holds integer, seats integer)
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727)) THEN
@@ -700,88 +855,11 @@ CREATE TABLE movie_genres (
     genre_id uuid NOT NULL
 );
 
-CREATE TABLE movies (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    title text NOT NULL,
-    description text DEFAULT ''::text NOT NULL,
-    duration_minutes integer NOT NULL,
-    release_date date,
-    poster_file text,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    deleted_at timestamp with time zone,
-    CONSTRAINT movies_description_check CHECK ((length(description) <= 5000)),
-    CONSTRAINT movies_duration_minutes_check CHECK (((duration_minutes >= 1) AND (duration_minutes <= 1440))),
-    CONSTRAINT movies_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
-);
-
-CREATE TABLE reservation_seats (
-    reservation_id uuid NOT NULL,
-    seat_id uuid NOT NULL,
-    price numeric(10,2) NOT NULL,
-    CONSTRAINT reservation_seats_price_check CHECK ((price >= (0)::numeric))
-);
-
-CREATE TABLE reservations (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    user_id uuid NOT NULL,
-    showtime_id uuid NOT NULL,
-    status text DEFAULT 'confirmed'::text NOT NULL,
-    total_price numeric(10,2) NOT NULL,
-    ticket_code text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    cancelled_at timestamp with time zone,
-    cancel_reason text,
-    CONSTRAINT reservations_check CHECK (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))),
-    CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'cancelled'::text]))),
-    CONSTRAINT reservations_total_price_check CHECK ((total_price >= (0)::numeric))
-);
-
 CREATE TABLE seat_types (
     name text NOT NULL,
     price_multiplier numeric(4,2) NOT NULL,
     sort_order integer NOT NULL,
     CONSTRAINT seat_types_price_multiplier_check CHECK ((price_multiplier > (0)::numeric))
-);
-
-CREATE TABLE seats (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    theater_id uuid NOT NULL,
-    row_label text NOT NULL,
-    seat_number integer NOT NULL,
-    seat_type text NOT NULL,
-    row_index integer NOT NULL,
-    column_index integer NOT NULL,
-    CONSTRAINT seats_column_index_check CHECK ((column_index >= 0)),
-    CONSTRAINT seats_row_index_check CHECK ((row_index >= 0)),
-    CONSTRAINT seats_row_label_check CHECK (((length(row_label) >= 1) AND (length(row_label) <= 5))),
-    CONSTRAINT seats_seat_number_check CHECK ((seat_number > 0))
-);
-
-CREATE TABLE showtimes (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    movie_id uuid NOT NULL,
-    theater_id uuid NOT NULL,
-    theater_number integer NOT NULL,
-    start_time timestamp with time zone NOT NULL,
-    end_time timestamp with time zone NOT NULL,
-    busy_until timestamp with time zone NOT NULL,
-    price numeric(10,2) NOT NULL,
-    version bigint DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    cancelled_at timestamp with time zone,
-    CONSTRAINT showtimes_check CHECK (((end_time > start_time) AND (busy_until >= end_time))),
-    CONSTRAINT showtimes_price_check CHECK ((price >= (0)::numeric))
-);
-
-CREATE TABLE theaters (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    number integer NOT NULL,
-    name text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT theaters_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
 );
 
 ALTER TABLE theaters ALTER COLUMN number ADD GENERATED ALWAYS AS IDENTITY (

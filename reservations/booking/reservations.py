@@ -1,8 +1,8 @@
 """Reservations: held seats booked, listed, shown and cancelled.
 
 Booking and cancelling are one call each of a function of migrations/0005 (book_held_seats,
-cancel_reservation) under the showtime's advisory lock; the reservation is read back after
-that call has committed, outside the lock.
+cancel_reservation) under the showtime's advisory lock, and the same statement reads the
+reservation back (reservation_rows, migrations/0008): one round trip per change.
 """
 
 from __future__ import annotations
@@ -78,26 +78,25 @@ async def reserve(
     `expected_total`, a total that differs (the price changed) is refused with price_changed.
     """
     wanted = list(dict.fromkeys(seat_ids))
-    with changing_seats(seat_maps, showtime_id):
+    with changing_seats(seat_maps, showtime_id), refusals():
         async with pool.acquire() as conn:
-            with refusals():
-                result = await conn.fetchval(
-                    QUERIES.book_held_seats,
-                    showtime_id,
-                    user_id,
-                    wanted,
-                    [new_ticket_code() for _ in range(TICKET_CODES_OFFERED)],
-                    idempotency_key,
-                    request_hash(showtime_id, wanted),
-                    expected_total,
-                )
-            reservation = await _reservation(conn, uuid.UUID(result["reservation_id"]))
-    return reservation, bool(result["created"])
+            row = await conn.fetchrow(
+                QUERIES.book_held_seats,
+                showtime_id,
+                user_id,
+                wanted,
+                [new_ticket_code() for _ in range(TICKET_CODES_OFFERED)],
+                idempotency_key,
+                request_hash(showtime_id, wanted),
+                expected_total,
+            )
+    return _found(row), bool(row["booking"]["created"])
 
 
-async def _reservation(conn: asyncpg.Connection, reservation_id: uuid.UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(QUERIES.reservations_by_ids, [reservation_id])
-    if row is None:
+def _found(row: asyncpg.Record | None) -> dict[str, Any]:
+    """The reservation of a reservations_by_ids row (or of a change's answer, which ends with
+    those columns, all NULL when the reservation is gone)."""
+    if row is None or row["id"] is None:
         raise ReservationNotFound()
     return reservation_view(row)
 
@@ -152,9 +151,9 @@ async def get_reservation(
     """The owner or an admin sees it; for anyone else it does not exist."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(QUERIES.reservations_by_ids, [reservation_id])
-    if row is None or not _may_see(user, row["user_id"]):
-        raise ReservationNotFound()
-    return reservation_view(row)
+    if row is not None and not _may_see(user, row["user_id"]):
+        row = None
+    return _found(row)
 
 
 async def cancel_reservation(
@@ -168,10 +167,11 @@ async def cancel_reservation(
     was cancelled now, or None if it already was)."""
     async with pool.acquire() as conn:
         with refusals():
-            result = await conn.fetchval(
+            row = await conn.fetchrow(
                 QUERIES.cancel_reservation, reservation_id, user["id"], user["role"] == "admin"
             )
-        reservation = await _reservation(conn, reservation_id)
-    if seat_maps is not None and result["reason"] is not None:
+    reservation = _found(row)
+    reason = row["cancellation"]["reason"]
+    if seat_maps is not None and reason is not None:
         seat_maps.seats_changed(reservation["showtime_id"])
-    return reservation, result["reason"]
+    return reservation, reason
