@@ -22,8 +22,9 @@ from . import accounts, api_examples, booking, catalog, live, metrics, reports
 from . import web as web_pages
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
+from .accounts.user_cache import UserCache
 from .api import error_responses, json_response
-from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS
+from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, USERS
 from .db import QUERIES, create_pool
 from .errors import DatabaseUnavailable, make_error_middleware
 from .paths import STATIC_DIR, TEMPLATES_DIR
@@ -227,6 +228,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     )
     app[SETTINGS] = settings
     app[DSN] = dsn
+    app[USERS] = UserCache()  # kept right by the live listener (live/listener.py)
     metrics.setup(app)
     app.cleanup_ctx.append(_database_context(settings, dsn))
     app.cleanup_ctx.append(_passwords_context)

@@ -11,6 +11,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .accounts.passwords import PasswordHasher
+    from .accounts.user_cache import UserCache
     from .booking.seat_map import SeatMapCache
     from .booking.sweeper import Sweeper
     from .live.hub import Hub
@@ -24,6 +25,7 @@ DSN = web.AppKey("dsn", str)
 METRICS: web.AppKey[Any] = web.AppKey("metrics")
 PASSWORDS: web.AppKey[PasswordHasher] = web.AppKey("passwords")
 SEAT_MAPS: web.AppKey[SeatMapCache] = web.AppKey("seat_maps")
+USERS: web.AppKey[UserCache] = web.AppKey("users")
 
 # Request-scoped keys (request[...]).
 REQUEST_ID = "request_id"

@@ -14,14 +14,10 @@ SELECT id, email, password_hash, first_name, last_name, role, created_at, token_
 FROM users WHERE lower(email) = lower($1);
 
 -- name: find_user_by_id
--- The user as the database says now (so a promotion, a deletion or revoked tokens take effect
--- at once).
+-- The user as the database says now; what instances cache of a user (accounts/user_cache.py),
+-- which the users trigger of migrations/0009_user_changes.sql announces a change of.
 SELECT id, email, first_name, last_name, role, created_at, token_generation
 FROM users WHERE id = $1;
-
--- name: user_token_generation
--- The token generation of user $1 (NULL: no such user); a token of another one is revoked.
-SELECT token_generation FROM users WHERE id = $1;
 
 -- name: set_user_role
 -- $1 user id, $2 role.

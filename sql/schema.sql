@@ -783,6 +783,19 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION user_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('user_changes', '');
+    ELSE
+        PERFORM pg_notify('user_changes', OLD.id::text);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
 CREATE TABLE expired_holds (
     showtime_id uuid NOT NULL,
     user_id uuid NOT NULL,
@@ -997,6 +1010,12 @@ CREATE TRIGGER seat_claims_announce_insert AFTER INSERT ON seat_claims REFERENCI
 CREATE TRIGGER seat_claims_announce_update AFTER UPDATE ON seat_claims REFERENCING OLD TABLE AS old_claims NEW TABLE AS new_claims FOR EACH STATEMENT EXECUTE FUNCTION seat_claims_updated();
 
 CREATE TRIGGER showtimes_announce_update AFTER UPDATE ON showtimes FOR EACH ROW WHEN (((old.updated_at IS DISTINCT FROM new.updated_at) OR (old.price IS DISTINCT FROM new.price) OR (old.start_time IS DISTINCT FROM new.start_time) OR (old.cancelled_at IS DISTINCT FROM new.cancelled_at))) EXECUTE FUNCTION showtime_changed();
+
+CREATE TRIGGER users_announce_delete AFTER DELETE ON users FOR EACH ROW EXECUTE FUNCTION user_changed();
+
+CREATE TRIGGER users_announce_truncate AFTER TRUNCATE ON users FOR EACH STATEMENT EXECUTE FUNCTION user_changed();
+
+CREATE TRIGGER users_announce_update AFTER UPDATE ON users FOR EACH ROW WHEN (((old.role IS DISTINCT FROM new.role) OR (old.token_generation IS DISTINCT FROM new.token_generation) OR (old.email IS DISTINCT FROM new.email) OR (old.first_name IS DISTINCT FROM new.first_name) OR (old.last_name IS DISTINCT FROM new.last_name) OR (old.created_at IS DISTINCT FROM new.created_at) OR (old.id IS DISTINCT FROM new.id))) EXECUTE FUNCTION user_changed();
 
 ALTER TABLE ONLY expired_holds
     ADD CONSTRAINT expired_holds_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id) ON DELETE CASCADE;

@@ -2,9 +2,13 @@
 
 Handlers are marked with `@user_only`, `@admin_only` or `@optional_user`; `auth_middleware`
 reads the mark before the body is parsed, so an anonymous caller gets 401 and a user on an
-admin route 403, whatever the body. The role is read from the database on every request, so a
-promotion takes effect at once and a deleted user's token stops working; so is the user's token
-generation, so that raising it revokes every token issued before.
+admin route 403, whatever the body. The user's role and token generation (raising it revokes
+every token issued before) come from the database, through this instance's cache of users
+(user_cache.py): while the instance listens for user changes, a cached user costs no query, and
+a role change, a revocation or a deletion made through another instance or the CLI takes effect
+here within the NOTIFY delay (this instance's own changes, such as a promotion through the API,
+at once); while the listener is down, the row is read on every request, so they take effect at
+once.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from typing import Any, TypeVar
 import asyncpg
 from aiohttp import web
 
-from ..context import CURRENT_USER, POOL, SETTINGS
-from ..db import QUERIES
+from ..context import CURRENT_USER, POOL, SETTINGS, USERS
 from ..errors import Forbidden, Unauthorized
 from .tokens import InvalidToken, read_access_token
+from .user_cache import user_of_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,11 +76,10 @@ async def user_from_token(request: web.Request, token: str) -> asyncpg.Record | 
         claims = read_access_token(token, request.app[SETTINGS].jwt_secret)
     except InvalidToken:
         return None
-    async with request.app[POOL].acquire() as conn:
-        user = await conn.fetchrow(QUERIES.find_user_by_id, claims.user_id)
-    if user is None or user["token_generation"] != claims.generation:
-        return None  # deleted, or its tokens were revoked (create-admin took the account over)
-    return user
+    # None: deleted, or its tokens were revoked (create-admin took the account over).
+    return await user_of_token(
+        request.app[POOL], request.app[USERS], claims.user_id, claims.generation
+    )
 
 
 @web.middleware

@@ -6,7 +6,7 @@ from aiohttp import web
 from aiohttp_apispec import docs, request_schema, response_schema
 
 from ..api import error_responses, json_response, path_uuid, uuid_path
-from ..context import PASSWORDS, POOL, SETTINGS
+from ..context import PASSWORDS, POOL, SETTINGS, USERS
 from . import service
 from .access import admin_only, current_user, user_only
 from .schemas import LoginRequest, RegisterRequest, TokenSchema, UserSchema
@@ -68,7 +68,9 @@ async def me(request: web.Request) -> web.Response:
 @response_schema(UserSchema, 200, description="The user, now an admin")
 @error_responses(401, 403, 404)
 async def promote(request: web.Request) -> web.Response:
-    return json_response(await service.promote(request.app[POOL], path_uuid(request)))
+    return json_response(
+        await service.promote(request.app[POOL], path_uuid(request), request.app[USERS])
+    )
 
 
 def setup(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from ..settings import Settings
 from .limits import Limit, count_attempt, refund
 from .passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from .tokens import issue_token
+from .user_cache import UserCache
 
 USER_FIELDS = ("id", "email", "first_name", "last_name", "role", "created_at")
 
@@ -119,9 +120,19 @@ async def login(
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_seconds}
 
 
-async def promote(pool: asyncpg.Pool, user_id: uuid.UUID) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(QUERIES.set_user_role, user_id, "admin")
+async def promote(
+    pool: asyncpg.Pool, user_id: uuid.UUID, users: UserCache | None = None
+) -> dict[str, Any]:
+    """Make the user an admin. This instance's cached copy of the user (`users`) is dropped as
+    soon as the change is over, made or not (a call whose answer was lost may still have
+    committed), so its very next request here sees the new role; other instances hear of it
+    through the users trigger's NOTIFY."""
+    try:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(QUERIES.set_user_role, user_id, "admin")
+    finally:
+        if users is not None:
+            users.user_changed(user_id)
     if row is None:
         raise NotFound("No user has this id.")
     return user_view(row)

@@ -3,6 +3,9 @@
 Every seat change queues a NOTIFY (triggers on seat_claims) that PostgreSQL delivers to every
 listening instance only when the transaction commits; a showtime's price, times or cancellation
 queue one on SHOWTIME_CHANNEL. Both reach the hub's viewers and this instance's seat-map cache.
+A change or deletion of a user queues one on USER_CHANNEL, which reaches the cache of users
+(accounts/user_cache.py). Each cache serves entries with no query only while this connection is
+up: it is told when the connection comes and goes, and clears everything each time.
 The listening connection is a dedicated one (a pooled connection could be handed to a query at
 any time). A supervisor task notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
 reconnects with backoff, and then has every viewer resync: changes committed while nobody was
@@ -19,6 +22,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from ..accounts.user_cache import USER_CHANNEL, UserCache
 from ..booking.changes import CHANNEL, SHOWTIME_CHANNEL, decode_notification
 from ..booking.seat_map import SeatMapCache
 from .hub import Hub
@@ -40,10 +44,12 @@ class Listener:
         hub: Hub,
         check_interval: float = CHECK_INTERVAL_SECONDS,
         seat_maps: SeatMapCache | None = None,
+        users: UserCache | None = None,
     ) -> None:
         self.dsn = dsn
         self.hub = hub
         self.seat_maps = seat_maps
+        self.users = users
         self.check_interval = check_interval
         self.connections = 0  # successful connects, the first one included
         self.notifications = 0
@@ -101,8 +107,11 @@ class Listener:
             conn.add_termination_listener(lambda _conn: lost.set())
             await conn.add_listener(CHANNEL, self._on_notification)
             await conn.add_listener(SHOWTIME_CHANNEL, self._on_showtime_change)
+            await conn.add_listener(USER_CHANNEL, self._on_user_change)
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(True)
+            if self.users is not None:
+                self.users.set_listening(True)
             self.connections += 1
             self.connected.set()
             self._first_attempt.set()
@@ -125,6 +134,8 @@ class Listener:
             self._conn = None
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(False)
+            if self.users is not None:
+                self.users.set_listening(False)
             if not conn.is_closed():
                 conn.terminate()
 
@@ -147,6 +158,20 @@ class Listener:
             return
         if self.seat_maps is not None:
             self.seat_maps.showtime_changed(showtime_id)
+
+    def _on_user_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self.users is None:
+            return
+        if payload == "":  # the users table was truncated
+            self.users.all_changed()
+            return
+        try:
+            user_id = uuid.UUID(payload)
+        except ValueError:
+            log.warning("malformed user change notification %r: dropping every user", payload)
+            self.users.all_changed()
+            return
+        self.users.user_changed(user_id)
 
 
 LISTENER = web.AppKey("live_listener", Listener)

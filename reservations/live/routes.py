@@ -32,9 +32,9 @@ from ..accounts.tokens import (
     read_access_token,
     read_ws_ticket,
 )
+from ..accounts.user_cache import user_of_token
 from ..api import RequestSchema, error_responses, json_response
-from ..context import HUB, POOL, SETTINGS
-from ..db import QUERIES
+from ..context import HUB, POOL, SETTINGS, USERS
 from ..errors import Busy, Forbidden, RateLimited, from_database_error
 from .hub import RESYNC_INTERVAL_SECONDS, UNKNOWN_SHOWTIME
 
@@ -96,9 +96,10 @@ async def _viewer_id(request: web.Request, showtime_id: str) -> uuid.UUID | None
             return None
     except InvalidToken:
         return None
-    async with request.app[POOL].acquire() as conn:
-        generation = await conn.fetchval(QUERIES.user_token_generation, claims.user_id)
-    return claims.user_id if generation == claims.generation else None
+    user = await user_of_token(
+        request.app[POOL], request.app[USERS], claims.user_id, claims.generation
+    )
+    return claims.user_id if user is not None else None
 
 
 def _asks_for_resync(data: str) -> bool:
