@@ -1,4 +1,4 @@
--- depends: 0007_live_claims_and_seat_map
+-- depends: 0008_seat_changes_plan_once
 -- Instances cache the users that tokens name (reservations/accounts/user_cache.py: the columns
 -- of find_user_by_id in sql/accounts.sql) and serve them with no query while they listen on
 -- 'user_changes'. A change of any of those columns (a promotion or demotion, a bump of
