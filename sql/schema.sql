@@ -369,10 +369,9 @@ BEGIN
         END IF;
     END IF;
 
-    -- Under 'warn' the warning refuses nothing: it is worked out here only when nobody else was
-    -- waiting for the lock; otherwise the service works it out after the commit, outside the
-    -- lock (the same function, on the committed hold), so that it holds nobody up.
-    IF p_gap_rule = 'enforce' OR (p_gap_rule = 'warn' AND showtime.alone) THEN
+    -- The gap rule reads only the seats within two columns of the user's (a few index probes),
+    -- so it is worked out here under both 'enforce' and 'warn'.
+    IF p_gap_rule <> 'off' THEN
         SELECT g.stranded_seat_ids INTO stranded_ids
         FROM stranded_seats_of_hold(p_showtime_id, showtime.theater_id, p_user_id, p_seat_ids) g;
         IF p_gap_rule = 'enforce' AND cardinality(stranded_ids) > 0 THEN
@@ -417,7 +416,6 @@ BEGIN
             round(greatest(extract(epoch FROM hold.expires_at - showtime.now), 0) / 60, 2),
         'total_price', to_char(total, 'FM999999999990.00'),
         'stranded_seat_ids', stranded_ids,
-        'stranded_seats_checked', p_gap_rule <> 'warn' OR showtime.alone,
         'added', cardinality(new_ids)
     );
 END;
@@ -704,21 +702,21 @@ CREATE FUNCTION stranded_seats_of_hold(p_showtime_id uuid, p_theater_id uuid, p_
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
-    wanted_rows integer[];
+    mine_rows integer[];
+    mine_columns integer[];
 BEGIN
-    -- The rows of the seats asked for and of the user's held seats: a seat's fate depends on
-    -- its row alone. (Worked out first, so that the seats below are read by the theater's
-    -- (theater_id, row_index) key for these rows only, whatever the planner guesses.)
-    SELECT array_agg(DISTINCT wanted.row_index) INTO wanted_rows
+    -- Where the user's seats will be: those asked for and those the user holds.
+    SELECT array_agg(mine.row_index), array_agg(mine.column_index)
+    INTO mine_rows, mine_columns
     FROM (
-        SELECT seats.row_index FROM seats
+        SELECT seats.row_index, seats.column_index FROM seats
         WHERE seats.id = ANY(p_adding) AND seats.theater_id = p_theater_id
-        UNION ALL
-        SELECT held.row_index
+        UNION
+        SELECT held.row_index, held.column_index
         FROM live_claims held_claim
         JOIN seats held ON held.id = held_claim.seat_id
         WHERE held_claim.showtime_id = p_showtime_id AND held_claim.held_by = p_user_id
-    ) AS wanted;
+    ) AS mine;
     RETURN QUERY
     WITH hall AS (
         SELECT s.id,
@@ -738,7 +736,17 @@ BEGIN
             WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = s.id
             LIMIT 1
         ) c ON true
-        WHERE s.theater_id = p_theater_id AND s.row_index = ANY(wanted_rows)
+        WHERE s.theater_id = p_theater_id
+          AND s.row_index = ANY(mine_rows)
+          -- Only an empty seat next to one of the user's can be stranded by the hold, and
+          -- whether it is depends on its own neighbours: the seats up to two columns from the
+          -- user's are all it takes (a seat two columns away is read as a neighbour only).
+          AND EXISTS (
+              SELECT 1
+              FROM unnest(mine_rows, mine_columns) AS near(row_index, column_index)
+              WHERE near.row_index = s.row_index
+                AND s.column_index BETWEEN near.column_index - 2 AND near.column_index + 2
+          )
     ), placed AS (
         -- Each seat with its neighbours in the row: a neighbour is the seat on the next column
         -- to either side, if there is one (a gap in the columns is an aisle).

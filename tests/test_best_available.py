@@ -327,8 +327,8 @@ async def test_warn_holds_and_reports_the_stranded_seats(client, db, user):
 
 
 async def test_warn_reports_the_stranded_seats_when_the_hold_had_to_wait(client, db, user):
-    """With others waiting for the showtime's lock, the warning is worked out after the commit,
-    outside the lock: the answer is the same."""
+    """A hold that had to wait for the showtime's lock works out the warning once it has the
+    lock, against the seats as they are then: the answer is the same."""
     hall = await create_drawn_hall(db, ".... ...")
     async with db.transaction():
         await db.execute("SELECT lock_showtime($1)", hall.showtime_id)  # someone is changing seats

@@ -56,7 +56,6 @@ async def _hold(
 def hold_view(hold: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """The hold_seats answer as the API answers it (HoldSchema), and how many seats it added."""
     added = hold.pop("added")
-    hold.pop("stranded_seats_checked", None)
     return hold, added
 
 
@@ -72,30 +71,6 @@ def _holding(
     except asyncpg.UniqueViolationError:
         # Only reachable if the checks under the lock were wrong: the database said no.
         raise SeatUnavailable(seat_ids) from None
-
-
-async def _warn_of_stranded_seats(
-    pool: asyncpg.Pool,
-    settings: Settings,
-    user_id: uuid.UUID,
-    showtime_id: uuid.UUID,
-    hold: dict[str, Any],
-) -> dict[str, Any]:
-    """SINGLE_SEAT_GAP_RULE=warn, when hold_seats left it (others were waiting for the lock):
-    the seats the committed hold strands, read after the commit, outside the showtime's lock (a
-    warning refuses nothing, so it holds nobody up; a change made in the meantime is judged as
-    it stands)."""
-    if not hold["stranded_seats_checked"]:
-        async with pool.acquire() as conn:
-            row = await conn.fetchrow(
-                QUERIES.stranded_seats_of_hold,
-                showtime_id,
-                user_id,
-                [uuid.UUID(seat) for seat in hold["locked_seat_ids"]],
-            )
-        if row is not None:
-            hold["stranded_seat_ids"] = list(row["stranded_seat_ids"])
-    return hold
 
 
 async def hold_seats(
@@ -114,7 +89,7 @@ async def hold_seats(
     with _holding(seat_maps, showtime_id, wanted):
         async with pool.acquire() as conn:
             hold = await _hold(conn, settings, user_id, showtime_id, wanted)
-    return hold_view(await _warn_of_stranded_seats(pool, settings, user_id, showtime_id, hold))
+    return hold_view(hold)
 
 
 async def hold_best_seats(
@@ -148,7 +123,7 @@ async def hold_best_seats(
             # The layout is built from these records, so its ids are theirs: UUIDs.
             chosen.extend(cast(list[uuid.UUID], picked))
             hold = await _hold(conn, settings, user_id, showtime_id, chosen)
-    return hold_view(await _warn_of_stranded_seats(pool, settings, user_id, showtime_id, hold))
+    return hold_view(hold)
 
 
 async def release_seats(
