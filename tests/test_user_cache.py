@@ -10,57 +10,32 @@ command or another instance writes them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
 from reservations.accounts.tokens import issue_token
 from reservations.accounts.user_cache import UserCache
-from reservations.context import POOL, USERS
+from reservations.context import USERS
 from reservations.db import QUERIES
 from reservations.live.listener import APPLICATION_NAME, LISTENER
 from tests.api import API, book
 from tests.factories import TEST_JWT_SECRET, Account, create_hall, hold_directly
 from tests.live_map import eventually, snapshot_of, watch
+from tests.statements import listening, pool_statements
 
 ME = f"{API}/auth/me"
 ADMIN_ROUTE = f"{API}/admin/reports/popular-movies"
 USERS_TABLE = re.compile(r"\busers\b", re.IGNORECASE)
 
 
-@contextlib.contextmanager
-def users_queries(app: Any) -> Iterator[list[str]]:
+def users_queries(app: Any) -> Any:
     """Every statement naming the users table that the app's pool runs in the block."""
-    pool = app[POOL]
-    seen: list[str] = []
-    active = True
-
-    def log(record: Any) -> None:
-        if active and USERS_TABLE.search(record.query):
-            seen.append(record.query)
-
-    wait_for_connection = pool.wait_for_connection
-
-    async def logging_wait(timeout: float) -> Any:  # noqa: ASYNC109 - passed on
-        conn = await wait_for_connection(timeout)
-        conn.add_query_logger(log)  # a set: once per connection, however often it is lent
-        return conn
-
-    pool.wait_for_connection = logging_wait
-    try:
-        yield seen
-    finally:
-        active = False
-        pool.wait_for_connection = wait_for_connection
-
-
-async def listening(client: Any) -> None:
-    await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
+    return pool_statements(app, USERS_TABLE)
 
 
 async def deafen(client: Any) -> None:
