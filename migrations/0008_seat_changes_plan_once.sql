@@ -9,8 +9,10 @@
 -- and the triggers they fire plan once too), and their lookups are written so that the generic
 -- plan probes by key whatever the statistics say.
 
--- A hold reads each seat's claim by its key, and works out the gap rule's warning itself under
--- 'warn' too (it no longer leaves it to a read after the commit when others were waiting).
+-- hold_seats as migrations/0005 describes it, with two changes: it reads each seat's claim by
+-- its key, and it works out the gap rule's warning under 'warn' in every case, so its answer
+-- has no stranded_seats_checked (0005 left the warning to a read after the commit when others
+-- were waiting for the lock; the gap rule is cheap enough now to do under it).
 CREATE OR REPLACE FUNCTION hold_seats(
     p_showtime_id uuid,
     p_user_id uuid,
