@@ -20,7 +20,7 @@ T = TypeVar("T")
 MIN_JWT_SECRET_BYTES = 32
 # A secret of few distinct characters ("aaaa...", "abab...") is long but guessable.
 MIN_JWT_SECRET_DISTINCT_CHARACTERS = 8
-# Attempts older than a day are forgotten (forget_old_login_failures): no window may be longer.
+# Attempts older than a day are forgotten (forget_old_login_attempts): no window may be longer.
 MAX_RATE_WINDOW_SECONDS = 86400
 # Values copied from tutorials and examples; a deployment using one is as good as unauthenticated.
 KNOWN_EXAMPLE_SECRETS = frozenset(

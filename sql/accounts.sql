@@ -87,10 +87,6 @@ WHERE key = ANY($1::text[]);
 -- Forget every attempt of key $1 (a client that proved it knows the password).
 DELETE FROM login_attempts WHERE key = $1;
 
--- name: forget_old_login_failures
--- Housekeeping: keys without an attempt for a day (the longest window), and the rows of the
--- fixed-window table that login_attempts replaced.
-WITH forgotten AS (
-    DELETE FROM login_attempts WHERE last_attempt < now() - interval '1 day'
-)
-DELETE FROM login_failures WHERE window_start < now() - interval '1 day';
+-- name: forget_old_login_attempts
+-- Housekeeping: keys without an attempt for a day (the longest window).
+DELETE FROM login_attempts WHERE last_attempt < now() - interval '1 day';

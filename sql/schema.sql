@@ -865,12 +865,6 @@ CREATE TABLE login_attempts (
     CONSTRAINT login_attempts_key_check CHECK ((length(key) <= 600))
 );
 
-CREATE TABLE login_failures (
-    key text NOT NULL,
-    window_start timestamp with time zone NOT NULL,
-    failures integer DEFAULT 0 NOT NULL
-);
-
 CREATE TABLE movie_genres (
     movie_id uuid NOT NULL,
     genre_id uuid NOT NULL
@@ -924,9 +918,6 @@ ALTER TABLE ONLY idempotency_keys
 
 ALTER TABLE ONLY login_attempts
     ADD CONSTRAINT login_attempts_pkey PRIMARY KEY (key);
-
-ALTER TABLE ONLY login_failures
-    ADD CONSTRAINT login_failures_pkey PRIMARY KEY (key, window_start);
 
 ALTER TABLE ONLY movie_genres
     ADD CONSTRAINT movie_genres_pkey PRIMARY KEY (movie_id, genre_id);

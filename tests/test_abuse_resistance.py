@@ -591,5 +591,5 @@ async def test_housekeeping_forgets_keys_without_an_attempt_for_a_day(db):
         " ('login:old', ARRAY[now() - interval '2 days'], now() - interval '2 days'),"
         " ('login:new', ARRAY[now()], now())"
     )
-    await db.execute(QUERIES.forget_old_login_failures)
+    await db.execute(QUERIES.forget_old_login_attempts)
     assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == ["login:new"]

@@ -1104,7 +1104,7 @@ async def test_the_apps_sweeper_runs_with_the_app_and_stops_with_it(aiohttp_clie
     assert not sweeper.running
 
 
-async def test_the_sweeper_forgets_old_keys_notes_and_login_failures(db, database, settings, user):
+async def test_the_sweeper_forgets_old_keys_notes_and_login_attempts(db, database, settings, user):
     sweeper, pool = await sweeper_for(database, settings)
     hall = await create_hall(db, rows=1, seats_per_row=1)
     try:
@@ -1121,8 +1121,8 @@ async def test_the_sweeper_forgets_old_keys_notes_and_login_failures(db, databas
             ("email:new@example.com", dt.timedelta(hours=1)),
         ]:
             await db.execute(
-                "INSERT INTO login_failures (key, window_start, failures)"
-                " VALUES ($1, now() - $2::interval, 3)",
+                "INSERT INTO login_attempts (key, attempts, last_attempt)"
+                " VALUES ($1, ARRAY[now() - $2::interval], now() - $2::interval)",
                 key,
                 age,
             )
@@ -1137,7 +1137,7 @@ async def test_the_sweeper_forgets_old_keys_notes_and_login_failures(db, databas
         assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 2
         await sweeper.sweep_once(housekeeping=True)
         assert await db.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["recent"]
-        assert await db.fetchval("SELECT array_agg(key) FROM login_failures") == [
+        assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == [
             "email:new@example.com"
         ]
         assert await db.fetchval("SELECT count(*) FROM expired_holds") == 0

@@ -116,7 +116,7 @@ class Sweeper:
             if housekeeping:
                 await conn.execute(QUERIES.forget_old_idempotency_keys)
                 await conn.execute(QUERIES.forget_old_expired_holds)
-                await conn.execute(QUERIES.forget_old_login_failures)
+                await conn.execute(QUERIES.forget_old_login_attempts)
         if freed:
             log.info("swept %d expired seat holds", freed)
         return freed
