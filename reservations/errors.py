@@ -205,6 +205,11 @@ def from_database_error(exc: BaseException) -> ApiError | None:
     return None
 
 
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def make_error_middleware(request_id_key: str) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -219,6 +224,23 @@ def make_error_middleware(request_id_key: str) -> Callable[..., Awaitable[web.St
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) and _client_gone(request):
+                # The client hung up (mid-body, typically): nobody will read an answer, and the
+                # database is not at fault. The 400 is for the access log and metrics.
+                log.info(
+                    "client went away during %s %s: %r",
+                    request.method,
+                    request.path,
+                    exc,
+                    extra={"request_id": request.get(request_id_key)},
+                )
+                return error_response(
+                    BadRequest(
+                        "The connection was closed before the request was read.",
+                        code="client_closed_request",
+                    ),
+                    request.get(request_id_key),
+                )
             database_error = from_database_error(exc)
             if database_error is not None:
                 log.warning(

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.servers import free_port, kill_tree, start_server, stop
+from tests.servers import free_port, kill_tree, read_log, start_server, stop
 
 
 @pytest.fixture
@@ -111,3 +111,26 @@ async def test_a_bad_chunk_after_the_headers_is_answered_in_the_error_shape(serv
     head, _, body = answers.partition(b"\r\n\r\n")
     assert b"application/json" in head
     assert json.loads(body)["error"]["code"] == "bad_request"
+
+
+async def test_a_client_that_hangs_up_mid_body_is_not_a_database_fault(database, tmp_path):
+    """The body never comes: reading it fails with an OSError of the client's socket, which
+    is neither a database fault (no 503 logged as one) nor a 500."""
+    port, log = free_port(), tmp_path / "serve.log"
+    process = await start_server(database, port, env={"LOG_LEVEL": "INFO"}, log=log)
+    try:
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"email": '
+            )
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.close()
+        await asyncio.sleep(0.5)
+    finally:
+        await stop(process)
+    said = read_log(log)
+    assert "database fault" not in said and "unhandled" not in said, said
+    assert said.count("client went away") == 3, said
