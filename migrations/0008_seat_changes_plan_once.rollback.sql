@@ -8,7 +8,6 @@ ALTER FUNCTION book_held_seats(uuid, uuid, uuid[], text[], text, text, numeric)
 ALTER FUNCTION cancel_reservation(uuid, uuid, boolean) RESET plan_cache_mode;
 ALTER FUNCTION cancel_showtime(uuid) RESET plan_cache_mode;
 ALTER FUNCTION sweep_showtime(uuid, integer) RESET plan_cache_mode;
-ALTER FUNCTION open_seat_change(uuid) RESET plan_cache_mode;
 CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
     p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]
 ) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])

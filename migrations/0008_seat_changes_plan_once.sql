@@ -254,7 +254,9 @@ ALTER FUNCTION book_held_seats(uuid, uuid, uuid[], text[], text, text, numeric)
 ALTER FUNCTION cancel_reservation(uuid, uuid, boolean) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION cancel_showtime(uuid) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION sweep_showtime(uuid, integer) SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION open_seat_change(uuid) SET plan_cache_mode = force_generic_plan;
+-- Not open_seat_change, which best-available calls on its own in its transaction: a function's
+-- SET clause undoes at its exit what SET LOCAL did inside it, and the lock_timeout that
+-- lock_showtime lowers must last for the rest of that transaction.
 
 -- A reservation as the API answers it: its seats (one JSON array, front row first), showtime,
 -- movie and theater, and whether it may still be cancelled. reservations/booking/reservations.py

@@ -443,7 +443,6 @@ $$;
 
 CREATE FUNCTION open_seat_change(p_showtime_id uuid) RETURNS seat_change_showtime
     LANGUAGE plpgsql
-    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     showtime seat_change_showtime;

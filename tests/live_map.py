@@ -8,7 +8,7 @@ import base64
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -77,6 +77,18 @@ def upgrade_headers(origin: str) -> dict[str, str]:
         "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
         "Sec-WebSocket-Version": "13",
     }
+
+
+async def answers_within(
+    read: Callable[[], Awaitable[Any]], expected: Any, within: float = 2.0
+) -> float:
+    """Poll `read` until it answers `expected` (at most `within` seconds, e.g. a NOTIFY's delay
+    to the instance's caches); the seconds it took."""
+    started = time.monotonic()
+    while (answer := await read()) != expected:
+        assert time.monotonic() - started < within, f"still {answer!r} after {within} s"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
 
 
 async def eventually(condition: Callable[[], bool], within: float = 5.0) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -25,7 +23,7 @@ from reservations.db import QUERIES
 from reservations.live.listener import APPLICATION_NAME, LISTENER
 from tests.api import API, book
 from tests.factories import TEST_JWT_SECRET, Account, create_hall, hold_directly
-from tests.live_map import eventually, snapshot_of, watch
+from tests.live_map import answers_within, eventually, snapshot_of, watch
 from tests.statements import listening, pool_statements
 
 ME = f"{API}/auth/me"
@@ -49,15 +47,6 @@ async def status_of(client: Any, path: str, account: Any) -> int:
     response = await client.get(path, headers=account.headers)
     await response.read()
     return response.status
-
-
-async def within_two_seconds(read: Callable[[], Awaitable[int]], expected: int) -> float:
-    """Poll until `read` answers `expected`; the seconds it took (a NOTIFY's delay)."""
-    started = time.monotonic()
-    while (answer := await read()) != expected:
-        assert time.monotonic() - started < 2, f"still {answer} after 2 s"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 def reissued(account: Account, generation: int) -> Account:
@@ -129,7 +118,7 @@ async def test_a_token_revoked_by_create_admin_elsewhere_stops_working_within_th
     # The statement the create-admin command runs, from its own connection.
     taken_over = await db.fetchrow(QUERIES.upsert_admin, user.email, "not-a-hash")
     assert taken_over["existed"] and taken_over["role"] == "admin"
-    await within_two_seconds(lambda: status_of(client, ME, user), 401)
+    await answers_within(lambda: status_of(client, ME, user), 401)
     # The new admin's token (the next generation) opens the admin routes on this instance.
     assert await status_of(client, ADMIN_ROUTE, reissued(user, 1)) == 200
 
@@ -139,7 +128,7 @@ async def test_a_demoted_admin_loses_the_admin_routes_within_the_notify_delay(cl
     assert await status_of(client, ADMIN_ROUTE, admin) == 200
     assert await status_of(client, ADMIN_ROUTE, admin) == 200  # served from the cache
     await db.execute("UPDATE users SET role = 'user' WHERE id = $1", admin.id)
-    await within_two_seconds(lambda: status_of(client, ADMIN_ROUTE, admin), 403)
+    await answers_within(lambda: status_of(client, ADMIN_ROUTE, admin), 403)
     assert await status_of(client, ME, admin) == 200  # still a user
 
 
@@ -147,7 +136,7 @@ async def test_a_deleted_users_token_stops_working_within_the_notify_delay(clien
     await listening(client)
     assert await status_of(client, ME, user) == 200
     await db.execute("DELETE FROM users WHERE id = $1", user.id)
-    await within_two_seconds(lambda: status_of(client, ME, user), 401)
+    await answers_within(lambda: status_of(client, ME, user), 401)
 
 
 async def test_a_changed_email_shows_within_the_notify_delay(client, db, user):
@@ -159,7 +148,7 @@ async def test_a_changed_email_shows_within_the_notify_delay(client, db, user):
         return (await response.json())["email"]
 
     await db.execute("UPDATE users SET email = 'renamed@example.com' WHERE id = $1", user.id)
-    await within_two_seconds(email, "renamed@example.com")
+    await answers_within(email, "renamed@example.com")
 
 
 async def test_a_live_map_token_revoked_elsewhere_marks_nothing_within_the_notify_delay(
@@ -180,7 +169,7 @@ async def test_a_live_map_token_revoked_elsewhere_marks_nothing_within_the_notif
     await db.execute(
         "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", user.id
     )
-    await within_two_seconds(marked, 0)
+    await answers_within(marked, 0)
 
 
 # --- this instance's own changes: at once ----------------------------------------------------------
