@@ -8,6 +8,7 @@ post/get/delete) and, where the route needs one, the Account making the call.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterable
@@ -142,6 +143,19 @@ async def hold_seats(client: Any, account: Any, showtime_id: Any, seat_ids: Iter
         json={"seat_ids": _seat_ids(seat_ids)},
         headers=account.headers,
     )
+
+
+async def hold_seats_after_a_wait(
+    client: Any, db: Any, account: Any, showtime_id: Any, seat_ids: Iterable[Any]
+) -> Any:
+    """POST lock-seats while `db` holds the showtime's lock (someone else changing its seats),
+    released once the request is seen waiting for it: the answer."""
+    async with db.transaction():
+        await db.execute("SELECT lock_showtime($1)", showtime_id)
+        pending = asyncio.ensure_future(hold_seats(client, account, showtime_id, seat_ids))
+        await asyncio.sleep(0.3)
+        assert not pending.done()  # waiting for the lock
+    return await pending
 
 
 async def release(

@@ -16,7 +16,7 @@ import pytest
 
 from reservations.app import create_app
 from reservations.booking.best_seats import Layout, LayoutSeat, is_stranded, score, stranded_seats
-from tests.api import HOLD_FIELDS, best_available, error_of, hold_seats
+from tests.api import HOLD_FIELDS, best_available, error_of, hold_seats, hold_seats_after_a_wait
 from tests.factories import (
     Hall,
     claim_for_hold,
@@ -330,14 +330,9 @@ async def test_warn_reports_the_stranded_seats_when_the_hold_had_to_wait(client,
     """A hold that had to wait for the showtime's lock works out the warning once it has the
     lock, against the seats as they are then: the answer is the same."""
     hall = await create_drawn_hall(db, ".... ...")
-    async with db.transaction():
-        await db.execute("SELECT lock_showtime($1)", hall.showtime_id)  # someone is changing seats
-        pending = asyncio.ensure_future(
-            hold_seats(client, user, hall.showtime_id, hall.ids("A2", "A6"))
-        )
-        await asyncio.sleep(0.3)
-        assert not pending.done()  # waiting for the lock
-    response = await pending
+    response = await hold_seats_after_a_wait(
+        client, db, user, hall.showtime_id, hall.ids("A2", "A6")
+    )
     assert response.status == 201, await response.text()
     assert (await response.json())["stranded_seat_ids"] == hall.ids("A1", "A5", "A7")
 

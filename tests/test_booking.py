@@ -19,6 +19,7 @@ from tests.api import (
     book,
     error_of,
     hold_seats,
+    hold_seats_after_a_wait,
     release,
     reserve,
     seat_map,
@@ -1309,14 +1310,9 @@ async def test_a_hold_that_waited_for_the_lock_is_still_one_statement(quiet_clie
     await listening(client)
     assert (await client.get(f"{API}/auth/me", headers=user.headers)).status == 200
     with pool_statements(client.app) as sent:
-        async with db.transaction():
-            await db.execute("SELECT lock_showtime($1)", hall.showtime_id)
-            pending = asyncio.ensure_future(
-                hold_seats(client, user, hall.showtime_id, hall.ids("A2", "A6"))
-            )
-            await asyncio.sleep(0.3)
-            assert not pending.done()  # waiting for the lock
-        response = await pending
+        response = await hold_seats_after_a_wait(
+            client, db, user, hall.showtime_id, hall.ids("A2", "A6")
+        )
         assert response.status == 201, await response.text()
         assert (await response.json())["stranded_seat_ids"] == hall.ids("A1", "A5", "A7")
         await asyncio.sleep(0)
