@@ -1,12 +1,12 @@
 -- Admin reports (see reservations/reports/service.py). Each report is one query.
 --
 -- Shared parameters: $1 first day and $2 last day (dates), $3 the cinema's IANA time zone.
--- A report covers the showtimes that are not cancelled and start in
--- [$1 00:00, $2 + 1 day 00:00) local time, found through showtimes_start_idx. Sales are
--- counted per showtime in a LATERAL subquery, so they come from index lookups
--- (reservations_showtime_idx, then reservation_seats' primary key) however long the history
--- is: tickets are the seats of its confirmed reservations, revenue the sum of their prices as
--- booked. Hall sizes are counted once per theater from the small seats table.
+-- A report covers showtimes_in_period($1, $2, $3): those not cancelled that start in
+-- [$1 00:00, $2 + 1 day 00:00) local time, found through showtimes_start_idx. Each one's sales
+-- are showtime_sales(id), from index lookups however long the history is: tickets are the
+-- seats of its confirmed reservations, revenue the sum of their prices as booked (both SQL
+-- functions of migrations/0011, inlined by the planner). Hall sizes are counted once per
+-- theater from the small seats table.
 -- Reports with totals end with one extra row where is_total is true (GROUPING SETS with the
 -- empty set, so it is there even when nothing matched).
 
@@ -25,19 +25,12 @@ SELECT grouping(s.id) = 1 AS is_total,
        coalesce(sum(sold.tickets), 0)::int AS sold_seats,
        coalesce(round(sum(sold.tickets)::numeric / nullif(sum(h.seats), 0), 4), 0)::float8
            AS occupancy_rate
-  FROM showtimes s
+  FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
   JOIN movies m ON m.id = s.movie_id
   JOIN theaters t ON t.id = s.theater_id
   LEFT JOIN hall_sizes h ON h.theater_id = s.theater_id
- CROSS JOIN LATERAL (
-       SELECT count(*) AS tickets
-         FROM reservations r
-         JOIN reservation_seats rs ON rs.reservation_id = r.id
-        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
- WHERE s.cancelled_at IS NULL
-   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
-   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
-   AND ($4::uuid IS NULL OR s.movie_id = $4::uuid)
+ CROSS JOIN LATERAL showtime_sales(s.id) AS sold
+ WHERE ($4::uuid IS NULL OR s.movie_id = $4::uuid)
    AND ($5::uuid IS NULL OR s.theater_id = $5::uuid)
  GROUP BY GROUPING SETS ((s.id, m.title, t.name, s.start_time), ())
  ORDER BY is_total, s.start_time, m.title, t.name, s.id;
@@ -51,7 +44,7 @@ SELECT grouping(grp.key) = 1 AS is_total,
        grp.id,
        coalesce(sum(sold.tickets), 0)::int AS tickets,
        coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue
-  FROM showtimes s
+  FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
   JOIN movies m ON m.id = s.movie_id
   JOIN theaters t ON t.id = s.theater_id
  CROSS JOIN LATERAL (
@@ -64,14 +57,7 @@ SELECT grouping(grp.key) = 1 AS is_total,
                   WHEN 'movie' THEN s.movie_id
                   WHEN 'theater' THEN s.theater_id
               END AS id) AS grp
- CROSS JOIN LATERAL (
-       SELECT count(*) AS tickets, sum(rs.price) AS revenue
-         FROM reservations r
-         JOIN reservation_seats rs ON rs.reservation_id = r.id
-        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
- WHERE s.cancelled_at IS NULL
-   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
-   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+ CROSS JOIN LATERAL showtime_sales(s.id) AS sold
  GROUP BY GROUPING SETS ((grp.key, grp.id), ())
  ORDER BY is_total,
           CASE WHEN $4::text = 'day' THEN grp.key END,
@@ -88,17 +74,10 @@ SELECT m.id AS movie_id,
        coalesce(sum(sold.revenue), 0)::numeric(14, 2) AS revenue,
        coalesce(round(sum(sold.tickets)::numeric / nullif(sum(h.seats), 0), 4), 0)::float8
            AS occupancy_rate
-  FROM showtimes s
+  FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
   JOIN movies m ON m.id = s.movie_id
   LEFT JOIN hall_sizes h ON h.theater_id = s.theater_id
- CROSS JOIN LATERAL (
-       SELECT count(*) AS tickets, sum(rs.price) AS revenue
-         FROM reservations r
-         JOIN reservation_seats rs ON rs.reservation_id = r.id
-        WHERE r.showtime_id = s.id AND r.status = 'confirmed') AS sold
- WHERE s.cancelled_at IS NULL
-   AND s.start_time >= $1::date::timestamp AT TIME ZONE $3::text
-   AND s.start_time < ($2::date + 1)::timestamp AT TIME ZONE $3::text
+ CROSS JOIN LATERAL showtime_sales(s.id) AS sold
  GROUP BY m.id, m.title
  ORDER BY tickets_sold DESC, revenue DESC, m.title, m.id
  LIMIT $4;

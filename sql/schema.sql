@@ -696,6 +696,25 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION showtime_sales(p_showtime_id uuid) RETURNS TABLE(tickets bigint, revenue numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT count(*), sum(rs.price)
+    FROM reservations r
+    JOIN reservation_seats rs ON rs.reservation_id = r.id
+    WHERE r.showtime_id = p_showtime_id AND r.status = 'confirmed';
+$$;
+
+CREATE FUNCTION showtimes_in_period(p_first date, p_last date, p_zone text) RETURNS SETOF showtimes
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT *
+    FROM showtimes s
+    WHERE s.cancelled_at IS NULL
+      AND s.start_time >= p_first::timestamp AT TIME ZONE p_zone
+      AND s.start_time < (p_last + 1)::timestamp AT TIME ZONE p_zone;
+$$;
+
 CREATE FUNCTION stranded_seats_of_hold(p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]) RETURNS TABLE(hold_seat_ids uuid[], stranded_seat_ids uuid[])
     LANGUAGE plpgsql STABLE
     SET plan_cache_mode TO 'force_generic_plan'

@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS showtime_sales(uuid);
+DROP FUNCTION IF EXISTS showtimes_in_period(date, date, text);
