@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -204,6 +204,13 @@ async def seat_map(client: Any, showtime_id: Any, account: Any = None) -> Any:
     )
     assert response.status == 200, await response.text()
     return await response.json()
+
+
+async def status_of(client: Any, path: str, headers: Mapping[str, str]) -> int:
+    """GET `path` with these headers (an account's, say); the status."""
+    response = await client.get(path, headers=headers)
+    await response.read()
+    return response.status
 
 
 def statuses(seat_map_body: dict[str, Any]) -> dict[str, str]:

@@ -37,6 +37,17 @@ async def snapshot_of(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     return message
 
 
+async def snapshot_on_connect(
+    client: TestClient, showtime_id: Any, **params: str
+) -> dict[str, Any]:
+    """What a viewer connecting now is sent first (the socket is closed after it)."""
+    ws = await watch(client, showtime_id, **params)
+    try:
+        return await snapshot_of(ws)
+    finally:
+        await ws.close()
+
+
 async def close_code(ws: aiohttp.ClientWebSocketResponse, within: float = 3.0) -> int | None:
     message = await ws.receive(timeout=within)
     assert message.type is WSMsgType.CLOSE, message

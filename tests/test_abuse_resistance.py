@@ -24,13 +24,14 @@ from reservations.context import HUB, PASSWORDS, POOL
 from reservations.errors import RateLimited
 from reservations.live.hub import RESYNC_INTERVAL_SECONDS, Hub
 from reservations.settings import Settings, SettingsError
-from tests.api import PASSWORD, login, register, statuses
+from tests.api import PASSWORD, login, register, status_of, statuses
 from tests.factories import TEST_JWT_SECRET, create_hall, create_user, hold_directly
 from tests.live_map import (
     answers_within,
     change_seats,
     eventually,
     snapshot_of,
+    snapshot_on_connect,
     upgrade_headers,
     watch,
 )
@@ -233,11 +234,8 @@ async def test_create_admin_over_a_registered_account_revokes_its_tokens(app_cli
 
     # The squatter's session is gone, and not an admin's: at once when the instance reads the
     # user, within the NOTIFY delay when it serves it from its cache (docs/security.md).
-    async def status_of(path: str) -> int:
-        return (await client.get(path, headers=headers)).status
-
-    await answers_within(lambda: status_of("/api/v1/auth/me"), 401)
-    assert await status_of("/api/v1/admin/reports/capacity") == 401
+    await answers_within(lambda: status_of(client, "/api/v1/auth/me", headers), 401)
+    assert await status_of(client, "/api/v1/admin/reports/capacity", headers) == 401
     fresh = await login(client, email="boss@example.com", password="the real password")
     assert fresh.status == 200
     token = (await fresh.json())["access_token"]
@@ -575,9 +573,7 @@ async def test_a_revoked_token_or_ticket_marks_nothing_on_the_live_map(client, d
     for params in ({"ticket": ticket}, {"token": user.token}):
 
         async def marked(params: dict[str, str] = params) -> int:
-            ws = await watch(client, hall.showtime_id, **params)
-            snapshot = await snapshot_of(ws)
-            await ws.close()
+            snapshot = await snapshot_on_connect(client, hall.showtime_id, **params)
             assert statuses(snapshot)[str(hall.seats["A2"])] == HELD
             return sum("held_by_me" in seat for seat in snapshot["seats"])
 

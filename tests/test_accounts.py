@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from reservations.accounts.tokens import issue_token
-from tests.api import login, register
+from tests.api import login, register, status_of
 from tests.factories import TEST_JWT_SECRET
 from tests.live_map import answers_within
 
@@ -187,11 +187,8 @@ async def test_bad_tokens_are_refused(client, user, make_token):
 async def test_deleted_users_token_stops_working(client, user, db):
     assert (await client.get("/api/v1/auth/me", headers=user.headers)).status == 200
     await db.execute("DELETE FROM users WHERE id = $1", user.id)
-
-    async def status() -> int:
-        return (await client.get("/api/v1/auth/me", headers=user.headers)).status
-
-    await answers_within(status, 401)  # the NOTIFY delay, when the user was cached
+    # the NOTIFY delay, when the user was cached
+    await answers_within(lambda: status_of(client, "/api/v1/auth/me", user.headers), 401)
 
 
 async def test_promotion_takes_effect_at_once(client, admin, user):

@@ -21,9 +21,9 @@ from reservations.accounts.user_cache import UserCache
 from reservations.context import USERS
 from reservations.db import QUERIES
 from reservations.live.listener import APPLICATION_NAME, LISTENER
-from tests.api import API, book
+from tests.api import API, book, status_of
 from tests.factories import TEST_JWT_SECRET, Account, create_hall, hold_directly
-from tests.live_map import answers_within, eventually, snapshot_of, watch
+from tests.live_map import answers_within, eventually, snapshot_on_connect
 from tests.statements import listening, pool_statements
 
 ME = f"{API}/auth/me"
@@ -43,12 +43,6 @@ async def deafen(client: Any) -> None:
     client.app[USERS].set_listening(True)
 
 
-async def status_of(client: Any, path: str, account: Any) -> int:
-    response = await client.get(path, headers=account.headers)
-    await response.read()
-    return response.status
-
-
 def reissued(account: Account, generation: int) -> Account:
     """The account with a token of this generation (one issued after a revocation)."""
     token = issue_token(account.id, TEST_JWT_SECRET, 3600, generation)
@@ -63,7 +57,7 @@ async def test_while_listening_a_users_requests_read_the_user_once(client, db, u
     await listening(client)
     with users_queries(client.app) as queries:
         for _ in range(10):
-            assert await status_of(client, ME, user) == 200
+            assert await status_of(client, ME, user.headers) == 200
         await book(client, user, hall.showtime_id, hall.ids("A1"))  # hold, then confirm
         await asyncio.sleep(0)  # query loggers are called soon after the query
     assert len(queries) == 1, queries  # the first request's; 11 more were served from the cache
@@ -71,25 +65,25 @@ async def test_while_listening_a_users_requests_read_the_user_once(client, db, u
 
 async def test_with_the_listener_down_every_request_reads_the_user(client, db, user):
     await listening(client)
-    assert await status_of(client, ME, user) == 200
+    assert await status_of(client, ME, user.headers) == 200
     await client.app[LISTENER].stop()  # its connection is gone: changes may go unheard
     with users_queries(client.app) as queries:
         for _ in range(5):
-            assert await status_of(client, ME, user) == 200
+            assert await status_of(client, ME, user.headers) == 200
         await asyncio.sleep(0)
     assert len(queries) == 5
     # A revocation made elsewhere then takes effect at once: no notification to wait for.
     await db.execute(
         "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", user.id
     )
-    assert await status_of(client, ME, user) == 401
+    assert await status_of(client, ME, user.headers) == 401
 
 
 async def test_a_lost_listener_connection_forgets_every_user(client, db, user, admin):
     await listening(client)
     users = client.app[USERS]
-    assert await status_of(client, ME, user) == 200
-    assert await status_of(client, ME, admin) == 200
+    assert await status_of(client, ME, user.headers) == 200
+    assert await status_of(client, ME, admin.headers) == 200
     assert len(users) == 2
     listener = client.app[LISTENER]
     terminated = await db.fetchval(
@@ -102,8 +96,8 @@ async def test_a_lost_listener_connection_forgets_every_user(client, db, user, a
     await db.execute("UPDATE users SET role = 'user' WHERE id = $1", admin.id)
     await eventually(lambda: listener.connections == 2)
     assert users.listening and len(users) == 0
-    assert await status_of(client, ADMIN_ROUTE, admin) == 403
-    assert await status_of(client, ME, user) == 200
+    assert await status_of(client, ADMIN_ROUTE, admin.headers) == 403
+    assert await status_of(client, ME, user.headers) == 200
 
 
 # --- changes made elsewhere: within the NOTIFY delay ---------------------------------------------
@@ -113,35 +107,35 @@ async def test_a_token_revoked_by_create_admin_elsewhere_stops_working_within_th
     client, db, user
 ):
     await listening(client)
-    assert await status_of(client, ME, user) == 200
-    assert await status_of(client, ADMIN_ROUTE, user) == 403
+    assert await status_of(client, ME, user.headers) == 200
+    assert await status_of(client, ADMIN_ROUTE, user.headers) == 403
     # The statement the create-admin command runs, from its own connection.
     taken_over = await db.fetchrow(QUERIES.upsert_admin, user.email, "not-a-hash")
     assert taken_over["existed"] and taken_over["role"] == "admin"
-    await answers_within(lambda: status_of(client, ME, user), 401)
+    await answers_within(lambda: status_of(client, ME, user.headers), 401)
     # The new admin's token (the next generation) opens the admin routes on this instance.
-    assert await status_of(client, ADMIN_ROUTE, reissued(user, 1)) == 200
+    assert await status_of(client, ADMIN_ROUTE, reissued(user, 1).headers) == 200
 
 
 async def test_a_demoted_admin_loses_the_admin_routes_within_the_notify_delay(client, db, admin):
     await listening(client)
-    assert await status_of(client, ADMIN_ROUTE, admin) == 200
-    assert await status_of(client, ADMIN_ROUTE, admin) == 200  # served from the cache
+    assert await status_of(client, ADMIN_ROUTE, admin.headers) == 200
+    assert await status_of(client, ADMIN_ROUTE, admin.headers) == 200  # served from the cache
     await db.execute("UPDATE users SET role = 'user' WHERE id = $1", admin.id)
-    await answers_within(lambda: status_of(client, ADMIN_ROUTE, admin), 403)
-    assert await status_of(client, ME, admin) == 200  # still a user
+    await answers_within(lambda: status_of(client, ADMIN_ROUTE, admin.headers), 403)
+    assert await status_of(client, ME, admin.headers) == 200  # still a user
 
 
 async def test_a_deleted_users_token_stops_working_within_the_notify_delay(client, db, user):
     await listening(client)
-    assert await status_of(client, ME, user) == 200
+    assert await status_of(client, ME, user.headers) == 200
     await db.execute("DELETE FROM users WHERE id = $1", user.id)
-    await answers_within(lambda: status_of(client, ME, user), 401)
+    await answers_within(lambda: status_of(client, ME, user.headers), 401)
 
 
 async def test_a_changed_email_shows_within_the_notify_delay(client, db, user):
     await listening(client)
-    assert await status_of(client, ME, user) == 200
+    assert await status_of(client, ME, user.headers) == 200
 
     async def email() -> Any:
         response = await client.get(ME, headers=user.headers)
@@ -159,13 +153,11 @@ async def test_a_live_map_token_revoked_elsewhere_marks_nothing_within_the_notif
     await hold_directly(db, user.id, hall.showtime_id, hall.ids("A1"), expires_in=600)
 
     async def marked() -> int:
-        ws = await watch(client, hall.showtime_id, token=user.token)
-        snapshot = await snapshot_of(ws)
-        await ws.close()
+        snapshot = await snapshot_on_connect(client, hall.showtime_id, token=user.token)
         return sum(bool(seat.get("held_by_me")) for seat in snapshot["seats"])
 
     assert await marked() == 1
-    assert await status_of(client, ME, user) == 200  # the user is cached
+    assert await status_of(client, ME, user.headers) == 200  # the user is cached
     await db.execute(
         "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", user.id
     )
@@ -179,22 +171,24 @@ async def test_a_promotion_through_the_api_takes_effect_on_the_next_request(
     client, db, user, admin
 ):
     await listening(client)
-    assert await status_of(client, ADMIN_ROUTE, user) == 403  # the user, cached as a user
+    assert await status_of(client, ADMIN_ROUTE, user.headers) == 403  # the user, cached as a user
     await deafen(client)  # no notification will come: the promotion itself must drop it
-    assert await status_of(client, ADMIN_ROUTE, user) == 403  # still cached
+    assert await status_of(client, ADMIN_ROUTE, user.headers) == 403  # still cached
     promoted = await client.post(f"{API}/admin/users/{user.id}/promote", headers=admin.headers)
     assert promoted.status == 200, await promoted.text()
-    assert await status_of(client, ADMIN_ROUTE, user) == 200
+    assert await status_of(client, ADMIN_ROUTE, user.headers) == 200
 
 
 async def test_a_token_issued_after_a_revocation_works_before_its_notification(client, db, user):
     await listening(client)
-    assert await status_of(client, ME, user) == 200
+    assert await status_of(client, ME, user.headers) == 200
     await deafen(client)
     await db.execute("UPDATE users SET token_generation = 1 WHERE id = $1", user.id)
     # The cached row is of generation 0; a newer token means it is stale: read afresh.
-    assert await status_of(client, ME, reissued(user, 1)) == 200
-    assert await status_of(client, ME, user) == 401  # and the old one is refused with no wait
+    assert await status_of(client, ME, reissued(user, 1).headers) == 200
+    assert (
+        await status_of(client, ME, user.headers) == 401
+    )  # and the old one is refused with no wait
 
 
 async def test_an_unknown_users_token_is_refused(client):
@@ -202,7 +196,7 @@ async def test_an_unknown_users_token_is_refused(client):
         uuid.uuid4(), "x@example.com", issue_token(uuid.uuid4(), TEST_JWT_SECRET, 60), "user"
     )
     await listening(client)
-    assert await status_of(client, ME, stranger) == 401
+    assert await status_of(client, ME, stranger.headers) == 401
 
 
 # --- the cache's own rules -----------------------------------------------------------------------
