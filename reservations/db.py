@@ -21,7 +21,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from .paths import MIGRATIONS_DIR, SQL_DIR
+from .paths import MIGRATIONS_DIR, SQL_CODE_DIR, SQL_DIR
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -279,8 +279,55 @@ def _yoyo_uri(dsn: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(scheme="postgresql+psycopg"))
 
 
-def migrate(dsn: str, rollback: bool = False, rollback_all: bool = False) -> list[str]:
-    """Apply every pending migration, or undo the last one (or all). Returns their ids."""
+def database_code() -> list[Path]:
+    """The files of sql/code/ (functions, views, triggers) in the order they are applied."""
+    return sorted(SQL_CODE_DIR.glob("*.sql"))
+
+
+# Drops the code layer: every trigger, view and function of the schema that no extension owns,
+# which is what sql/code/ makes. Functions go without CASCADE: one that a table needs (in a
+# default, a check or an index) is not code, and its drop fails loudly instead of taking a column.
+_DROP_DATABASE_CODE = """
+DO $drop$
+DECLARE
+    command text;
+BEGIN
+    FOR command IN
+        SELECT format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass)
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace
+        UNION ALL
+        SELECT format('DROP VIEW IF EXISTS %s CASCADE', c.oid::regclass)
+        FROM pg_class c
+        WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                            AND d.deptype = 'e')
+    LOOP
+        EXECUTE command;
+    END LOOP;
+    FOREACH command IN ARRAY ARRAY(
+        SELECT format('DROP FUNCTION IF EXISTS %s', p.oid::regprocedure)
+        FROM pg_proc p
+        WHERE p.pronamespace = current_schema()::regnamespace
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                          WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                            AND d.deptype = 'e')
+    ) LOOP
+        EXECUTE command;
+    END LOOP;
+END;
+$drop$;
+"""
+
+
+def migrate(
+    dsn: str, rollback: bool = False, rollback_all: bool = False, apply_code: bool = True
+) -> list[str]:
+    """Apply every pending migration, then the code of sql/code/ (CREATE OR REPLACE, unless not
+    `apply_code`), all under yoyo's lock; or drop the code and undo the last migration (or all):
+    a rollback leaves no code, and the next `migrate` applies the code of the checkout it runs
+    from. Returns the ids of the migrations applied or undone."""
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(_yoyo_uri(dsn))
@@ -290,9 +337,21 @@ def migrate(dsn: str, rollback: bool = False, rollback_all: bool = False) -> lis
             chosen = backend.to_rollback(migrations)
             if not rollback_all:
                 chosen = chosen[:1]
+            if chosen:
+                _run_in_transaction(backend, [_DROP_DATABASE_CODE])
             backend.rollback_migrations(chosen)
         else:
             chosen = backend.to_apply(migrations)
             backend.apply_migrations(chosen)
+            if apply_code:
+                _run_in_transaction(backend, [path.read_text() for path in database_code()])
     backend.connection.close()
     return [migration.id for migration in chosen]
+
+
+def _run_in_transaction(backend: Any, scripts: list[str]) -> None:
+    """Each script (several statements, no parameters) on yoyo's connection, in one transaction."""
+    with backend.transaction():
+        cursor = backend.cursor()
+        for script in scripts:
+            cursor.execute(script.encode())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = PROJECT_ROOT / "sql"
+SQL_CODE_DIR = SQL_DIR / "code"  # functions, views and triggers, applied after the migrations
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = TEMPLATES_DIR / "static"

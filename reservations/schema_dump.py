@@ -1,9 +1,11 @@
-"""sql/schema.sql: the whole schema as the migrations leave it, in one file a reader can read.
+"""sql/schema.sql: the tables, indexes and types as the migrations leave them, in one file a
+reader can read. The code (functions, views, triggers) is not in it: it is written once, in
+sql/code/.
 
 `python -m reservations.schema_dump` (or `make schema`) migrates an empty database (on
-DATABASE_URL's server, else the embedded one under .data/schema), dumps it with `pg_dump
---schema-only` and writes sql/schema.sql; tests/test_schema.py fails, with the diff, when the
-file and the migrations disagree. What varies between servers and runs is left out: yoyo's own
+DATABASE_URL's server, else the embedded one under .data/schema) without the code, dumps it with
+`pg_dump --schema-only` and writes sql/schema.sql; tests/test_schema.py fails, with the diff, when
+the file and the migrations disagree. What varies between servers and runs is left out: yoyo's own
 tables, owners and privileges, pg_dump's version banner and session settings, and the `public.`
 prefix (everything lives in the one schema).
 """
@@ -27,9 +29,9 @@ from .paths import PROJECT_ROOT, SQL_DIR
 
 SCHEMA_FILE = SQL_DIR / "schema.sql"
 HEADER = """\
--- The whole schema as migrations/ leave it, for reading: the migrations are what the database
--- runs. Written by `make schema` (python -m reservations.schema_dump) from pg_dump {major};
--- tests/test_schema.py checks that it matches.
+-- The tables, indexes and types as migrations/ leave them, for reading: the migrations are what
+-- the database runs. The functions, views and triggers are in sql/code/. Written by `make schema`
+-- (python -m reservations.schema_dump) from pg_dump {major}; tests/test_schema.py checks it.
 """
 _HEADER_MAJOR = re.compile(r"from pg_dump (\d+);")
 # Tables whose rows come with the schema (the seat types and their price multipliers).
@@ -161,7 +163,7 @@ def _run(admin_dsn: str, embedded: bool) -> Path:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         dsn = with_database(admin_dsn, name)
-        migrate(dsn)
+        migrate(dsn, apply_code=False)
         pg_dump, major = find_pg_dump(server_major_version(dsn), embedded_first=embedded)
         SCHEMA_FILE.write_text(schema_file_text(dump_schema(dsn, pg_dump), major))
     finally:

@@ -15,7 +15,7 @@ FROM users WHERE lower(email) = lower($1);
 
 -- name: find_user_by_id
 -- The user as the database says now; what instances cache of a user (accounts/user_cache.py),
--- which the users trigger of migrations/0009_user_changes.sql announces a change of.
+-- which the users trigger of sql/code/01_announcements.sql announces a change of.
 SELECT id, email, first_name, last_name, role, created_at, token_generation
 FROM users WHERE id = $1;
 

@@ -1,5 +1,5 @@
 -- Booking: the seat map, holds, reservations and the sweeper (see reservations/booking/).
--- Every seat change is one call of a function of migrations/0005_seat_changes_in_one_call.sql:
+-- Every seat change is one call of a function of sql/code/03_seat_changes.sql:
 -- it takes the showtime's advisory lock, frees its expired holds, makes the change (the version
 -- bump and NOTIFY follow from triggers on seat_claims) and answers jsonb; a refusal is raised as
 -- 'seat_change_refused' (reservations/booking/errors.py). Called outside an explicit
@@ -7,7 +7,7 @@
 
 -- name: seat_map
 -- The whole seat map of showtime $1 for user $2 (may be NULL) in one statement, hence one
--- snapshot: every column of the seat_map function (migrations/0007), front row first. No row
+-- snapshot: every column of the seat_map function (sql/code/02_seat_reads.sql), front row first. No row
 -- when the showtime is unknown or cancelled. The live map's snapshots (sql/live.sql) read the
 -- same function.
 SELECT * FROM seat_map($1, $2) ORDER BY row_index, column_index;
@@ -28,7 +28,7 @@ SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 7
 
 -- name: reservations_by_ids
 -- The reservations $1 (uuid[]) in that order: every column reservation_view answers (the
--- reservation_details view of migrations/0008), for single lookups and listings alike.
+-- reservation_details view of sql/code/02_seat_reads.sql), for single lookups and listings alike.
 SELECT * FROM reservation_rows($1::uuid[]);
 
 -- name: reservation_page

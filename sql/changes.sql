@@ -1,6 +1,6 @@
 -- Seat changes: the showtime's advisory lock, for the admin changes that take it themselves
 -- (moving or deleting showtimes). Versions and notifications come from the triggers on
--- seat_claims (migrations/0005_seat_changes_in_one_call.sql).
+-- seat_claims (sql/code/01_announcements.sql).
 
 -- name: lock_showtime
 -- The advisory lock of showtime $1, held until the transaction ends; the wait is taken off the

@@ -1,7 +1,7 @@
 -- The live seat map (see reservations/live/).
 
 -- name: live_snapshot
--- The seat map of showtime $1 (the seat_map function of migrations/0007, as the REST seat map
+-- The seat map of showtime $1 (the seat_map function of sql/code/02_seat_reads.sql, as the REST seat map
 -- reads it), only what a snapshot sends and needs: the version, and each seat's id, status and
 -- held_by_me for user $2 (NULL: anonymous), and held_until, when a held seat's hold expires (the
 -- snapshot is wrong from the first of them). No rows: unknown or cancelled showtime; one row with

@@ -5,7 +5,7 @@
 -- [$1 00:00, $2 + 1 day 00:00) local time, found through showtimes_start_idx. Each one's sales
 -- are showtime_sales(id), from index lookups however long the history is: tickets are the
 -- seats of its confirmed reservations, revenue the sum of their prices as booked (both SQL
--- functions of migrations/0011, inlined by the planner). Hall sizes are counted once per
+-- functions of sql/code/04_reports.sql, inlined by the planner). Hall sizes are counted once per
 -- theater from the small seats table.
 -- Reports with totals end with one extra row where is_total is true (GROUPING SETS with the
 -- empty set, so it is there even when nothing matched).

@@ -1,9 +1,9 @@
 """The test harness: a real PostgreSQL, a clean database per test, tokens for each role.
 
 The server starts once per run (the embedded pgserver under .data/test, or DATABASE_URL). The
-schema is migrated once into a template database named after a hash of the migrations; every
-test gets its own database copied from it (CREATE DATABASE ... TEMPLATE), which takes a few
-tens of milliseconds, and drops it afterwards.
+schema is migrated once into a template database named after a hash of the migrations and
+sql/code/; every test gets its own database copied from it (CREATE DATABASE ... TEMPLATE), which
+takes a few tens of milliseconds, and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from reservations.app import create_app
-from reservations.db import MIGRATIONS_DIR, EmbeddedDatabase, migrate, with_database
+from reservations.db import (
+    MIGRATIONS_DIR,
+    EmbeddedDatabase,
+    database_code,
+    migrate,
+    with_database,
+)
 from reservations.settings import Settings
 from tests.factories import TEST_JWT_SECRET, Account, create_account
 from tests.servers import ROOT
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
 
 def _template_name() -> str:
     digest = hashlib.sha256()
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in [*sorted(MIGRATIONS_DIR.glob("*.sql")), *database_code()]:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return f"reservations_template_{digest.hexdigest()[:12]}"

@@ -59,7 +59,7 @@ async def announce(
     db: asyncpg.Connection, showtime_id: uuid.UUID, changes: list[tuple[Any, str]]
 ) -> int:
     """Announce seat changes exactly as the seat_claims triggers do (announce_seat_changes of
-    migrations/0005) in the caller's transaction; the showtime's version after them."""
+    sql/code/03_seat_changes.sql) in the caller's transaction; the showtime's version after them."""
     seats = [uuid.UUID(str(seat)) for seat, _ in changes]
     await db.execute(
         "SELECT announce_seat_changes($1::uuid[], $2::uuid[], $3::text[])",

@@ -1,15 +1,16 @@
-"""sql/schema.sql is the schema the migrations make.
+"""sql/schema.sql is the schema the migrations make, and sql/code/ is the rest.
 
 As procrastinate's tests/migration/test_migration.py does for its schema.sql: an empty database
-is migrated, another is built from sql/schema.sql, and the two are compared; here by their
-pg_dump, normalised as `make schema` writes it (reservations/schema_dump.py). A failure shows the
-diff and says how to regenerate the file.
+is migrated, another is built from sql/schema.sql and the files of sql/code/, and the two are
+compared; here by their pg_dump, normalised as `make schema` writes it
+(reservations/schema_dump.py). A failure shows the diff and says how to regenerate the file.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
-from reservations.db import MIGRATIONS_DIR, _yoyo_uri, migrate, with_database
+from reservations.db import MIGRATIONS_DIR, _yoyo_uri, database_code, migrate, with_database
 from reservations.schema_dump import (
     SCHEMA_FILE,
     PgDumpUnavailable,
@@ -75,39 +76,100 @@ def dumper(admin_dsn: str) -> Dumper:
     return Dumper(pg_dump, major, admin_dsn)
 
 
-@pytest.fixture(scope="module")
-def migrated(dumper: Dumper) -> Iterator[str]:
-    """The pg_dump of an empty database once every migration has run."""
+def _migrated_dump(dumper: Dumper, **options: bool) -> Iterator[str]:
     name = _new_database(dumper.admin_dsn)
     try:
-        migrate(with_database(dumper.admin_dsn, name))
+        migrate(with_database(dumper.admin_dsn, name), **options)
         yield dumper.dump(with_database(dumper.admin_dsn, name))
     finally:
         _drop_database(dumper.admin_dsn, name)
 
 
-def test_schema_file_is_what_the_migrations_make(dumper: Dumper, migrated: str) -> None:
+@pytest.fixture(scope="module")
+def migrated(dumper: Dumper) -> Iterator[str]:
+    """The pg_dump of an empty database once `reservations migrate` has run: every migration,
+    then the code of sql/code/."""
+    yield from _migrated_dump(dumper)
+
+
+@pytest.fixture(scope="module")
+def migrations_only(dumper: Dumper) -> Iterator[str]:
+    """The pg_dump of an empty database once every migration has run, and no code."""
+    yield from _migrated_dump(dumper, apply_code=False)
+
+
+def _apply_code(conn: psycopg.Connection) -> None:
+    for path in database_code():
+        conn.execute(path.read_text().encode())
+
+
+def test_schema_file_is_what_the_migrations_make(dumper: Dumper, migrations_only: str) -> None:
     written, written_by = schema_file_body(SCHEMA_FILE.read_text())
     if written_by != dumper.major:
         pytest.skip(
             f"sql/schema.sql was written by pg_dump {written_by}, this is pg_dump {dumper.major}: "
             "its text may differ; test_schema_file_builds_the_migrated_database still compares"
         )
-    diff = _diff(written, migrated, "sql/schema.sql", "migrations applied to an empty database")
+    diff = _diff(
+        written, migrations_only, "sql/schema.sql", "migrations applied to an empty database"
+    )
     assert not diff, f"sql/schema.sql is out of date; {REGENERATE}:\n{diff}"
 
 
-def test_schema_file_builds_the_migrated_database(dumper: Dumper, migrated: str) -> None:
-    """Whatever pg_dump wrote the file, a database built from it is the migrated one."""
+def test_schema_file_and_the_code_build_the_migrated_database(
+    dumper: Dumper, migrated: str
+) -> None:
+    """Whatever pg_dump wrote the file, a database built from it and sql/code/ is the migrated
+    one."""
     name = _new_database(dumper.admin_dsn)
     try:
         with psycopg.connect(with_database(dumper.admin_dsn, name), autocommit=True) as conn:
             conn.execute(SCHEMA_FILE.read_text().encode())
+            _apply_code(conn)
         built = dumper.dump(with_database(dumper.admin_dsn, name))
     finally:
         _drop_database(dumper.admin_dsn, name)
-    diff = _diff(built, migrated, "a database built from sql/schema.sql", "migrations applied")
+    diff = _diff(
+        built, migrated, "a database built from sql/schema.sql and sql/code/", "migrations applied"
+    )
     assert not diff, f"sql/schema.sql does not make the migrated schema; {REGENERATE}:\n{diff}"
+
+
+def test_migrations_make_no_code(migrations_only: str) -> None:
+    """Functions, views and triggers are written once, in sql/code/: no migration makes one
+    (a migration may drop one, when a signature changes)."""
+    made = re.findall(
+        r"^CREATE (?:OR REPLACE )?(?:FUNCTION|VIEW|TRIGGER) \S+", migrations_only, re.M
+    )
+    assert made == []
+
+
+def test_the_code_applies_again_and_changes_nothing(dumper: Dumper, migrated: str) -> None:
+    """Every `migrate` applies sql/code/ again with CREATE OR REPLACE: on a database that has it,
+    the schema stays exactly as it was."""
+    name = _new_database(dumper.admin_dsn)
+    dsn = with_database(dumper.admin_dsn, name)
+    try:
+        migrate(dsn)
+        assert migrate(dsn) == []
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            _apply_code(conn)
+        again = dumper.dump(dsn)
+    finally:
+        _drop_database(dumper.admin_dsn, name)
+    assert not _diff(migrated, again, "migrated once", "code applied twice more")
+
+
+def test_every_code_object_is_written_once() -> None:
+    """No function, view or trigger is defined in two places of sql/code/."""
+    names = [
+        match.group(1).lower()
+        for path in database_code()
+        for match in re.finditer(
+            r"^CREATE OR REPLACE (?:FUNCTION|VIEW|TRIGGER) (\w+)", path.read_text(), re.M
+        )
+    ]
+    assert names and len(names) == len(set(names))
 
 
 def test_each_rollback_leaves_the_schema_its_migration_found(dumper: Dumper) -> None:

@@ -4,7 +4,7 @@ Every authenticated request needs its user's role and token generation, and read
 more query per request on the hot booking path. While this instance is listening
 (reservations/live/listener.py), a cached user is served with no query: a change of what is
 cached (role, token generation, email, names) or a deletion, made anywhere, sends a NOTIFY on
-USER_CHANNEL (migrations/0009_user_changes.sql) that drops the entry when it arrives, so a
+USER_CHANNEL (sql/code/01_announcements.sql) that drops the entry when it arrives, so a
 revocation, role change or deletion made through another instance or the CLI takes effect here
 within the NOTIFY delay. This process's own changes drop the entry at once (`user_changed`,
 called by accounts/service.py). While the listener is down nothing is served from here: every

@@ -1,9 +1,9 @@
 """Seat changes as the live map hears them, and the showtime lock of the admin changes.
 
 Every insert, update and delete of `seat_claims` bumps the showtime's version and queues a NOTIFY
-on CHANNEL, in triggers (migrations/0005_seat_changes_in_one_call.sql): PostgreSQL delivers it
-only when the transaction commits, so a rolled-back change is never broadcast, and no code path
-can change seats without it. A large change is split into chunks of at most 100 seats, each its
+on CHANNEL, in triggers (sql/code/01_announcements.sql): PostgreSQL delivers it only when the
+transaction commits, so a rolled-back change is never broadcast, and no code path can change
+seats without it. A large change is split into chunks of at most 100 seats, each its
 own version, so that a payload stays far below PostgreSQL's 8000-byte limit.
 """
 

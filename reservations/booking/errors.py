@@ -1,6 +1,6 @@
 """The booking errors, and the refusals of the seat-change functions turned into them.
 
-The functions of migrations/0005 refuse a change by raising 'seat_change_refused' with
+The functions of sql/code/03_seat_changes.sql refuse a change by raising 'seat_change_refused' with
 {"error": code, "details": {...}} as its DETAIL (the whole call is undone); `refusals` turns it
 into the error of that code here, with those details.
 """

@@ -1,6 +1,6 @@
 """Holds: seats kept for one person for a few minutes, then booked or released.
 
-Each change is one call of a function of migrations/0005 (hold_seats, release_held_seats): it
+Each change is one call of a function of sql/code/03_seat_changes.sql (hold_seats, release_held_seats): it
 takes the showtime's advisory lock, frees the showtime's expired holds, makes the change and
 returns, so the lock is held for one server-side execution. Best-available alone reads the
 seats under the lock and chooses in Python, then finishes with the same hold_seats call.

@@ -1,8 +1,8 @@
 """Reservations: held seats booked, listed, shown and cancelled.
 
-Booking and cancelling are one call each of a function of migrations/0005 (book_held_seats,
+Booking and cancelling are one call each of a function of sql/code/03_seat_changes.sql (book_held_seats,
 cancel_reservation) under the showtime's advisory lock, and the same statement reads the
-reservation back (reservation_rows, migrations/0008): one round trip per change.
+reservation back (reservation_rows, sql/code/02_seat_reads.sql): one round trip per change.
 """
 
 from __future__ import annotations

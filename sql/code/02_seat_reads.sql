@@ -1,0 +1,105 @@
+-- Seat reads: the claims that count now, the seat map, a reservation as the API answers it.
+--
+-- Applied by every `reservations migrate`, after the migrations: sql/code/README.md.
+
+-- The claims that count now, the one statement of the rule "a hold counts while expires_at >
+-- now()": every claim of a confirmed reservation ('sold'), and a hold's ('held') until the
+-- moment its expires_at passes, whether or not anyone has deleted it yet. Reads of seats (the
+-- seat map, available seats, best-available, the gap rule) join this instead of restating it.
+-- held_by and held_until are the hold's user and expiry, NULL for a sold seat.
+CREATE OR REPLACE VIEW live_claims AS
+SELECT c.showtime_id,
+       c.seat_id,
+       c.hold_id,
+       c.reservation_id,
+       CASE WHEN c.reservation_id IS NULL THEN 'held' ELSE 'sold' END AS status,
+       h.user_id AS held_by,
+       h.expires_at AS held_until
+FROM seat_claims c
+LEFT JOIN holds h ON h.id = c.hold_id
+WHERE c.reservation_id IS NOT NULL OR h.expires_at > now();
+
+-- The seat map of showtime p_showtime_id, the one query behind the REST seat map and the live
+-- map's snapshots (sql/booking.sql seat_map, sql/live.sql live_snapshot: each selects the
+-- columns it sends, and the planner, inlining this function, computes no others). One row per
+-- seat of its theater (a NULL seat id for a theater without seats; no row at all when the
+-- showtime is unknown or cancelled), each with the showtime's version, updated_at and now(),
+-- the seat's price and status ('available', 'held' or 'sold', by live_claims), held_by_me
+-- when user p_user_id (may be NULL) holds it, and held_until: when the hold that makes the
+-- seat 'held' expires, after which a map read now is no longer right though nothing changed.
+-- Unordered: callers order by row_index, column_index.
+CREATE OR REPLACE FUNCTION seat_map(p_showtime_id uuid, p_user_id uuid)
+RETURNS TABLE (
+    showtime_id  uuid,
+    version      bigint,
+    updated_at   timestamptz,
+    now          timestamptz,
+    id           uuid,
+    row_label    text,
+    seat_number  integer,
+    seat_label   text,
+    seat_type    text,
+    row_index    integer,
+    column_index integer,
+    price        numeric,
+    status       text,
+    held_by_me   boolean,
+    held_until   timestamptz
+) LANGUAGE sql STABLE AS $$
+    SELECT st.id,
+           st.version,
+           st.updated_at,
+           now(),
+           s.id,
+           s.row_label,
+           s.seat_number,
+           s.row_label || s.seat_number,
+           s.seat_type,
+           s.row_index,
+           s.column_index,
+           round(st.price * t.price_multiplier, 2),
+           coalesce(c.status, 'available'),
+           coalesce(c.held_by = p_user_id, false),
+           c.held_until
+    FROM showtimes st
+    LEFT JOIN seats s ON s.theater_id = st.theater_id
+    LEFT JOIN seat_types t ON t.name = s.seat_type
+    LEFT JOIN live_claims c ON c.showtime_id = st.id AND c.seat_id = s.id
+    WHERE st.id = p_showtime_id AND st.cancelled_at IS NULL;
+$$;
+
+-- A reservation as the API answers it: its seats (one JSON array, front row first), showtime,
+-- movie and theater, and whether it may still be cancelled. reservations/booking/reservations.py
+-- reservation_view turns a row into the answer.
+CREATE OR REPLACE VIEW reservation_details AS
+SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
+       r.created_at, r.updated_at, r.cancelled_at, r.cancel_reason,
+       st.start_time, st.end_time, st.price AS showtime_price,
+       m.id AS movie_id, m.title AS movie_title, t.id AS theater_id, t.name AS theater_name,
+       (r.status = 'confirmed' AND st.cancelled_at IS NULL AND st.start_time > now())
+           AS is_cancellable,
+       (SELECT json_agg(json_build_object(
+                   'id', s.id, 'row_label', s.row_label, 'seat_number', s.seat_number,
+                   'seat_label', s.row_label || s.seat_number, 'seat_type', s.seat_type,
+                   'price', rs.price::text)
+               ORDER BY s.row_index, s.column_index)
+        FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
+        WHERE rs.reservation_id = r.id) AS seats
+FROM reservations r
+JOIN showtimes st ON st.id = r.showtime_id
+JOIN movies m ON m.id = st.movie_id
+JOIN theaters t ON t.id = st.theater_id;
+
+-- The reservations p_ids in that order. VOLATILE: called after book_held_seats or
+-- cancel_reservation in the same statement (sql/booking.sql), it sees what they changed, so the
+-- change and its answer are one round trip.
+CREATE OR REPLACE FUNCTION reservation_rows(p_ids uuid[]) RETURNS SETOF reservation_details
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN QUERY
+    SELECT d.* FROM reservation_details d
+    WHERE d.id = ANY(p_ids)
+    ORDER BY array_position(p_ids, d.id);
+END;
+$$;

@@ -1,0 +1,621 @@
+-- Seat changes: every change of a showtime's seats is one call of a function below.
+--
+-- Applied by every `reservations migrate`, after the migrations: sql/code/README.md.
+--
+-- Each entry point takes the showtime's advisory lock, makes the whole change and returns; the
+-- lock is released when that call's transaction commits, with no client round trip in between.
+-- The version bump and the NOTIFY of the live map happen in triggers on seat_claims
+-- (01_announcements.sql), so no change can forget them.
+--
+-- A refusal (a seat taken, a showtime started, ...) is raised by refuse_seat_change as the
+-- exception 'seat_change_refused' (SQLSTATE P0001) whose DETAIL is {"error": code, "details":
+-- {...}}: the whole call is undone (expired holds it freed included), nothing is announced, and
+-- the service turns the code into its error (reservations/booking/errors.py; tests/test_sql_code.py
+-- checks that every code raised here has one).
+--
+-- PL/pgSQL keeps each statement's plan for the session, but by default it plans most of ours
+-- again on every call (a plan made for the given seat ids looks cheaper than the generic one),
+-- and planning was about a third of a change's time under the lock. The entry points plan once,
+-- with plan_cache_mode = force_generic_plan (set for the call, so the functions they call and
+-- the triggers they fire plan once too), and their lookups are written so that the generic plan
+-- probes by key whatever the statistics say. Not open_seat_change, which best-available calls
+-- on its own in its transaction: a function's SET clause undoes at its exit what SET LOCAL did
+-- inside it, and the lock_timeout that lock_showtime lowers must last for the rest of that
+-- transaction.
+
+-- --- the start of every seat change -----------------------------------------------------------
+
+-- The advisory lock of a showtime, held until the transaction ends (key: its id as text). The
+-- time spent waiting for it is taken off the lock_timeout left to the rest of the transaction
+-- (at least 1 ms; 0, no limit, stays 0): behind a row pinned from outside, the requests queued
+-- for this lock would otherwise wait once for it and once more for the row, twice the bound.
+CREATE OR REPLACE FUNCTION lock_showtime(p_showtime_id uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727));
+    PERFORM set_config(
+        'lock_timeout',
+        CASE
+            WHEN current_setting('lock_timeout')::interval = interval '0' THEN '0'
+            ELSE greatest(
+                1,
+                floor(1000 * extract(epoch FROM current_setting('lock_timeout')::interval
+                                                - (clock_timestamp() - statement_timestamp())))
+            )::bigint::text
+        END,
+        true
+    );
+END;
+$$;
+
+-- Delete up to p_limit (NULL: all) holds of the showtime expired at p_now, oldest first, noting
+-- each in expired_holds (so that booking can answer hold_expired, and for the cooldown). The
+-- caller holds the showtime's lock. (holds deleted, seats freed).
+CREATE OR REPLACE FUNCTION free_expired_holds(p_showtime_id uuid, p_now timestamptz, p_limit integer)
+RETURNS TABLE (holds integer, seats integer) LANGUAGE plpgsql AS $$
+BEGIN
+    -- Nearly always nothing has expired: one index probe, and the statement below (whose
+    -- plan is kept for the session, as in every PL/pgSQL function) is not run at all.
+    IF NOT EXISTS (
+        SELECT 1 FROM holds h WHERE h.showtime_id = p_showtime_id AND h.expires_at <= p_now
+    ) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH expired AS (
+            SELECT id, user_id, created_at, expires_at
+            FROM holds
+            WHERE showtime_id = p_showtime_id AND expires_at <= p_now
+            ORDER BY expires_at
+            LIMIT p_limit
+        ), freed AS (
+            DELETE FROM seat_claims c
+            USING expired e
+            WHERE c.hold_id = e.id
+            RETURNING c.seat_id, c.hold_id
+        ), gone AS (
+            DELETE FROM holds h
+            USING expired e
+            WHERE h.id = e.id
+            RETURNING h.id
+        ), noted AS (
+            INSERT INTO expired_holds (showtime_id, user_id, seat_ids, expired_at, held_since)
+            SELECT p_showtime_id,
+                   e.user_id,
+                   coalesce(
+                       (SELECT array_agg(f.seat_id) FROM freed f WHERE f.hold_id = e.id), '{}'
+                   ),
+                   e.expires_at,
+                   e.created_at
+            FROM expired e
+            ON CONFLICT (showtime_id, user_id) DO UPDATE
+            SET seat_ids = EXCLUDED.seat_ids,
+                expired_at = EXCLUDED.expired_at,
+                held_since = EXCLUDED.held_since
+        )
+        SELECT (SELECT count(*) FROM gone)::integer, (SELECT count(*) FROM freed)::integer;
+END;
+$$;
+
+-- Lock the showtime, read it and the clock, free its expired holds. All NULL if unknown.
+CREATE OR REPLACE FUNCTION begin_seat_change(p_showtime_id uuid)
+RETURNS seat_change_showtime LANGUAGE plpgsql AS $$
+DECLARE
+    showtime seat_change_showtime;
+    alone boolean;
+BEGIN
+    alone := pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727));
+    IF NOT alone THEN
+        PERFORM lock_showtime(p_showtime_id);
+    END IF;
+    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp(), alone
+    INTO showtime
+    FROM showtimes s
+    WHERE s.id = p_showtime_id;
+    IF showtime.id IS NOT NULL THEN
+        PERFORM free_expired_holds(p_showtime_id, showtime.now, NULL);
+    END IF;
+    RETURN showtime;
+END;
+$$;
+
+-- Why seats of this showtime cannot change now (an error code), or NULL when they can.
+CREATE OR REPLACE FUNCTION seat_change_refusal(showtime seat_change_showtime)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN showtime.id IS NULL OR showtime.cancelled_at IS NOT NULL THEN 'showtime_not_found'
+        WHEN showtime.start_time <= showtime.now THEN 'showtime_started'
+    END;
+$$;
+
+CREATE OR REPLACE FUNCTION refuse_seat_change(code text, details jsonb DEFAULT '{}')
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'P0001',
+        MESSAGE = 'seat_change_refused',
+        DETAIL = jsonb_build_object('error', code, 'details', details)::text;
+END;
+$$;
+
+-- begin_seat_change for a change that needs the showtime open: refused when it is unknown,
+-- cancelled or started.
+CREATE OR REPLACE FUNCTION open_seat_change(p_showtime_id uuid)
+RETURNS seat_change_showtime LANGUAGE plpgsql AS $$
+DECLARE
+    showtime seat_change_showtime;
+    refusal text;
+BEGIN
+    showtime := begin_seat_change(p_showtime_id);
+    refusal := seat_change_refusal(showtime);
+    IF refusal IS NOT NULL THEN
+        PERFORM refuse_seat_change(refusal);
+    END IF;
+    RETURN showtime;
+END;
+$$;
+
+-- --- the single-seat gap rule -----------------------------------------------------------------
+
+-- The user's hold on the showtime once p_adding is in it (hold_seat_ids), and the empty seats
+-- that hold strands among everyone else's claims (stranded_seat_ids), each front row first, left
+-- to right. A seat is stranded when it is empty, has a neighbour in its block (seats on
+-- consecutive columns of a row), and each neighbour is taken or an aisle or wall; seats the
+-- others alone strand are not counted. Ids not in the theater are left out of both.
+-- (reservations/booking/best_seats.py states the same rule for best-available's search.)
+-- It reads only the seats within two columns of the user's, each seat's neighbours found by a window over its row: about 3 ms for
+-- a row of 60 seats before (two self-joins of every seat of the rows), a few index probes now.
+-- PL/pgSQL, so that its plan is kept (an SQL function that is not inlined is planned again on
+-- every call).
+CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
+    p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]
+) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    mine_rows integer[];
+    mine_columns integer[];
+BEGIN
+    -- Where the user's seats will be: those asked for and those the user holds.
+    SELECT array_agg(mine.row_index), array_agg(mine.column_index)
+    INTO mine_rows, mine_columns
+    FROM (
+        SELECT seats.row_index, seats.column_index FROM seats
+        WHERE seats.id = ANY(p_adding) AND seats.theater_id = p_theater_id
+        UNION
+        SELECT held.row_index, held.column_index
+        FROM live_claims held_claim
+        JOIN seats held ON held.id = held_claim.seat_id
+        WHERE held_claim.showtime_id = p_showtime_id AND held_claim.held_by = p_user_id
+    ) AS mine;
+    RETURN QUERY
+    WITH hall AS (
+        SELECT s.id,
+               s.row_index,
+               s.column_index,
+               coalesce(
+                   c.claimed AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
+                   false
+               ) AS others,
+               s.id = ANY(p_adding) OR coalesce(c.held_by = p_user_id, false) AS mine
+        FROM seats s
+        -- Each seat's claim by its primary key (LIMIT 1 keeps the planner from reading every
+        -- claim of the showtime, thousands on a popular one, to join the few rows asked for).
+        LEFT JOIN LATERAL (
+            SELECT true AS claimed, claim.status, claim.held_by
+            FROM live_claims claim
+            WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = s.id
+            LIMIT 1
+        ) c ON true
+        WHERE s.theater_id = p_theater_id
+          AND s.row_index = ANY(mine_rows)
+          -- Only an empty seat next to one of the user's can be stranded by the hold, and
+          -- whether it is depends on its own neighbours: the seats up to two columns from the
+          -- user's are all it takes (a seat two columns away is read as a neighbour only).
+          AND EXISTS (
+              SELECT 1
+              FROM unnest(mine_rows, mine_columns) AS near(row_index, column_index)
+              WHERE near.row_index = s.row_index
+                AND s.column_index BETWEEN near.column_index - 2 AND near.column_index + 2
+          )
+    ), placed AS (
+        -- Each seat with its neighbours in the row: a neighbour is the seat on the next column
+        -- to either side, if there is one (a gap in the columns is an aisle).
+        SELECT hall.*,
+               coalesce(lag(hall.column_index) OVER seat_row = hall.column_index - 1, false)
+                   AS has_left,
+               lag(hall.others) OVER seat_row AS left_others,
+               lag(hall.mine) OVER seat_row AS left_mine,
+               coalesce(lead(hall.column_index) OVER seat_row = hall.column_index + 1, false)
+                   AS has_right,
+               lead(hall.others) OVER seat_row AS right_others,
+               lead(hall.mine) OVER seat_row AS right_mine
+        FROM hall
+        WINDOW seat_row AS (PARTITION BY hall.row_index ORDER BY hall.column_index)
+    )
+    SELECT coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index)
+                        FILTER (WHERE seat.mine), '{}'),
+           coalesce(array_agg(seat.id ORDER BY seat.row_index, seat.column_index) FILTER (
+               WHERE NOT (seat.others OR seat.mine)
+                 AND (seat.has_left OR seat.has_right)
+                 -- stranded once the hold is in ...
+                 AND (NOT seat.has_left OR seat.left_others OR seat.left_mine)
+                 AND (NOT seat.has_right OR seat.right_others OR seat.right_mine)
+                 -- ... and not before it
+                 AND NOT ((NOT seat.has_left OR seat.left_others)
+                          AND (NOT seat.has_right OR seat.right_others))
+           ), '{}')
+    FROM placed seat;
+END;
+$$;
+
+-- --- holds --------------------------------------------------------------------------------------
+
+-- Put the seats p_seat_ids (distinct) in the user's hold on the showtime, all or none: creates
+-- the hold or adds to it and renews it (never past created_at + p_max_lifetime_seconds). Refuses
+-- with showtime_not_found, showtime_started, unknown_seats, seat_unavailable, too_many_seats,
+-- too_many_showtimes_held, hold_cooldown, would_strand_seat (p_gap_rule 'enforce'). Answers the
+-- hold: hold_id, showtime_id, locked_seat_ids (front row first), expires_at, now, total_price
+-- (of the held seats at today's prices), stranded_seat_ids (the gap rule's warning, worked out
+-- under the lock in every case), added (seats new in the hold). Each seat's claim is read by its
+-- key.
+CREATE OR REPLACE FUNCTION hold_seats(
+    p_showtime_id uuid,
+    p_user_id uuid,
+    p_seat_ids uuid[],
+    p_hold_seconds integer,
+    p_max_lifetime_seconds integer,
+    p_max_seats integer,
+    p_max_showtimes integer,
+    p_cooldown_seconds integer,
+    p_gap_rule text
+) RETURNS jsonb LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    showtime seat_change_showtime;
+    unknown_ids uuid[];
+    taken_ids uuid[];
+    new_ids uuid[];
+    held_count integer;
+    other_showtimes integer;
+    last_hold expired_holds%ROWTYPE;
+    stranded_ids uuid[] := '{}';
+    hold holds%ROWTYPE;
+    held_ids uuid[];
+    total numeric;
+BEGIN
+    showtime := open_seat_change(p_showtime_id);
+
+    SELECT coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (WHERE s.id IS NULL), '{}'),
+           coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (
+               WHERE s.id IS NOT NULL
+                 AND c.seat_id IS NOT NULL
+                 AND (c.reservation_id IS NOT NULL OR c.user_id <> p_user_id)
+           ), '{}'),
+           coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (
+               WHERE s.id IS NOT NULL AND c.seat_id IS NULL
+           ), '{}')
+    INTO unknown_ids, taken_ids, new_ids
+    FROM unnest(p_seat_ids) WITH ORDINALITY AS r(seat_id, n)
+    LEFT JOIN seats s ON s.id = r.seat_id AND s.theater_id = showtime.theater_id
+    -- Each seat's claim by its primary key, whatever the statistics say of the showtime's
+    -- claims (a cached generic plan would otherwise read all of them to join the few asked).
+    LEFT JOIN LATERAL (
+        SELECT claim.seat_id, claim.reservation_id, h.user_id
+        FROM seat_claims claim
+        LEFT JOIN holds h ON h.id = claim.hold_id
+        WHERE claim.showtime_id = p_showtime_id AND claim.seat_id = r.seat_id
+        LIMIT 1
+    ) c ON true;
+    IF cardinality(unknown_ids) > 0 THEN
+        RETURN refuse_seat_change('unknown_seats', jsonb_build_object('seat_ids', unknown_ids));
+    END IF;
+    IF cardinality(taken_ids) > 0 THEN
+        RETURN refuse_seat_change(
+            'seat_unavailable', jsonb_build_object('unavailable_seat_ids', taken_ids)
+        );
+    END IF;
+
+    SELECT count(*) INTO held_count
+    FROM holds h JOIN seat_claims c ON c.hold_id = h.id
+    WHERE h.showtime_id = p_showtime_id AND h.user_id = p_user_id;
+    IF held_count + cardinality(new_ids) > p_max_seats THEN
+        RETURN refuse_seat_change('too_many_seats', jsonb_build_object(
+            'max_seats_per_hold', p_max_seats,
+            'requested_total', held_count + cardinality(new_ids)
+        ));
+    END IF;
+
+    IF held_count = 0 THEN
+        SELECT count(*) INTO other_showtimes
+        FROM holds h
+        WHERE h.user_id = p_user_id
+          AND h.showtime_id <> p_showtime_id
+          AND h.expires_at > showtime.now
+          AND EXISTS (SELECT 1 FROM seat_claims c WHERE c.hold_id = h.id);
+        IF other_showtimes >= p_max_showtimes THEN
+            RETURN refuse_seat_change('too_many_showtimes_held', jsonb_build_object(
+                'max_showtimes_held', p_max_showtimes
+            ));
+        END IF;
+        SELECT * INTO last_hold
+        FROM expired_holds e
+        WHERE e.showtime_id = p_showtime_id AND e.user_id = p_user_id;
+        IF last_hold.held_since IS NOT NULL
+           AND last_hold.expired_at - last_hold.held_since
+               >= make_interval(secs => p_max_lifetime_seconds)
+           AND showtime.now < last_hold.expired_at + make_interval(secs => p_cooldown_seconds)
+        THEN
+            RETURN refuse_seat_change('hold_cooldown', jsonb_build_object(
+                'retry_after_seconds',
+                ceil(extract(epoch FROM last_hold.expired_at
+                                        + make_interval(secs => p_cooldown_seconds)
+                                        - showtime.now))::integer
+            ));
+        END IF;
+    END IF;
+
+    -- The gap rule reads only the seats within two columns of the user's (a few index probes),
+    -- so it is worked out here under both 'enforce' and 'warn'.
+    IF p_gap_rule <> 'off' THEN
+        SELECT g.stranded_seat_ids INTO stranded_ids
+        FROM stranded_seats_of_hold(p_showtime_id, showtime.theater_id, p_user_id, p_seat_ids) g;
+        IF p_gap_rule = 'enforce' AND cardinality(stranded_ids) > 0 THEN
+            RETURN refuse_seat_change(
+                'would_strand_seat', jsonb_build_object('stranded_seat_ids', stranded_ids)
+            );
+        END IF;
+    END IF;
+
+    INSERT INTO holds AS h (showtime_id, user_id, created_at, expires_at)
+    VALUES (
+        p_showtime_id, p_user_id, showtime.now,
+        showtime.now + make_interval(secs => p_hold_seconds)
+    )
+    ON CONFLICT (showtime_id, user_id) DO UPDATE
+    SET expires_at = least(
+        showtime.now + make_interval(secs => p_hold_seconds),
+        h.created_at + make_interval(secs => p_max_lifetime_seconds)
+    )
+    RETURNING * INTO hold;
+
+    IF cardinality(new_ids) > 0 THEN
+        INSERT INTO seat_claims (showtime_id, seat_id, hold_id)
+        SELECT p_showtime_id, seat_id, hold.id FROM unnest(new_ids) AS seat_id;
+    END IF;
+    DELETE FROM expired_holds e WHERE e.showtime_id = p_showtime_id AND e.user_id = p_user_id;
+
+    SELECT coalesce(array_agg(s.id ORDER BY s.row_index, s.column_index), '{}'),
+           coalesce(sum(round(showtime.price * t.price_multiplier, 2)), 0)
+    INTO held_ids, total
+    FROM seat_claims c
+    JOIN seats s ON s.id = c.seat_id
+    JOIN seat_types t ON t.name = s.seat_type
+    WHERE c.hold_id = hold.id;
+
+    RETURN jsonb_build_object(
+        'hold_id', hold.id,
+        'showtime_id', p_showtime_id,
+        'locked_seat_ids', held_ids,
+        'expires_at', hold.expires_at,
+        'lock_duration_minutes',
+            round(greatest(extract(epoch FROM hold.expires_at - showtime.now), 0) / 60, 2),
+        'total_price', to_char(total, 'FM999999999990.00'),
+        'stranded_seat_ids', stranded_ids,
+        'added', cardinality(new_ids)
+    );
+END;
+$$;
+
+-- Release the seats p_seat_ids (NULL: all) of the user's hold on the showtime; the seats freed.
+-- An emptied hold is kept until it expires, with its created_at: holding again soon after
+-- continues the same hold and its lifetime cap instead of starting a fresh one.
+CREATE OR REPLACE FUNCTION release_held_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[])
+RETURNS jsonb LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    showtime seat_change_showtime;
+    freed uuid[];
+BEGIN
+    showtime := begin_seat_change(p_showtime_id);
+    IF showtime.id IS NULL OR showtime.cancelled_at IS NOT NULL THEN
+        RETURN refuse_seat_change('showtime_not_found');
+    END IF;
+    WITH released AS (
+        DELETE FROM seat_claims c
+        USING holds h
+        WHERE h.showtime_id = p_showtime_id
+          AND h.user_id = p_user_id
+          AND c.hold_id = h.id
+          AND (p_seat_ids IS NULL OR c.seat_id = ANY(p_seat_ids))
+        RETURNING c.seat_id
+    )
+    SELECT coalesce(array_agg(seat_id), '{}') INTO freed FROM released;
+    RETURN jsonb_build_object('freed_seat_ids', freed);
+END;
+$$;
+
+-- --- reservations -------------------------------------------------------------------------------
+
+-- Turn the user's live hold on the seats p_seat_ids (distinct) into a confirmed reservation,
+-- priced now (showtime price x seat type multiplier), with the first free code of
+-- p_ticket_codes. With an Idempotency-Key: request_in_flight while another request with the key
+-- runs, the earlier reservation (created false) for a retry with the same p_request_hash,
+-- idempotency_key_reused for another. Refuses with showtime_not_found, showtime_started,
+-- hold_expired or seats_not_held (details.seat_ids: the seats not held), price_changed (the
+-- total is not p_expected_total, when given). Answers reservation_id and created.
+CREATE OR REPLACE FUNCTION book_held_seats(
+    p_showtime_id uuid,
+    p_user_id uuid,
+    p_seat_ids uuid[],
+    p_ticket_codes text[],
+    p_idempotency_key text,
+    p_request_hash text,
+    p_expected_total numeric
+) RETURNS jsonb LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    earlier idempotency_keys%ROWTYPE;
+    showtime seat_change_showtime;
+    the_hold uuid;
+    missing uuid[];
+    expired_ids uuid[];
+    booked_total numeric;
+    ticket text;
+    booked uuid;
+BEGIN
+    IF p_idempotency_key IS NOT NULL THEN
+        IF NOT pg_try_advisory_xact_lock(
+            hashtextextended(p_user_id::text || ':' || p_idempotency_key, 728)
+        ) THEN
+            RETURN refuse_seat_change('request_in_flight');
+        END IF;
+        SELECT * INTO earlier
+        FROM idempotency_keys k
+        WHERE k.user_id = p_user_id AND k.key = p_idempotency_key;
+        IF FOUND THEN
+            IF earlier.request_hash <> p_request_hash OR earlier.reservation_id IS NULL THEN
+                RETURN refuse_seat_change('idempotency_key_reused');
+            END IF;
+            RETURN jsonb_build_object('reservation_id', earlier.reservation_id, 'created', false);
+        END IF;
+    END IF;
+
+    showtime := open_seat_change(p_showtime_id);
+
+    SELECT h.id INTO the_hold FROM holds h
+    WHERE h.showtime_id = p_showtime_id AND h.user_id = p_user_id;
+    SELECT coalesce(array_agg(r.seat_id ORDER BY r.n), '{}') INTO missing
+    FROM unnest(p_seat_ids) WITH ORDINALITY AS r(seat_id, n)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM seat_claims c
+        WHERE c.showtime_id = p_showtime_id AND c.seat_id = r.seat_id AND c.hold_id = the_hold
+    );
+    IF cardinality(missing) > 0 THEN
+        SELECT e.seat_ids INTO expired_ids FROM expired_holds e
+        WHERE e.showtime_id = p_showtime_id AND e.user_id = p_user_id;
+        RETURN refuse_seat_change(
+            CASE WHEN expired_ids && missing THEN 'hold_expired' ELSE 'seats_not_held' END,
+            jsonb_build_object('seat_ids', missing)
+        );
+    END IF;
+
+    SELECT coalesce(sum(round(showtime.price * t.price_multiplier, 2)), 0) INTO booked_total
+    FROM seats s JOIN seat_types t ON t.name = s.seat_type
+    WHERE s.id = ANY(p_seat_ids);
+    IF p_expected_total IS NOT NULL AND p_expected_total <> booked_total THEN
+        RETURN refuse_seat_change('price_changed', jsonb_build_object(
+            'expected_total', to_char(p_expected_total, 'FM999999999990.00'),
+            'total_price', to_char(booked_total, 'FM999999999990.00')
+        ));
+    END IF;
+
+    FOREACH ticket IN ARRAY p_ticket_codes LOOP
+        INSERT INTO reservations (user_id, showtime_id, total_price, ticket_code, created_at,
+                                  updated_at)
+        VALUES (p_user_id, p_showtime_id, booked_total, ticket, showtime.now, showtime.now)
+        ON CONFLICT (ticket_code) DO NOTHING
+        RETURNING id INTO booked;
+        EXIT WHEN booked IS NOT NULL;
+    END LOOP;
+    IF booked IS NULL THEN
+        RAISE EXCEPTION 'every ticket code offered is taken';
+    END IF;
+    INSERT INTO reservation_seats (reservation_id, seat_id, price)
+    SELECT booked, s.id, round(showtime.price * t.price_multiplier, 2)
+    FROM seats s JOIN seat_types t ON t.name = s.seat_type
+    WHERE s.id = ANY(p_seat_ids);
+    UPDATE seat_claims c
+    SET hold_id = NULL, reservation_id = booked
+    WHERE c.showtime_id = p_showtime_id AND c.hold_id = the_hold
+      AND c.seat_id = ANY(p_seat_ids);
+    DELETE FROM holds h
+    WHERE h.id = the_hold
+      AND NOT EXISTS (SELECT 1 FROM seat_claims c WHERE c.hold_id = h.id);
+    IF p_idempotency_key IS NOT NULL THEN
+        INSERT INTO idempotency_keys (user_id, key, request_hash, reservation_id)
+        VALUES (p_user_id, p_idempotency_key, p_request_hash, booked);
+    END IF;
+    RETURN jsonb_build_object('reservation_id', booked, 'created', true);
+END;
+$$;
+
+-- Cancel a confirmed reservation before its show starts, by its owner (p_user_id) or an admin:
+-- the record stays, its seats are free at once. A cancelled one is left as it is. Refuses with
+-- reservation_not_found (also for someone else's) and showtime_started. Answers the reason it
+-- was cancelled now (NULL if it already was).
+CREATE OR REPLACE FUNCTION cancel_reservation(p_reservation_id uuid, p_user_id uuid, p_is_admin boolean)
+RETURNS jsonb LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    owner record;
+    showtime seat_change_showtime;
+    reason text;
+BEGIN
+    SELECT r.user_id, r.showtime_id INTO owner FROM reservations r WHERE r.id = p_reservation_id;
+    IF NOT FOUND OR NOT (p_is_admin OR owner.user_id = p_user_id) THEN
+        RETURN refuse_seat_change('reservation_not_found');
+    END IF;
+    showtime := begin_seat_change(owner.showtime_id);
+    IF (SELECT r.status FROM reservations r WHERE r.id = p_reservation_id FOR UPDATE)
+       = 'confirmed' THEN
+        IF showtime.start_time <= showtime.now THEN
+            RETURN refuse_seat_change('showtime_started');
+        END IF;
+        reason := CASE WHEN owner.user_id = p_user_id THEN 'cancelled_by_user'
+                       ELSE 'cancelled_by_admin' END;
+        UPDATE reservations r
+        SET status = 'cancelled', cancelled_at = showtime.now, updated_at = showtime.now,
+            cancel_reason = reason
+        WHERE r.id = p_reservation_id;
+        DELETE FROM seat_claims c WHERE c.reservation_id = p_reservation_id;
+    END IF;
+    RETURN jsonb_build_object('reason', reason);
+END;
+$$;
+
+-- --- showtimes and the sweeper -----------------------------------------------------------------
+
+-- Cancel a showtime that has not started: its confirmed reservations become cancelled (reason
+-- showtime_cancelled, seats kept on record), its holds and claims go. Refuses with
+-- showtime_not_found (unknown or cancelled already) or showtime_started.
+CREATE OR REPLACE FUNCTION cancel_showtime(p_showtime_id uuid) RETURNS void LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    showtime seat_change_showtime;
+    refusal text;
+BEGIN
+    -- Not begin_seat_change: every claim goes below, in one statement, hence one announcement.
+    PERFORM lock_showtime(p_showtime_id);
+    SELECT s.id, s.theater_id, s.price, s.start_time, s.cancelled_at, clock_timestamp(), false
+    INTO showtime
+    FROM showtimes s
+    WHERE s.id = p_showtime_id;
+    refusal := seat_change_refusal(showtime);
+    IF refusal IS NOT NULL THEN
+        PERFORM refuse_seat_change(refusal);
+    END IF;
+    UPDATE showtimes s SET cancelled_at = showtime.now, updated_at = showtime.now
+    WHERE s.id = p_showtime_id;
+    UPDATE reservations r
+    SET status = 'cancelled', cancelled_at = showtime.now, cancel_reason = 'showtime_cancelled',
+        updated_at = showtime.now
+    WHERE r.showtime_id = p_showtime_id AND r.status = 'confirmed';
+    DELETE FROM seat_claims c WHERE c.showtime_id = p_showtime_id;
+    DELETE FROM holds h WHERE h.showtime_id = p_showtime_id;
+END;
+$$;
+
+-- The sweeper's work on one showtime: unless someone holds its lock (then nothing, at once),
+-- free up to p_limit of its expired holds. (holds deleted, seats freed).
+CREATE OR REPLACE FUNCTION sweep_showtime(p_showtime_id uuid, p_limit integer)
+RETURNS TABLE (holds integer, seats integer) LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727)) THEN
+        RETURN QUERY SELECT 0, 0;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM free_expired_holds(p_showtime_id, clock_timestamp(), p_limit);
+END;
+$$;
