@@ -24,6 +24,23 @@ FROM users WHERE id = $1;
 UPDATE users SET role = $2 WHERE id = $1
 RETURNING id, email, first_name, last_name, role, created_at;
 
+-- name: user_page
+-- Users whose email contains $1 (any case; NULL: all) and whose role is $2 (NULL: any), by
+-- email; $3 page size, $4 offset. `total` counts every match (a row with NULL id when the page
+-- is past the end).
+WITH matching AS (
+    SELECT id, email, first_name, last_name, role, created_at
+      FROM users
+     WHERE ($1::text IS NULL OR strpos(lower(email), lower($1::text)) > 0)
+       AND ($2::text IS NULL OR role = $2::text)
+)
+SELECT page.id, page.email, page.first_name, page.last_name, page.role, page.created_at,
+       (SELECT count(*) FROM matching)::int AS total
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+      SELECT * FROM matching ORDER BY lower(email), id LIMIT $3 OFFSET $4
+  ) AS page ON true;
+
 -- name: upsert_admin
 -- Create an admin, or take over the existing account of this email: admin, this password, and
 -- every token issued to it before revoked; $1 email, $2 hash. `existed` says which happened,
