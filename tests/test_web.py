@@ -338,6 +338,7 @@ async def test_no_page_carries_inline_script_or_style(client, db):
         "/login",
         "/register",
         "/my/reservations",
+        "/scan",
         f"/showtimes/{uuid.uuid4()}",
         "/?date=nonsense",
     ]
