@@ -596,3 +596,37 @@ async def test_the_capacity_report_counts_admitted_seats_and_no_shows(
     [row] = [r for r in body["rows"] if r["showtime_id"] == door.showtime_id]
     assert (row["sold_seats"], row["admitted_seats"], row["no_shows"]) == (6, 3, 3)
     assert (body["totals"]["admitted_seats"], body["totals"]["no_shows"]) == (3, 3)
+
+
+# --- the admin console -------------------------------------------------------------------------
+
+
+async def test_the_console_lists_admissions_with_undo(client, db, usher, admin, signer):
+    door = await open_door(db, signer, tickets=2, seats_per_ticket=2)
+    checkin = await (await scan(client, usher, door.tickets[0], device="door-7")).json()
+    panel = f"/admin/panels/showtimes/{door.showtime_id}/admissions"
+    await error_of(await client.get(panel, headers=usher.headers), 403)
+    response = await client.get(panel, headers=admin.headers)
+    html = await response.text()
+    assert response.status == 200 and response.headers["Cache-Control"] == "no-store"
+    assert "<strong>2</strong> of 4 seats sold admitted" in html
+    assert "door-7" in html and usher.email in html and "A1, A2" in html
+    assert f'data-api-delete="/api/v1/checkins/{checkin["id"]}"' in html
+    await client.delete(f"{API}/checkins/{checkin['id']}", headers=admin.headers)
+    html = await (await client.get(panel, headers=admin.headers)).text()
+    assert 'data-status="undone"' in html and f"by {admin.email}" in html
+    assert "data-api-delete" not in html
+    shell = await client.get(f"/admin/showtimes/{door.showtime_id}/admissions")
+    assert shell.status == 200 and "door-7" not in await shell.text()
+
+
+async def test_the_console_finds_users_and_sets_their_roles(client, admin, make_account):
+    usher = await make_account("usher", "door.one@example.com")
+    await make_account("user", "someone@example.com")
+    html = await (await client.get("/admin/panels/users?q=DOOR", headers=admin.headers)).text()
+    assert "door.one@example.com" in html and "someone@example.com" not in html
+    assert f'data-api="/api/v1/admin/users/{usher.id}/role"' in html
+    html = await (await client.get("/admin/panels/users?role=usher", headers=admin.headers)).text()
+    assert "door.one@example.com" in html and admin.email not in html
+    response = await client.get("/admin/panels/users?q=%00&role=nonsense", headers=admin.headers)
+    assert response.status == 200
