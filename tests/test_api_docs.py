@@ -24,6 +24,7 @@ PAGES = {
     ("POST", "/register"),
     ("GET", "/my/reservations"),
     ("GET", "/my/reservations/{id}/ticket"),
+    ("GET", "/scan"),
 }
 # The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
 CONSOLE_PREFIX = "/admin"

@@ -24,6 +24,7 @@ from reservations.context import TICKET_SIGNER
 from reservations.web.routes import ticket_svg
 from tests.api import error_of
 from tests.checkin import API, admitted_seat_count, open_door, scan, scan_body
+from tests.live_map import next_message, snapshot_of, watch
 
 
 @pytest.fixture
@@ -630,3 +631,34 @@ async def test_the_console_finds_users_and_sets_their_roles(client, admin, make_
     assert "door.one@example.com" in html and admin.email not in html
     response = await client.get("/admin/panels/users?q=%00&role=nonsense", headers=admin.headers)
     assert response.status == 200
+
+
+async def test_viewers_of_the_showtime_hear_of_admissions_and_undos(
+    client, db, usher, admin, signer
+):
+    """The usher's page keeps its counter live on the showtime's WebSocket: each admission and
+    undo is a notice ({"type": "admissions"}, no figures: anyone may watch a seat map)."""
+    from reservations.live.listener import LISTENER
+
+    door = await open_door(db, signer, tickets=1)
+    await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
+    ws = await watch(client, door.showtime_id)
+    try:
+        await snapshot_of(ws)
+        checkin = await (await scan(client, usher, door.tickets[0])).json()
+        notice = await next_message(ws, within=3.0)
+        assert notice == {"type": "admissions", "showtime_id": door.showtime_id}
+        await client.delete(f"{API}/checkins/{checkin['id']}", headers=admin.headers)
+        assert (await next_message(ws, within=3.0))["type"] == "admissions"
+        # A refused scan changes nothing, and says nothing.
+        await db.execute(
+            "UPDATE showtimes SET start_time = start_time + interval '5 hours',"
+            " end_time = end_time + interval '5 hours',"
+            " busy_until = busy_until + interval '5 hours' WHERE id = $1",
+            door.hall.showtime_id,
+        )
+        assert (await scan(client, usher, door.tickets[0])).status == 409
+        with pytest.raises(asyncio.TimeoutError):
+            await next_message(ws, within=0.5)
+    finally:
+        await ws.close()

@@ -74,10 +74,10 @@ async def test_an_usher_scans_with_the_camera_offline_and_uploads_when_back(
 ):
     base = await start_site()
     hall = await create_hall(db, rows=1, seats_per_row=8, starts_in=dt.timedelta(minutes=20))
-    owners = [await create_user(db) for _ in range(3)]
-    camera_ticket, typed_ticket, other_ticket = [
+    owners = [await create_user(db) for _ in range(4)]
+    camera_ticket, typed_ticket, other_ticket, late_ticket = [
         await book_directly(db, owner, hall.showtime_id, hall.ids(*labels))
-        for owner, labels in zip(owners, (("A1", "A2"), ("A4",), ("A6",)), strict=True)
+        for owner, labels in zip(owners, (("A1", "A2"), ("A4",), ("A6",), ("A8",)), strict=True)
     ]
     email = f"usher-{uuid.uuid4().hex[:8]}@example.com"
     token = await register(base, email)
@@ -104,7 +104,7 @@ async def test_an_usher_scans_with_the_camera_offline_and_uploads_when_back(
         await page.wait_for_url(f"{base}/scan?showtime={hall.showtime_id}")
         messages = page.locator("[data-messages]")
         try:
-            await expect(messages).to_contain_text("3 tickets", timeout=10_000)
+            await expect(messages).to_contain_text("4 tickets", timeout=10_000)
         except AssertionError:
             raise AssertionError(errors) from None
         answer = page.locator("[data-answer]")
@@ -168,17 +168,30 @@ async def test_an_usher_scans_with_the_camera_offline_and_uploads_when_back(
         await expect(conflict).to_contain_text("Already admitted")
         await expect(conflict).to_contain_text("door-9")
         await expect(page.locator("[data-admitted]")).to_have_text("4")
+        await expect(page.locator("[data-sold]")).to_have_text("5")
+
+        # Another door admits a ticket: the counter follows over the showtime's WebSocket
+        # within seconds (the page's own fallback poll is every 30 s).
+        await expect(page.locator("[data-counter]")).to_have_attribute("data-live", "true")
+        async with aiohttp.ClientSession() as session:
+            late = await session.post(
+                f"{base}/api/v1/checkins",
+                json={"code": payloads[str(late_ticket)], "nonce": "late", "device": "door-9"},
+                headers=headers,
+            )
+            assert late.status == 201
+        await expect(page.locator("[data-admitted]")).to_have_text("5", timeout=3_000)
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "scan-phone.png"), full_page=True)
 
     # The camera's offline scan reached the database, each seat once.
-    assert await admitted_seat_count(db, hall.showtime_id) == 4
+    assert await admitted_seat_count(db, hall.showtime_id) == 5
     devices = await db.fetch(
         "SELECT c.device, count(*) FROM checkins c JOIN admissions a ON a.checkin_id = c.id"
         " WHERE c.showtime_id = $1 GROUP BY c.device ORDER BY c.device",
         hall.showtime_id,
     )
-    assert sum(row["count"] for row in devices) == 4
+    assert sum(row["count"] for row in devices) == 5
     assert PASSWORD  # the account logged in through the login page with it
 
 

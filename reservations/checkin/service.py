@@ -19,6 +19,8 @@ from .codes import ForgedCode, TicketSigner
 from .errors import AlreadyAdmitted, CheckinNotFound, NonceReused, TicketForged, refusal
 
 MAX_BATCH_SCANS = 500
+# NOTIFY'd by admit_ticket and undo_checkin with the showtime's id (sql/code/07_checkin.sql).
+CHECKIN_CHANNEL = "checkin_changes"
 
 
 @dataclass(frozen=True)

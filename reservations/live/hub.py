@@ -43,6 +43,8 @@ DIRECT_WRITE_MAX_BUFFERED = 64 * 1024
 
 # A queued change is (version, frame); None asks the writer for a fresh snapshot at that point.
 QueueItem = tuple[int, bytes] | None
+# The version of a queued notice: above any snapshot's, so the writer always sends it.
+NOTICE_VERSION = 2**62
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -191,6 +193,23 @@ class Hub:
         for viewer in list(viewers):
             if version <= viewer.version:
                 continue  # its snapshot has it already
+            if viewer.idle and viewer.queue.empty() and self._write_directly(viewer, wire):
+                continue
+            try:
+                viewer.queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+
+    def notice(self, showtime_id: str, message: dict[str, str]) -> None:
+        """An unversioned message for every viewer of the showtime (an admission at the door):
+        after what each was sent so far, and never skipped as already in a snapshot."""
+        viewers = self._showtimes.get(showtime_id)
+        if not viewers:
+            return
+        frame = orjson.dumps(message)
+        item = (NOTICE_VERSION, frame)
+        wire = text_frame(frame)
+        for viewer in list(viewers):
             if viewer.idle and viewer.queue.empty() and self._write_directly(viewer, wire):
                 continue
             try:

@@ -4,7 +4,8 @@ Every seat change queues a NOTIFY (triggers on seat_claims) that PostgreSQL deli
 listening instance only when the transaction commits; a showtime's price, times or cancellation
 queue one on SHOWTIME_CHANNEL. Both reach the hub's viewers and this instance's seat-map cache.
 A change or deletion of a user queues one on USER_CHANNEL, which reaches the cache of users
-(accounts/user_cache.py). Each cache serves entries with no query only while this connection is
+(accounts/user_cache.py). An admission at the door queues one on CHECKIN_CHANNEL, which reaches
+the showtime's viewers as a notice. Each cache serves entries with no query only while this connection is
 up: it is told when the connection comes and goes, and clears everything each time.
 The listening connection is a dedicated one (a pooled connection could be handed to a query at
 any time). A supervisor task notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
@@ -25,6 +26,7 @@ from aiohttp import web
 from ..accounts.user_cache import USER_CHANNEL, UserCache
 from ..booking.changes import CHANNEL, SHOWTIME_CHANNEL, decode_notification
 from ..booking.seat_map import SeatMapCache
+from ..checkin.service import CHECKIN_CHANNEL
 from .hub import Hub
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class Listener:
             await conn.add_listener(CHANNEL, self._on_notification)
             await conn.add_listener(SHOWTIME_CHANNEL, self._on_showtime_change)
             await conn.add_listener(USER_CHANNEL, self._on_user_change)
+            await conn.add_listener(CHECKIN_CHANNEL, self._on_checkin)
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(True)
             if self.users is not None:
@@ -158,6 +161,16 @@ class Listener:
             return
         if self.seat_maps is not None:
             self.seat_maps.showtime_changed(showtime_id)
+
+    def _on_checkin(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        """A seat was admitted at the door or an admission undone: the showtime's viewers hear
+        of it (the usher's page refreshes its counter; the seat map ignores it)."""
+        try:
+            showtime_id = str(uuid.UUID(payload))
+        except ValueError:
+            log.warning("ignoring a malformed check-in notification: %r", payload)
+            return
+        self.hub.notice(showtime_id, {"type": "admissions", "showtime_id": showtime_id})
 
     def _on_user_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if self.users is None:

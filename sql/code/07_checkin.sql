@@ -9,6 +9,10 @@
 -- a writer that skipped the lock could not admit a seat twice, and admit_ticket turns that
 -- unique violation into the same refusal.
 --
+-- Each admission and undo sends NOTIFY checkin_changes with the showtime's id, which the live
+-- map's WebSocket passes on to the viewers of that showtime as {"type": "admissions"}
+-- (reservations/live/listener.py): the usher's page refreshes its admitted/sold counter.
+--
 -- A refusal is not raised: admit_ticket returns it as (outcome 'refused', error, details), so a
 -- batch of offline scans (POST /checkins/batch) goes on after one is refused, in one round
 -- trip per scan and no savepoints. reservations/checkin/errors.py turns each code into its
@@ -152,6 +156,8 @@ BEGIN
             already_admitted_details(ticket.id, taken, ticket_seats);
         RETURN;
     END;
+    -- Scanners watching the showtime's live map refresh their counter (delivered on commit).
+    PERFORM pg_notify('checkin_changes', ticket.showtime_id::text);
     RETURN QUERY SELECT 'admitted', new_id, NULL::text, NULL::jsonb;
 END;
 $$;
@@ -191,8 +197,10 @@ RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE
     found_id uuid;
     reservation uuid;
+    showtime uuid;
 BEGIN
-    SELECT c.reservation_id INTO reservation FROM checkins c WHERE c.id = p_checkin_id;
+    SELECT c.reservation_id, c.showtime_id INTO reservation, showtime
+      FROM checkins c WHERE c.id = p_checkin_id;
     IF reservation IS NULL THEN
         RETURN NULL;
     END IF;
@@ -205,6 +213,7 @@ BEGIN
     UPDATE admissions a SET undone_at = c.undone_at
       FROM checkins c
      WHERE c.id = p_checkin_id AND a.checkin_id = c.id AND a.undone_at IS NULL;
+    PERFORM pg_notify('checkin_changes', showtime::text);
     RETURN found_id;
 END;
 $$;

@@ -15,7 +15,7 @@ const STORE = "scan.";
 const SAME_CODE_QUIET_MS = 5000; // a ticket held in view is answered once, not again and again
 const ANSWER_MS = 4000;
 const FRAME_MS = 150;
-const REFRESH_MS = 10000;
+const REFRESH_MS = 30000; // a fallback: the WebSocket tells of changes at once
 
 const store = {
   get(name, fallback) {
@@ -399,12 +399,58 @@ async function chooseShowtime(showtimeId) {
   state.door = store.get(doorKey(), null);
   showCounter();
   await download();
+  watchLive();
   if (state.door) {
     const count = state.door.tickets.length;
     say(`Ready: ${count} ticket${count === 1 ? "" : "s"} of this showtime kept for offline use.`);
   } else {
     say("No ticket list for this showtime yet: scans need the network.", "warning");
   }
+}
+
+// ---- the live counter: the showtime's WebSocket tells of admissions on every device ----------
+
+let liveSocket = null;
+let liveRetryMs = 1000;
+let refreshTimer = null;
+
+function refreshSoon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => {
+    refreshTimer = null;
+    if (state.queue.length) upload();
+    else download();
+  }, 300);
+}
+
+function watchLive() {
+  if (!state.showtimeId || !navigator.onLine) return;
+  if (liveSocket) liveSocket.close();
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${window.location.host}/ws/showtimes/${state.showtimeId}`);
+  liveSocket = socket;
+  socket.addEventListener("open", () => {
+    liveRetryMs = 1000;
+    field("counter").dataset.live = "true";
+  });
+  socket.addEventListener("message", (event) => {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    // An admission anywhere, or a sale (the sold count).
+    const sold = message.type === "seats" && (message.changes || []).some((change) => change.status === "sold");
+    if (message.type === "admissions" || sold) refreshSoon();
+  });
+  socket.addEventListener("close", () => {
+    if (liveSocket !== socket) return;
+    liveSocket = null;
+    field("counter").dataset.live = "false";
+    setTimeout(watchLive, liveRetryMs);
+    liveRetryMs = Math.min(liveRetryMs * 2, 30000);
+  });
 }
 
 // ---- the camera --------------------------------------------------------------------------
@@ -538,6 +584,7 @@ async function start() {
   window.addEventListener("online", () => {
     showNetwork();
     upload();
+    watchLive();
   });
   window.addEventListener("offline", showNetwork);
   setInterval(() => {
