@@ -17,7 +17,14 @@ import aiohttp
 import pytest
 import segno
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, register, submit_login
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    register,
+    submit_login,
+)
 from tests.checkin import admitted_seat_count
 from tests.factories import book_directly, create_hall, create_user
 
@@ -204,3 +211,59 @@ async def test_the_scan_page_may_compile_the_decoder_and_nothing_more(client):
     wasm = await client.get("/static/vendor/zxing-wasm/zxing_reader.wasm")
     assert wasm.status == 200
     assert (await wasm.read())[:4] == b"\x00asm"
+
+
+async def test_an_admin_gives_the_usher_role_and_undoes_an_admission_in_the_console(
+    browser, start_site, db
+):
+    base = await start_site()
+    hall = await create_hall(db, rows=1, seats_per_row=4, starts_in=dt.timedelta(minutes=20))
+    reservation = await book_directly(
+        db, await create_user(db), hall.showtime_id, hall.ids("A2", "A3")
+    )
+    admin_email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
+    usher_email = f"door-{uuid.uuid4().hex[:6]}@example.com"
+    await register(base, admin_email)
+    usher_token = await register(base, usher_email)
+    await db.execute("UPDATE users SET role = 'admin' WHERE email = $1", admin_email)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await submit_login(context, base, admin_email, "/admin/users")
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.wait_for_url(f"{base}/admin/users")
+    panel = page.locator("[data-panel]")
+
+    # Users: find the door's account by part of its email, make it an usher.
+    await panel.get_by_label("Email contains").fill(usher_email[:8].upper())
+    await panel.get_by_role("button", name="Search").click()
+    await expect(panel.locator("[data-users] tbody tr")).to_have_count(1)
+    row = panel.locator("[data-users] tbody tr")
+    await row.get_by_label(f"Role of {usher_email}").select_option("usher")
+    await row.get_by_role("button", name="Set role").click()
+    await expect(page.locator("[data-messages]")).to_have_text(f"{usher_email} has a new role.")
+    await expect(panel.locator("[data-users] tbody tr")).to_have_attribute("data-role", "usher")
+
+    # The usher admits the ticket; the admin sees it and undoes it; it stays on record.
+    code = await db.fetchval("SELECT ticket_code FROM reservations WHERE id = $1", reservation)
+    async with aiohttp.ClientSession() as session:
+        scanned = await session.post(
+            f"{base}/api/v1/checkins",
+            json={"code": code, "nonce": "n1", "device": "door-1"},
+            headers={"Authorization": f"Bearer {usher_token}"},
+        )
+        assert scanned.status == 201
+    await page.goto(f"{base}/admin/showtimes")
+    await (
+        panel.locator(f'[data-showtime-id="{hall.showtime_id}"]')
+        .get_by_role("link", name="Admissions")
+        .click()
+    )
+    admitted = panel.locator("[data-admissions] tbody tr")
+    await expect(admitted).to_have_attribute("data-status", "admitted")
+    await expect(admitted).to_contain_text("A2, A3")
+    await expect(admitted).to_contain_text("door-1")
+    await expect(panel.locator("[data-admissions-summary]")).to_contain_text("2 of 2 seats")
+    await admitted.get_by_role("button", name="Undo").click()
+    await expect(page.locator("[data-messages]")).to_contain_text("The admission is undone")
+    await expect(admitted).to_have_attribute("data-status", "undone")
+    await expect(panel.locator("[data-admissions-summary]")).to_contain_text("0 of 2 seats")
+    assert await admitted_seat_count(db, hall.showtime_id) == 0
