@@ -26,13 +26,14 @@ SELECT grouping(s.id) = 1 AS is_total,
        coalesce(sum(sold.tickets), 0)::int AS sold_seats,
        coalesce(round(sum(sold.tickets)::numeric / nullif(sum(h.seats), 0), 4), 0)::float8
            AS occupancy_rate,
-       coalesce(sum(showtime_admitted_seats(s.id)), 0)::int AS admitted_seats,
-       coalesce(sum(sold.tickets - showtime_admitted_seats(s.id)), 0)::int AS no_shows
+       coalesce(sum(door.admitted), 0)::int AS admitted_seats,
+       coalesce(sum(sold.tickets - door.admitted), 0)::int AS no_shows
   FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
   JOIN movies m ON m.id = s.movie_id
   JOIN theaters t ON t.id = s.theater_id
   LEFT JOIN hall_sizes h ON h.theater_id = s.theater_id
  CROSS JOIN LATERAL showtime_sales(s.id) AS sold
+ CROSS JOIN LATERAL (SELECT showtime_admitted_seats(s.id) AS admitted) AS door
  WHERE ($4::uuid IS NULL OR s.movie_id = $4::uuid)
    AND ($5::uuid IS NULL OR s.theater_id = $5::uuid)
  GROUP BY GROUPING SETS ((s.id, m.title, t.name, s.start_time), ())

@@ -104,7 +104,9 @@ async def keys(request: web.Request) -> web.Response:
     return json_response({"keys": request.app[TICKET_SIGNER].public_keys()})
 
 
-@routes.delete("/api/v1/checkins/{id}")
+# The id is a UUID in the route itself: /checkins/batch and /checkins/keys are other resources,
+# and a 405 there must not offer this one's DELETE.
+@routes.delete("/api/v1/checkins/{id:[0-9a-fA-F-]{32,36}}")
 @docs(
     tags=["checkin"],
     summary="Undo a mistaken admission (admins)",

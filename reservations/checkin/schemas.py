@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from ..api import NOT_BLANK_PATTERN, RequestSchema
 from ..booking.schemas import SeatIdList
-from ..catalog.schemas import Timestamp
+from ..catalog.schemas import YEAR_PATTERN, Timestamp
 from .codes import MAX_CODE_LENGTH
 from .service import MAX_BATCH_SCANS
 
@@ -64,8 +64,11 @@ class BatchScan(_ScanFields):
     scanned_at = Timestamp(
         required=True,
         metadata={
-            "description": "When the scan was made offline. It decides whether the door was "
-            "open; the earliest scan of a seat is admitted, the later ones are conflicts."
+            "example": "2026-12-01T18:42:10+00:00",
+            "pattern": YEAR_PATTERN,
+            "description": "When the scan was made offline, with an offset (years 1900 to "
+            "2999; a time after the upload counts as the upload's). It decides whether the door "
+            "was open; the earliest scan of a seat is admitted, the later ones are conflicts.",
         },
     )
 
