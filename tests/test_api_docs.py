@@ -25,6 +25,7 @@ PAGES = {
     ("GET", "/my/reservations"),
     ("GET", "/my/reservations/{id}/ticket"),
     ("GET", "/scan"),
+    ("GET", "/scan-sw.js"),  # the page's service worker
 }
 # The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
 CONSOLE_PREFIX = "/admin"

@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from ..context import SETTINGS
+from ..paths import STATIC_DIR
 from ..security import PAGE_POLICY
 
 routes = web.RouteTableDef()
@@ -30,3 +31,18 @@ async def scan_page(request: web.Request) -> web.Response:
     # loaded: the script keeps what it needs in localStorage.
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@routes.get("/scan-sw.js", name="scan_service_worker")
+async def scan_service_worker(request: web.Request) -> web.Response:
+    """The page's service worker (templates/static/scan-sw.js). Served from the root, not
+    /static/, because a worker controls only pages under its own address: this one /scan."""
+    return web.Response(
+        body=(STATIC_DIR / "scan-sw.js").read_bytes(),
+        content_type="text/javascript",
+        headers={
+            "Cache-Control": "no-cache",
+            # A worker runs under its own script's policy: it fetches from this origin only.
+            "Content-Security-Policy": "default-src 'none'; connect-src 'self'",
+        },
+    )

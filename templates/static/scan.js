@@ -376,11 +376,11 @@ async function fillShowtimes(select) {
   const wanted = new URLSearchParams(window.location.search).get("showtime") || store.get("showtime", null);
   const listed = await api(`/api/v1/showtimes?date=${todayInCinema()}&page_size=100`, { auth: false });
   const showtimes = listed.ok ? listed.data.showtimes : store.get("showtimes", []);
-  if (listed.ok) store.set("showtimes", showtimes);
   if (wanted && !showtimes.some((showtime) => showtime.id === wanted)) {
     const one = await api(`/api/v1/showtimes/${wanted}`, { auth: false });
     if (one.ok) showtimes.unshift(one.data);
   }
+  if (listed.ok) store.set("showtimes", showtimes);
   select.replaceChildren(
     ...showtimes.map((showtime) => {
       const option = document.createElement("option");
@@ -537,6 +537,31 @@ async function startCamera(button) {
   frame();
 }
 
+// ---- the page itself, for offline use -------------------------------------------------------
+
+/** Keep this page and every file it uses in the cache that its service worker (/scan-sw.js)
+ * answers from when the network is gone, so that a reload at the door still works. */
+async function keepForOffline() {
+  if (!("serviceWorker" in navigator) || !window.caches) return;
+  try {
+    await navigator.serviceWorker.register("/scan-sw.js", { scope: "/scan" });
+    const files = [
+      "/scan",
+      ...[...document.querySelectorAll("script[src], link[rel='stylesheet'], link[rel='icon']")].map(
+        (element) => element.getAttribute("src") || element.getAttribute("href"),
+      ),
+      root.dataset.decoderWasm,
+      new URL("./app.js", import.meta.url).pathname, // as this module imports it
+    ];
+    const cache = await caches.open("scan-page");
+    await cache.addAll(files.filter(Boolean));
+    root.dataset.offlineReady = "true";
+  } catch (error) {
+    root.dataset.offlineReady = "false"; // scanning still works while the page stays open
+    console.warn("/scan cannot be kept for offline use:", error);
+  }
+}
+
 // ---- start -------------------------------------------------------------------------------
 
 async function start() {
@@ -546,6 +571,7 @@ async function start() {
     return;
   }
   nativeDetector().then((detector) => detector || loadZxing());
+  keepForOffline();
   state.keys = store.get("keys", []);
   state.queue = store.get("queue", []);
   state.conflicts = store.get("conflicts", []);
