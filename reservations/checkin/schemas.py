@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ..api import NOT_BLANK_PATTERN, RequestSchema
+from ..api import RequestSchema
 from ..booking.schemas import SeatIdList
-from ..catalog.schemas import YEAR_PATTERN, Timestamp
+from ..catalog.schemas import YEAR_PATTERN, Timestamp, TrimmedString
 from .codes import MAX_CODE_LENGTH
 from .service import MAX_BATCH_SCANS
 
@@ -15,22 +15,20 @@ CODE_EXAMPLE = "3f9a1c.K7QX-2M9P-R4TD.<86 characters of signature>"
 
 
 class _ScanFields(RequestSchema):
-    code = fields.String(
+    code = TrimmedString(
         required=True,
         validate=validate.Length(min=1, max=MAX_CODE_LENGTH),
         metadata={
-            "pattern": NOT_BLANK_PATTERN,
             "example": CODE_EXAMPLE,
             "description": "What the ticket's QR code holds (`<kid>.<ticket code>.<Ed25519 "
             "signature, base64url>`, a reservation's `qr_payload`), or the bare ticket code "
             "typed in at the door.",
         },
     )
-    nonce = fields.String(
+    nonce = TrimmedString(
         required=True,
         validate=validate.Length(min=1, max=100),
         metadata={
-            "pattern": NOT_BLANK_PATTERN,
             "description": "The scanner's own name for this scan, new for each (a UUID): a "
             "retry with the same nonce answers the first result and admits nothing more.",
         },
