@@ -368,3 +368,51 @@ async def test_best_seats_and_the_stranded_seat_warning(browser, start_site, db)
     await expect_status(eve, hall, "A1", "available")
     await expect(warning).to_be_visible()
     await expect(warning).to_contain_text("A1")
+
+
+async def test_a_showtime_cancelled_while_people_watch_says_so_on_every_page(
+    browser, start_site, db
+):
+    """Issue 29 item 2: the live feed's `cancelled` message, not a map that stays clickable."""
+    base = await start_site()
+    hall = await create_hall(db, rows=2, seats_per_row=6, price="10.00")
+    path = f"/showtimes/{hall.showtime_id}"
+    alice_email, admin_email = (
+        f"alice-{uuid.uuid4().hex[:6]}@example.com",
+        f"boss-{uuid.uuid4().hex[:6]}@example.com",
+    )
+    await register(base, alice_email)
+    await register(base, admin_email)
+    await db.execute("UPDATE users SET role = 'admin' WHERE lower(email) = lower($1)", admin_email)
+    alice = await log_in(await browser.new_context(), base, alice_email, path)
+    anyone = await (await browser.new_context()).new_page()
+    await anyone.goto(f"{base}{path}")
+    await expect(anyone.locator("[data-connection]")).to_have_attribute("data-connection", "live")
+    await seat(alice, hall, "A3").click()
+    await expect_status(alice, hall, "A3", "held", mine=True)
+    await expect_status(anyone, hall, "A3", "held")
+
+    async with aiohttp.ClientSession() as session:
+        login = await session.post(
+            f"{base}/api/v1/auth/login", json={"email": admin_email, "password": PASSWORD}
+        )
+        token = (await login.json())["access_token"]
+        cancelled = await session.delete(
+            f"{base}/api/v1/showtimes/{hall.showtime_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert cancelled.status == 204
+
+    for page in (alice, anyone):
+        notice = page.locator("[data-cancelled-notice]")
+        await expect(notice).to_be_visible(timeout=LIVE)
+        await expect(notice).to_contain_text("cancelled this showtime")
+        await expect(notice.get_by_role("link", name="See what else is on")).to_have_attribute(
+            "href", re.compile(r"^/\?date=")
+        )
+        await expect(seat(page, hall, "A1")).to_have_attribute("aria-disabled", "true")
+        await expect(page.locator("[data-best-seats]")).to_be_hidden()
+        await expect(page.locator("[data-connection]")).to_contain_text("cancelled")
+        await seat(page, hall, "A1").click(force=True)
+        await expect(page.locator("[data-messages]")).to_contain_text("was cancelled")
+    await expect(alice.locator("[data-countdown]")).to_be_hidden()

@@ -19,6 +19,8 @@ from ..db import QUERIES
 CHANNEL = "seat_changes"
 # A showtime's price, times or cancellation changed; the payload is its id.
 SHOWTIME_CHANNEL = "showtime_changes"
+# A showtime was cancelled; the payload is its id. Its viewers are told, and their sockets close.
+CANCELLATION_CHANNEL = "showtime_cancellations"
 
 AVAILABLE = "available"
 HELD = "held"

@@ -288,10 +288,23 @@ class Hub:
                 log.exception("live viewer writer failed")
                 self.drop(viewer, WSCloseCode.INTERNAL_ERROR, b"internal error")
 
+    def showtime_cancelled(self, showtime_id: str) -> None:
+        """The cinema cancelled the showtime: each viewer is told so, in a message of its own,
+        and its socket closes with UNKNOWN_SHOWTIME (what a viewer connecting now gets)."""
+        viewers = self._showtimes.get(showtime_id)
+        if not viewers:
+            return
+        frame = orjson.dumps({"type": "cancelled", "showtime_id": showtime_id})
+        for viewer in list(viewers):
+            self.drop(viewer, UNKNOWN_SHOWTIME, b"showtime cancelled", last_frame=frame)
+
     # -- ending ---------------------------------------------------------------------------
 
-    def drop(self, viewer: Viewer, code: int, message: bytes) -> None:
-        """Stop serving the viewer and close its socket with `code`, without waiting for it."""
+    def drop(
+        self, viewer: Viewer, code: int, message: bytes, last_frame: bytes | None = None
+    ) -> None:
+        """Stop serving the viewer and close its socket with `code` (after `last_frame`, a
+        text message, when given), without waiting for it."""
         if viewer.closing is not None:
             return
         self._unregister(viewer)
@@ -299,10 +312,16 @@ class Hub:
             self.dropped_viewers += 1
         if viewer.writer is not None and viewer.writer is not asyncio.current_task():
             viewer.writer.cancel()
-        viewer.closing = self._spawn(self._close(viewer, code, message))
+        viewer.closing = self._spawn(self._close(viewer, code, message, last_frame))
 
-    async def _close(self, viewer: Viewer, code: int, message: bytes) -> None:
+    async def _close(
+        self, viewer: Viewer, code: int, message: bytes, last_frame: bytes | None = None
+    ) -> None:
         try:
+            if last_frame is not None:
+                await asyncio.wait_for(
+                    viewer.ws.send_frame(last_frame, WSMsgType.TEXT), CLOSE_TIMEOUT_SECONDS
+                )
             await asyncio.wait_for(
                 viewer.ws.close(code=code, message=message), CLOSE_TIMEOUT_SECONDS
             )

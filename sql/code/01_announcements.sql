@@ -3,7 +3,7 @@
 -- Applied by every `reservations migrate`, after the migrations: sql/code/README.md.
 --
 -- Channels (reservations/live/listener.py names each): seat_changes, showtime_changes,
--- user_changes.
+-- showtime_cancellations, user_changes.
 
 -- --- seat changes -------------------------------------------------------------------------------
 
@@ -107,9 +107,15 @@ FOR EACH STATEMENT EXECUTE FUNCTION seat_claims_deleted();
 
 -- A showtime's price, times or cancellation changed (updated_at moves with each, but a hand-made
 -- change may forget it): instances drop their cached seat map of it. Payload: the showtime id.
+-- A cancellation also goes on 'showtime_cancellations' (same payload), on which instances tell
+-- the showtime's live viewers and close their sockets; a channel of its own, so that instances
+-- of an earlier release, which do not listen on it, are not confused by it.
 CREATE OR REPLACE FUNCTION showtime_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('showtime_changes', NEW.id::text);
+    IF OLD.cancelled_at IS NULL AND NEW.cancelled_at IS NOT NULL THEN
+        PERFORM pg_notify('showtime_cancellations', NEW.id::text);
+    END IF;
     RETURN NULL;
 END;
 $$;

@@ -30,6 +30,7 @@ if (root) startSeatMap(root);
 function startSeatMap(root) {
   const showtimeId = root.dataset.showtimeId;
   const started = root.dataset.started === "true";
+  let closed = started; // started, or cancelled while the page is open: nothing can be booked
   const maxSeats = Number(root.dataset.maxSeats) || 10;
   const strandedCheck = root.dataset.strandedCheck === "true";
   const currency = root.dataset.currency || "";
@@ -54,6 +55,7 @@ function startSeatMap(root) {
     bar: root.querySelector("[data-booking-bar]"),
     barCountdown: root.querySelector("[data-bar-countdown]"),
     barConfirm: root.querySelector('[data-action="confirm-bar"]'),
+    cancelled: root.querySelector("[data-cancelled-notice]"),
   };
 
   /** seat id -> {id, button, status, pending} */
@@ -100,7 +102,7 @@ function startSeatMap(root) {
     button.dataset.yours = isBookedByMe(seat) ? "true" : "false";
     button.dataset.pending = seat.pending ? "true" : "false";
     button.setAttribute("aria-pressed", mine ? "true" : "false");
-    if (started || (seat.status !== "available" && !mine)) button.setAttribute("aria-disabled", "true");
+    if (closed || (seat.status !== "available" && !mine)) button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
     const data = button.dataset;
     const words = mine ? STATUS_WORDS.mine : isBookedByMe(seat) ? STATUS_WORDS.yours : STATUS_WORDS[seat.status] || seat.status;
@@ -135,7 +137,7 @@ function startSeatMap(root) {
     ui.selectionTotal.hidden = mine.length === 0;
     const total = mine.reduce((sum, seat) => sum + cents(seat.button.dataset.price), 0);
     ui.selectionTotal.textContent = `${mine.length} seat${mine.length === 1 ? "" : "s"}, total ${money(total)}`;
-    ui.confirm.disabled = busy || mine.length === 0 || started;
+    ui.confirm.disabled = busy || mine.length === 0 || closed;
     ui.confirm.textContent = mine.length ? `Confirm ${mine.length} seat${mine.length === 1 ? "" : "s"} · ${money(total)}` : "Confirm booking";
     ui.release.hidden = mine.length === 0;
     if (ui.bestSeatsMode) {
@@ -144,7 +146,7 @@ function startSeatMap(root) {
         : "Finds the best free seats together and holds them for you.";
     }
     if (ui.bar) {
-      ui.bar.hidden = mine.length === 0 || started;
+      ui.bar.hidden = mine.length === 0 || closed;
       ui.barConfirm.disabled = ui.confirm.disabled;
       ui.barConfirm.textContent = ui.confirm.textContent;
     }
@@ -282,6 +284,24 @@ function startSeatMap(root) {
   function stopTicker() {
     if (ticker !== null) window.clearInterval(ticker);
     ticker = null;
+  }
+
+  /** The cinema cancelled the showtime (the live feed said so): say it plainly, release nothing
+   * more (the service has freed every hold and cancelled every booking), and close the hall. */
+  function showtimeCancelled() {
+    closed = true;
+    myHold.clear();
+    holdExpiresAt = null;
+    strandedIds = [];
+    stopTicker();
+    if (ui.cancelled) ui.cancelled.hidden = false;
+    if (ui.bestSeats) ui.bestSeats.hidden = true;
+    if (ui.bookedNote) ui.bookedNote.remove();
+    ui.bookedNote = null;
+    hall.setAttribute("aria-disabled", "true");
+    renderAll();
+    say("");
+    setConnection("offline", "This showtime was cancelled.");
   }
 
   function expireHold() {
@@ -647,6 +667,8 @@ function startSeatMap(root) {
       applySnapshot(message);
     } else if (message.type === "seats") {
       applyChanges(message);
+    } else if (message.type === "cancelled") {
+      showtimeCancelled();
     }
   }
 
@@ -678,7 +700,7 @@ function startSeatMap(root) {
       if (socket !== current || leaving) return;
       socket = null;
       if (event.code === 4404) {
-        setConnection("offline", "This showtime is no longer on sale.");
+        if (!closed) setConnection("offline", "This showtime is no longer on sale.");
         return;
       }
       if (event.code >= 4400 && event.code < 4500 && useToken) useToken = false; // a refused token: watch anonymously
@@ -700,8 +722,9 @@ function startSeatMap(root) {
     if (!button) return;
     const seat = seats.get(button.dataset.seatId);
     if (!seat || seat.pending) return;
-    if (started) {
-      say("This showtime has started; its seats can no longer be booked.", "error");
+    if (closed) {
+      say(started ? "This showtime has started; its seats can no longer be booked."
+        : "This showtime was cancelled; its seats can no longer be booked.", "error");
       return;
     }
     if (isMine(seat)) {
