@@ -130,11 +130,12 @@ async def test_two_people_see_each_others_holds_and_sales_live(browser, start_si
         "aria-label", "Row C, seat 7, regular, 10.00 EUR, sold"
     )
 
-    # Leaving the page gives a held seat back at once.
+    # Leaving the page keeps a held seat: the hold is Alice's, not the tab's (issue 29).
     await seat(alice, hall, "D5").click()
     await expect_status(bob, hall, "D5", "held")
     await alice.goto(f"{base}/my/reservations")
-    await expect_status(bob, hall, "D5", "available")
+    await asyncio.sleep(0.5)
+    await expect_status(bob, hall, "D5", "held")
 
     # The booking is on Alice's reservations page, with its code and QR code.
     card = alice.locator(".reservation-card", has_text=ticket_code)
@@ -416,3 +417,44 @@ async def test_a_showtime_cancelled_while_people_watch_says_so_on_every_page(
         await seat(page, hall, "A1").click(force=True)
         await expect(page.locator("[data-messages]")).to_contain_text("was cancelled")
     await expect(alice.locator("[data-countdown]")).to_be_hidden()
+
+
+async def test_a_hold_belongs_to_the_person_not_the_tab(browser, start_site, db):
+    """Issue 29 item 1: reloading, leaving or closing one tab keeps the hold; every tab of the
+    holder shows the same seats and the same countdown from the live feed."""
+    base = await start_site()
+    hall = await create_hall(db, rows=2, seats_per_row=6, price="10.00")
+    path = f"/showtimes/{hall.showtime_id}"
+    email = f"carol-{uuid.uuid4().hex[:6]}@example.com"
+    await register(base, email)
+    context = await browser.new_context()
+    first = await log_in(context, base, email, path)
+    second = await context.new_page()
+    await second.goto(f"{base}{path}")
+    await expect(second.locator("[data-connection]")).to_have_attribute("data-connection", "live")
+
+    await seat(first, hall, "B3").click()
+    await expect_status(first, hall, "B3", "held", mine=True)
+    # The other tab shows it as hers, with a countdown, not as someone else's.
+    await expect_status(second, hall, "B3", "held", mine=True)
+    await expect(second.locator("[data-countdown]")).to_contain_text(
+        re.compile(r"held for (9|10):\d\d")
+    )
+
+    # Closing the second tab and reloading the first keep the hold, and show the time left.
+    await second.close()
+    await first.reload()
+    await expect(first.locator("[data-connection]")).to_have_attribute("data-connection", "live")
+    await expect_status(first, hall, "B3", "held", mine=True)
+    await expect(first.locator("[data-countdown]")).to_contain_text(
+        re.compile(r"held for (9|10):\d\d")
+    )
+    # Leaving for another page and coming back: still held.
+    await first.goto(f"{base}/my/reservations")
+    await first.go_back()
+    await expect_status(first, hall, "B3", "held", mine=True)
+    held = await db.fetchval(
+        "SELECT count(*) FROM seat_claims WHERE seat_id = $1 AND hold_id IS NOT NULL",
+        hall.seats["B3"],
+    )
+    assert held == 1

@@ -38,6 +38,7 @@ from tests.live_map import (
     eventually,
     next_message,
     snapshot_of,
+    snapshot_on_connect,
     upgrade_headers,
     watch,
 )
@@ -647,3 +648,39 @@ async def test_an_expired_hold_reaches_viewers_within_a_second_of_its_expiry(
     await watcher.expect({a1: AVAILABLE, a2: AVAILABLE}, within=4.0)
     late_by = (await db.fetchval("SELECT clock_timestamp()")) - expires_at
     assert late_by < dt.timedelta(seconds=1), late_by
+
+
+async def test_every_page_of_the_holder_sees_its_seats_as_its_own_with_the_expiry(
+    database, aiohttp_client, settings, db, user, make_account
+):
+    """Issue 29 item 1: a hold belongs to the user, not to a tab. The holder's viewers, on any
+    instance, get its seats marked held_by_me with the hold's expiry; nobody else does."""
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    api = await instance(aiohttp_client, settings, database)
+    other = await instance(aiohttp_client, settings, database)
+    tabs = [
+        await Watcher.open(other, hall.showtime_id, token=user.token),
+        await Watcher.open(api, hall.showtime_id, token=user.token),
+    ]
+    stranger = await Watcher.open(other, hall.showtime_id, token=(await make_account()).token)
+    a1, a2 = hall.ids("A1", "A2")
+
+    held = await hold_seats(api, user, hall.showtime_id, [a1, a2])
+    assert held.status == 201
+    expires_at = dt.datetime.fromisoformat((await held.json())["expires_at"])
+    for tab in tabs:
+        message = await next_message(tab.ws)
+        assert message["changes"] == [
+            {"id": a1, "status": HELD, "held_by_me": True},
+            {"id": a2, "status": HELD, "held_by_me": True},
+        ]
+        assert dt.datetime.fromisoformat(message["hold_expires_at"]) == expires_at
+    message = await next_message(stranger.ws)
+    assert message["changes"] == [{"id": a1, "status": HELD}, {"id": a2, "status": HELD}]
+    assert "hold_expires_at" not in message
+
+    # A page opened now (a reload) is told when the hold expires; a stranger's is not.
+    mine = await snapshot_on_connect(other, hall.showtime_id, token=user.token)
+    assert dt.datetime.fromisoformat(mine["hold_expires_at"]) == expires_at
+    theirs = await snapshot_on_connect(other, hall.showtime_id)
+    assert "hold_expires_at" not in theirs

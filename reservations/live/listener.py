@@ -30,7 +30,7 @@ from ..booking.changes import (
     CHANNEL,
     HELD,
     SHOWTIME_CHANNEL,
-    decode_notification,
+    read_notification,
 )
 from ..booking.seat_map import SeatMapCache
 from ..booking.sweeper import Sweeper
@@ -153,15 +153,17 @@ class Listener:
 
     def _on_notification(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            showtime_id, version, changes = decode_notification(payload)
+            note = read_notification(payload)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring a malformed seat change notification: %r", exc)
             return
         self.notifications += 1
         if self.seat_maps is not None:
-            self.seat_maps.seats_changed(uuid.UUID(showtime_id), version)
-        self.hub.broadcast(showtime_id, version, changes)
-        if self.sweeper is not None and any(change["status"] == HELD for change in changes):
+            self.seat_maps.seats_changed(uuid.UUID(note.showtime_id), note.version)
+        self.hub.broadcast(
+            note.showtime_id, note.version, note.changes, note.holder, note.hold_expires_at
+        )
+        if self.sweeper is not None and any(change["status"] == HELD for change in note.changes):
             self.sweeper.holds_changed()
 
     def _on_showtime_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:

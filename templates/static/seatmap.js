@@ -69,6 +69,7 @@ function startSeatMap(root) {
   let messageAbout = new Map(); // seat id -> its status when the current message spoke of it
   let messageTimer = null;
   let holdExpiresAt = null; // ms, local clock
+  let skew = 0; // ms: the service's clock minus this one, when clearly off (clockSkew)
   let warned = false;
   let strandedIds = [];
   let busy = false; // a booking request is in flight
@@ -321,9 +322,10 @@ function startSeatMap(root) {
   function clockSkew(response) {
     // The service's clock decides expiry; correct for a local clock that is clearly off.
     const served = Date.parse(response?.headers.get("Date") || "");
-    if (Number.isNaN(served)) return 0;
-    const skew = served - Date.now();
-    return Math.abs(skew) > 3000 ? skew : 0;
+    if (Number.isNaN(served)) return skew;
+    const measured = served - Date.now();
+    skew = Math.abs(measured) > 3000 ? measured : 0;
+    return skew;
   }
 
   function applyHold(hold, response) {
@@ -627,6 +629,7 @@ function startSeatMap(root) {
       }
     }
     for (const id of heldByMe) if (!myHold.has(id)) myHold.set(id, Date.now());
+    if (heldByMe.size) learnExpiry(message.hold_expires_at);
     // The service freed our seats at their expiry before this page's own countdown got there
     // (the sweeper and the live map are that quick): the same words as the countdown's.
     const expired = lost > 0 && holdExpiresAt !== null && holdExpiresAt - Date.now() <= EXPIRY_SLACK_MS;
@@ -643,15 +646,32 @@ function startSeatMap(root) {
     const gap = message.version > version + 1;
     version = message.version;
     let suspicious = gap;
+    let mine = false;
     for (const change of message.changes || []) {
       const seat = seats.get(change.id);
       if (!seat) continue;
-      // One of ours going free or sold without us asking: expired, or released in another tab.
-      if (myHold.has(change.id) && change.status !== "held") suspicious = true;
+      if (change.held_by_me) {
+        // Held by us on another page (another tab or device), or this page's own hold.
+        if (!myHold.has(change.id)) myHold.set(change.id, Date.now());
+        mine = true;
+      } else if (myHold.has(change.id) && change.status !== "held") {
+        suspicious = true; // one of ours went free or sold: expired, released or booked elsewhere
+        myHold.delete(change.id);
+      }
       seat.status = change.status;
     }
+    if (mine) learnExpiry(message.hold_expires_at);
     renderAll();
     if (suspicious) requestSnapshot();
+  }
+
+  /** The hold's expiry as the live feed says it (the same on every page of ours). */
+  function learnExpiry(expiresAt) {
+    const expires = Date.parse(expiresAt || "");
+    if (Number.isNaN(expires)) return;
+    holdExpiresAt = expires - skew;
+    warned = false;
+    startTicker();
   }
 
   function onMessage(event) {
@@ -823,23 +843,13 @@ function startSeatMap(root) {
     });
   }
 
-  // Leaving the page gives the seats back at once rather than when the hold expires.
+  // A hold belongs to the person, not to this tab: leaving the page keeps it until it expires or
+  // they release it, and every open page of theirs shows it (the live feed marks their seats).
   window.addEventListener("pagehide", () => {
     leaving = true;
-    const ids = mySeats().map((seat) => seat.id);
-    const bearer = token();
-    if (!ids.length || !bearer) return;
-    fetch(`/api/v1/showtimes/${showtimeId}/lock-seats`, {
-      method: "DELETE",
-      keepalive: true,
-      headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ seat_ids: ids }),
-    }).catch(() => {});
-    myHold.clear();
-    holdExpiresAt = null;
   });
   window.addEventListener("pageshow", (event) => {
-    if (!event.persisted) return; // back from the back-forward cache: our hold is gone
+    if (!event.persisted) return; // back from the back-forward cache: catch up
     leaving = false;
     renderAll();
     if (!socket) connect();
