@@ -39,6 +39,36 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser
 
 
+# What a test module uses that makes it a `processes` test: it starts `reservations serve` or a
+# PostgreSQL of its own (tests/servers.py, EmbeddedDatabase).
+_PROCESS_HELPERS = frozenset(
+    {"start_server", "run_serve", "kill_tree", "kill_hard", "EmbeddedDatabase", "ROOT"}
+)
+# Kinds run first: a few long tests start at once instead of ending the run alone on one worker.
+_FIRST = ("slow", "processes", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by kind (browser: uses Chromium; processes: starts processes), so that
+    `make test-fast` can leave them out, and run the long kinds first."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if "browser" in getattr(item, "fixturenames", ()) or "start_site" in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(pytest.mark.browser)
+        if module is not None and _PROCESS_HELPERS & set(vars(module)):
+            item.add_marker(pytest.mark.processes)
+
+    def rank(item: pytest.Item) -> int:
+        for index, kind in enumerate(_FIRST):
+            if item.get_closest_marker(kind) is not None:
+                return index
+        return len(_FIRST)
+
+    items.sort(key=rank)
+
+
 def _template_name() -> str:
     digest = hashlib.sha256()
     for path in [*sorted(MIGRATIONS_DIR.glob("*.sql")), *database_code()]:
@@ -55,10 +85,28 @@ def admin_dsn() -> Iterator[str]:
         return
     embedded = EmbeddedDatabase(ROOT / ".data" / "test")
     embedded.start()
+    _no_durability(embedded.admin_dsn())
     try:
         yield embedded.admin_dsn()
     finally:
         embedded.stop()
+
+
+def _no_durability(admin: str) -> None:
+    """The tests' own embedded server need not survive a power cut: no fsync, no waiting for
+    the WAL at commit. Each test creates and drops a database; on a busy machine that is most of
+    a short test's time. (Never done to DATABASE_URL's server.)"""
+
+    async def configure() -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+                await conn.execute(f"ALTER SYSTEM SET {setting}")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    asyncio.run(configure())
 
 
 async def _ensure_template(admin: str) -> str:
