@@ -12,7 +12,7 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.servers import ROOT
+from tests.servers import ROOT, kill_tree
 
 SITE_CONFIG = ROOT / "deploy" / "nginx" / "reservations.conf"
 NGINX = shutil.which("nginx") or next(
@@ -53,6 +53,22 @@ http {{
 """
 
 
+def write_configs(prefix: Path, instances: tuple[str, str], listen: str, site_source: Path) -> Path:
+    """The site config filled in and the main config around it, under `prefix`: the latter."""
+    prefix.mkdir(parents=True, exist_ok=True)
+    site = prefix / "reservations.conf"
+    values = {"@INSTANCE_1@": instances[0], "@INSTANCE_2@": instances[1], "@LISTEN@": listen}
+    site.write_text(site_config(values, site_source))
+    config = prefix / "nginx.conf"
+    config.write_text(main_config(prefix, site))
+    return config
+
+
+def error_log(prefix: Path) -> str:
+    log = prefix / "error.log"
+    return log.read_text(errors="replace") if log.exists() else ""
+
+
 async def start_nginx(
     prefix: Path, instances: tuple[str, str], listen: str, site_source: Path = SITE_CONFIG
 ) -> asyncio.subprocess.Process:
@@ -60,16 +76,7 @@ async def start_nginx(
     accepts connections. As root its worker runs as root too: the test's directories are the
     root user's own, which the distribution's `www-data` could not read."""
     assert NGINX is not None
-    prefix.mkdir(parents=True, exist_ok=True)
-    site = prefix / "reservations.conf"
-    site.write_text(
-        site_config(
-            {"@INSTANCE_1@": instances[0], "@INSTANCE_2@": instances[1], "@LISTEN@": listen},
-            site_source,
-        )
-    )
-    config = prefix / "nginx.conf"
-    config.write_text(main_config(prefix, site))
+    config = write_configs(prefix, instances, listen, site_source)
     globals_ = f"daemon off; pid {prefix}/nginx.pid;" + (" user root;" if os.geteuid() == 0 else "")
     process = await asyncio.create_subprocess_exec(
         NGINX,
@@ -90,17 +97,17 @@ async def start_nginx(
         writer.close()
         return process
     await stop_nginx(process)
-    log = prefix / "error.log"
-    raise AssertionError("nginx did not start:\n" + (log.read_text() if log.exists() else ""))
+    raise AssertionError("nginx did not start:\n" + error_log(prefix))
 
 
 async def stop_nginx(process: asyncio.subprocess.Process) -> None:
-    """SIGQUIT (graceful), and SIGKILL if it has not exited in 5 s."""
+    """SIGTERM (nginx's fast shutdown: open connections are closed, not waited for); SIGKILL
+    to it and its worker if it has not exited in 5 s."""
     if process.returncode is not None:
         return
-    process.send_signal(signal.SIGQUIT)
+    process.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(process.wait(), timeout=5)
     except TimeoutError:
-        process.kill()
+        kill_tree(process)
         await process.wait()

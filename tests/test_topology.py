@@ -168,8 +168,8 @@ class Viewer:
         while not stopping.is_set():
             try:
                 ws = await self.session.ws_connect(self.url, headers={"Origin": self.origin})
-            except (aiohttp.ClientError, asyncio.TimeoutError) as refused:
-                self.refused.append(repr(refused))
+            except (TimeoutError, aiohttp.ClientError) as refused:
+                self.refused.append(f"{type(refused).__name__} {getattr(refused, 'status', '')}")
                 await asyncio.sleep(0.1)
                 continue
             async with ws:
@@ -233,7 +233,10 @@ async def run_storm_through_nginx(
     users = [await create_account(db) for _ in range(CUSTOMERS)]
     labels = list(hall.seats)
     pairs = [
-        [[str(hall.seats[label]) for label in labels[at : at + 2]] for at in range(start, start + 2 * ROUNDS, 2)]
+        [
+            [str(hall.seats[label]) for label in labels[at : at + 2]]
+            for at in range(start, start + 2 * ROUNDS, 2)
+        ]
         for start in range(0, CUSTOMERS * 2 * ROUNDS, 2 * ROUNDS)
     ]
     showtime_id = str(hall.showtime_id)
@@ -246,7 +249,10 @@ async def run_storm_through_nginx(
     }
     logs = (tmp_path / "instance-1.log", tmp_path / "instance-2.log")
     instances = await asyncio.gather(
-        *(start_server(database, port, env=environment, log=log) for port, log in zip(ports, logs))
+        *(
+            start_server(database, port, env=environment, log=log)
+            for port, log in zip(ports, logs, strict=True)
+        )
     )
     listen = f"127.0.0.1:{free_port()}"
     base = f"http://{listen}"
@@ -267,11 +273,16 @@ async def run_storm_through_nginx(
         for index in range(VIEWERS):
             session = session_from(f"127.0.1.{index + 1}")
             viewer_sessions.append(session)
-            viewers.append(Viewer(session, f"{base.replace('http', 'ws')}/ws/showtimes/{showtime_id}", base))
+            viewers.append(
+                Viewer(session, f"{base.replace('http', 'ws')}/ws/showtimes/{showtime_id}", base)
+            )
         watching = []
         for viewer in viewers:
             watching.append(asyncio.create_task(viewer.run(stopping)))
-            await asyncio.wait_for(viewer.connected.wait(), timeout=5)
+            try:
+                await asyncio.wait_for(viewer.connected.wait(), timeout=5)
+            except TimeoutError:
+                raise AssertionError(f"no live map through nginx: {viewer.refused[-1:]}") from None
 
         # The per-address login limit counts the client behind nginx: one address is stopped
         # after its failures whatever it claims, the next address is not.
@@ -284,7 +295,9 @@ async def run_storm_through_nginx(
         deadline = time.monotonic() + STORM_DEADLINE
         customers = [
             asyncio.create_task(
-                customer(storm, base, f"127.0.2.{index + 1}", user, showtime_id, pairs[index], deadline)
+                customer(
+                    storm, base, f"127.0.2.{index + 1}", user, showtime_id, pairs[index], deadline
+                )
             )
             for index, user in enumerate(users)
         ]
@@ -329,13 +342,16 @@ async def run_storm_through_nginx(
         assert sorted((row["key"], row["reservation_id"]) for row in keys) == sorted(
             (booking.key, booking.reservation_id) for booking in acknowledged
         )
-        sold = Counter(seat for row in stored if row["status"] == "confirmed" for seat in row["seats"])
+        sold = Counter(
+            seat for row in stored if row["status"] == "confirmed" for seat in row["seats"]
+        )
         assert max(sold.values()) == 1, "a seat was sold twice"
 
         # -- the live map -------------------------------------------------------------------
         version, truth = await database_seat_statuses(db, hall.showtime_id)
-        settle = time.monotonic() + 5
-        while any(viewer.version != version for viewer in viewers) and time.monotonic() < settle:
+        for _ in range(100):  # at most 5 s for the last changes to reach every viewer
+            if all(viewer.version == version for viewer in viewers):
+                break
             await asyncio.sleep(0.05)
         stopping.set()
         await asyncio.gather(*watching)
