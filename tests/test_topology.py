@@ -72,9 +72,7 @@ class Storm:
 
 def session_from(address: str) -> aiohttp.ClientSession:
     """A client on its own loopback address: nginx sees it as the peer and forwards it."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(local_addr=(address, 0), force_close=False)
-    )
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0)))
 
 
 async def send_until_answered(
@@ -258,6 +256,7 @@ async def run_storm_through_nginx(
     base = f"http://{listen}"
     proxy = None
     viewer_sessions: list[aiohttp.ClientSession] = []
+    tasks: list[asyncio.Task[None]] = []  # cancelled if the test fails half way
     try:
         proxy = await start_nginx(
             tmp_path / "nginx",
@@ -279,6 +278,7 @@ async def run_storm_through_nginx(
         watching = []
         for viewer in viewers:
             watching.append(asyncio.create_task(viewer.run(stopping)))
+            tasks.append(watching[-1])
             try:
                 await asyncio.wait_for(viewer.connected.wait(), timeout=5)
             except TimeoutError:
@@ -301,6 +301,7 @@ async def run_storm_through_nginx(
             )
             for index, user in enumerate(users)
         ]
+        tasks.extend(customers)
         while len(storm.acknowledged()) < CUSTOMERS * ROUNDS // 4:
             assert time.monotonic() < deadline, "the storm did not get going"
             await asyncio.sleep(0.01)
@@ -367,6 +368,9 @@ async def run_storm_through_nginx(
             assert viewer.version == version, f"a viewer is at {viewer.version}, not {version}"
             assert viewer.statuses == truth, "a viewer's seat map differs from the database"
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for session in viewer_sessions:
             await session.close()
         if proxy is not None:
