@@ -244,12 +244,7 @@ class Hub:
         item = (NOTICE_VERSION, frame)
         wire = text_frame(frame)
         for viewer in list(viewers):
-            if viewer.idle and viewer.queue.empty() and self._write_directly(viewer, wire):
-                continue
-            try:
-                viewer.queue.put_nowait(item)
-            except asyncio.QueueFull:
-                self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+            self._send(viewer, item, wire)
 
     @staticmethod
     def _write_directly(viewer: Viewer, wire: bytes) -> bool:
