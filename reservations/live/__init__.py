@@ -23,7 +23,7 @@ def setup(app: web.Application) -> None:
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     hub = Hub(
-        Snapshots(app[POOL]),
+        Snapshots(app[POOL], app.get(SEAT_MAPS)),
         queue_size=settings.ws_queue_size,
         max_viewers_per_address=settings.max_viewers_per_address,
         max_viewers=settings.max_viewers,
