@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .accounts.user_cache import UserCache
     from .booking.seat_map import SeatMapCache
     from .booking.sweeper import Sweeper
+    from .catalog.listings import ListingCache
     from .live.hub import Hub
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,6 +27,7 @@ METRICS: web.AppKey[Any] = web.AppKey("metrics")
 PASSWORDS: web.AppKey[PasswordHasher] = web.AppKey("passwords")
 SEAT_MAPS: web.AppKey[SeatMapCache] = web.AppKey("seat_maps")
 USERS: web.AppKey[UserCache] = web.AppKey("users")
+LISTINGS: web.AppKey[ListingCache] = web.AppKey("listings")
 
 # Request-scoped keys (request[...]).
 REQUEST_ID = "request_id"

@@ -39,6 +39,25 @@ NO_CACHE = "no-cache"  # any cache may keep it, but must ask (If-None-Match) bef
 PRIVATE_NO_CACHE = "private, no-cache"  # the caller's own (held_by_me): never a shared cache
 
 
+# For the API docs of the routes that answer conditionally.
+IF_NONE_MATCH_HEADER = {
+    "in": "header",
+    "name": "If-None-Match",
+    "type": "string",
+    "required": False,
+    "description": "The ETag of the answer the client has: while it is still the current one "
+    "the answer is 304 with no body.",
+}
+NOT_MODIFIED_DOC = {
+    "description": "Not modified: If-None-Match names the current answer (no body)",
+    "headers": {
+        "ETag": {"type": "string"},
+        "Cache-Control": {"type": "string"},
+        "Vary": {"type": "string"},
+    },
+}
+
+
 def gzip_encode(body: bytes) -> bytes:
     """`body` as a gzip stream (no file name, mtime 0: the same bytes every time)."""
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + GZIP_WINDOW_BITS, 9)

@@ -15,7 +15,8 @@ from reservations import representations
 from reservations.app import create_app
 from reservations.booking.changes import HELD, SOLD
 from reservations.context import SEAT_MAPS
-from tests.api import API, book, hold_seats, release
+from tests.api import API, book, hold_seats, in_future, release
+from tests.api import create_showtime as api_create_showtime
 from tests.factories import book_directly, create_hall, create_user, hold_directly
 from tests.live_map import change_seats
 from tests.statements import listening, named, pool_statements
@@ -266,3 +267,88 @@ async def test_the_cache_of_personal_tags_follows_the_cached_map(client, db, use
             break
         await asyncio.sleep(0.02)
     assert cache.personal_tag(hall.showtime_id, user.id) is None
+
+
+# -- the listings: GET /showtimes and the programme page ---------------------------------------
+
+
+async def until_changed(client: Any, path: str, etag: str) -> tuple[Any, bytes]:
+    """GET `path` with If-None-Match `etag` until it is no longer 304 (a NOTIFY's delay)."""
+    for _ in range(50):
+        response, body = await get_raw(
+            client, path, {"If-None-Match": etag, "Accept-Encoding": "gzip"}
+        )
+        if response.status != 304:
+            return response, decoded(response, body)
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{path} still 304 for {etag}")
+
+
+async def test_the_showtime_listing_is_compressed_and_304_while_unchanged(
+    aiohttp_client, make_settings, database, client, db, user, admin
+):
+    hall = await create_hall(db, rows=2, seats_per_row=5)
+    await listening(client)
+    path = f"{API}/showtimes?page_size=50"
+    first, body = await get_raw(client, path, {"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["Cache-Control"] == "no-cache"
+    listed = orjson.loads(gzip.decompress(body))
+    assert [item["available_seats"] for item in listed["showtimes"]] == [10]
+    etag = first.headers["ETag"]
+    with pool_statements(client.app) as statements:
+        response, body = await get_raw(client, path, {"If-None-Match": etag})
+        await asyncio.sleep(0)
+    assert response.status == 304 and body == b""
+    assert named(statements) == []
+    # A hold of this instance: at once.
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
+    response, body = await get_raw(client, path, {"If-None-Match": etag})
+    assert response.status == 200
+    assert orjson.loads(decoded(response, body))["showtimes"][0]["available_seats"] == 9
+    etag = response.headers["ETag"]
+    # A sale made elsewhere (straight in the database): within the NOTIFY delay.
+    await book_directly(db, admin.id, hall.showtime_id, hall.ids("B1"))
+    response, body = await until_changed(client, path, etag)
+    assert orjson.loads(body)["showtimes"][0]["available_seats"] == 8
+    etag = response.headers["ETag"]
+    # A showtime added through another instance: its NOTIFY reaches this one.
+    other = await aiohttp_client(create_app(make_settings(), database))
+    movie = {"id": str(hall.movie_id)}
+    theater = {"id": str(hall.theater_id)}
+    await api_create_showtime(other, admin, movie, theater, in_future(days=3))
+    response, body = await until_changed(client, path, etag)
+    assert len(orjson.loads(body)["showtimes"]) == 2
+
+
+async def test_the_programme_page_is_compressed_and_304_while_unchanged(client, db, user, admin):
+    hall = await create_hall(db, rows=2, seats_per_row=5)
+    await listening(client)
+    start = await db.fetchval("SELECT start_time FROM showtimes WHERE id = $1", hall.showtime_id)
+    path = f"/?date={start.date().isoformat()}"
+    first, body = await get_raw(client, path, {"Accept-Encoding": "br", "Accept": "text/html"})
+    assert first.status == 200
+    assert first.headers["Content-Encoding"] == "br"
+    assert first.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "Content-Security-Policy" in first.headers
+    page = brotli.decompress(body).decode()
+    assert str(hall.showtime_id) in page
+    plain, plain_body = await get_raw(client, path, {"Accept-Encoding": "identity"})
+    assert plain_body.decode() == page
+    etag = first.headers["ETag"]
+    with pool_statements(client.app) as statements:
+        response, body = await get_raw(client, path, {"If-None-Match": etag})
+        await asyncio.sleep(0)
+    assert response.status == 304 and body == b""
+    assert named(statements) == []
+    # Seats sold elsewhere change the seats left it shows; a movie renamed through the API too.
+    await book_directly(db, user.id, hall.showtime_id, hall.ids("A1", "A2"))
+    response, _ = await until_changed(client, path, etag)
+    etag = response.headers["ETag"]
+    renamed = await client.put(
+        f"{API}/movies/{hall.movie_id}", json={"title": "Renamed"}, headers=admin.headers
+    )
+    assert renamed.status == 200, await renamed.text()
+    response, body = await get_raw(client, path, {"If-None-Match": etag})
+    assert response.status == 200
+    assert "Renamed" in decoded(response, body).decode()

@@ -42,16 +42,6 @@ IDEMPOTENCY_KEY_HEADER = {
 }
 
 
-IF_NONE_MATCH_HEADER = {
-    "in": "header",
-    "name": "If-None-Match",
-    "type": "string",
-    "required": False,
-    "description": "The ETag of the map the client has: while it is still the current one the "
-    "answer is 304 with no body.",
-}
-
-
 @routes.get("/api/v1/showtimes/{id}/seats")
 @docs(
     tags=["booking"],
@@ -63,17 +53,8 @@ IF_NONE_MATCH_HEADER = {
     "Cache-Control no-cache (private with a token). Send the ETag back in If-None-Match: while "
     "the map is unchanged the answer is 304 with no body. With Accept-Encoding br or gzip the "
     "body comes compressed (Content-Encoding, Vary: Accept-Encoding).",
-    parameters=[IF_NONE_MATCH_HEADER],
-    responses={
-        304: {
-            "description": "Not modified: If-None-Match names the current map (no body)",
-            "headers": {
-                "ETag": {"type": "string"},
-                "Cache-Control": {"type": "string"},
-                "Vary": {"type": "string"},
-            },
-        }
-    },
+    parameters=[representations.IF_NONE_MATCH_HEADER],
+    responses={304: representations.NOT_MODIFIED_DOC},
 )
 @optional_user
 @uuid_path("The showtime")

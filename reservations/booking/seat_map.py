@@ -24,7 +24,7 @@ import datetime as dt
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,10 @@ class SeatMapCache:
         self.reads = 0  # full reads of a map (anonymous or personal)
         # The anonymous read under way per showtime, with the generation it began at.
         self.reading: dict[uuid.UUID, tuple[tuple[int, int], asyncio.Task[CachedSeatMap]]] = {}
+        # Told of every seat change (a showtime id) and showtime change this cache hears, its
+        # own and the NOTIFYs alike: the listings (catalog/listings.py) show available seats.
+        self.on_seats_changed: list[Callable[[uuid.UUID], None]] = []
+        self.on_showtime_changed: list[Callable[[uuid.UUID], None]] = []
 
     def generation(self, showtime_id: uuid.UUID) -> tuple[int, int]:
         return self._generations.get(None, 0), self._generations.get(showtime_id, 0)
@@ -243,11 +247,15 @@ class SeatMapCache:
         entry = self._entries.get(showtime_id)
         if entry is not None and (version is None or entry.version < version):
             del self._entries[showtime_id]
+        for follower in self.on_seats_changed:
+            follower(showtime_id)
 
     def showtime_changed(self, showtime_id: uuid.UUID) -> None:
         """Its price, times or cancellation changed."""
         self._bump(showtime_id)
         self._entries.pop(showtime_id, None)
+        for follower in self.on_showtime_changed:
+            follower(showtime_id)
 
     def set_listening(self, listening: bool) -> None:
         """The listener connected (changes from now on will be heard) or lost its connection

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS, USERS
+from ..context import DSN, HUB, LISTINGS, POOL, SEAT_MAPS, SETTINGS, USERS
 from .hub import Hub
 from .listener import LISTENER, Listener
 from .routes import issue_ticket, watch_showtime
@@ -29,7 +29,11 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         max_viewers=settings.max_viewers,
     )
     app[HUB] = hub
-    listener = Listener(app[DSN], hub, seat_maps=app.get(SEAT_MAPS), users=app.get(USERS))
+    seat_maps, listings = app.get(SEAT_MAPS), app.get(LISTINGS)
+    if seat_maps is not None and listings is not None:
+        seat_maps.on_seats_changed.append(listings.seats_changed)
+        seat_maps.on_showtime_changed.append(listings.showtime_changed)
+    listener = Listener(app[DSN], hub, seat_maps=seat_maps, users=app.get(USERS), listings=listings)
     app[LISTENER] = listener
     await listener.start()
     yield

@@ -2,7 +2,9 @@
 
 Every seat change queues a NOTIFY (triggers on seat_claims) that PostgreSQL delivers to every
 listening instance only when the transaction commits; a showtime's price, times or cancellation
-queue one on SHOWTIME_CHANNEL. Both reach the hub's viewers and this instance's seat-map cache.
+queue one on SHOWTIME_CHANNEL. Both reach the hub's viewers and this instance's seat-map cache
+(and through it the listings of catalog/listings.py); an admin's catalog change queues one on
+CATALOG_CHANNEL, which drops the listings.
 A change or deletion of a user queues one on USER_CHANNEL, which reaches the cache of users
 (accounts/user_cache.py). Each cache serves entries with no query only while this connection is
 up: it is told when the connection comes and goes, and clears everything each time.
@@ -25,6 +27,7 @@ from aiohttp import web
 from ..accounts.user_cache import USER_CHANNEL, UserCache
 from ..booking.changes import CHANNEL, SHOWTIME_CHANNEL, decode_notification
 from ..booking.seat_map import SeatMapCache
+from ..catalog.listings import CATALOG_CHANNEL, ListingCache
 from .hub import Hub
 
 log = logging.getLogger(__name__)
@@ -45,8 +48,10 @@ class Listener:
         check_interval: float = CHECK_INTERVAL_SECONDS,
         seat_maps: SeatMapCache | None = None,
         users: UserCache | None = None,
+        listings: ListingCache | None = None,
     ) -> None:
         self.dsn = dsn
+        self.listings = listings
         self.hub = hub
         self.seat_maps = seat_maps
         self.users = users
@@ -108,8 +113,11 @@ class Listener:
             await conn.add_listener(CHANNEL, self._on_notification)
             await conn.add_listener(SHOWTIME_CHANNEL, self._on_showtime_change)
             await conn.add_listener(USER_CHANNEL, self._on_user_change)
+            await conn.add_listener(CATALOG_CHANNEL, self._on_catalog_change)
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(True)
+            if self.listings is not None:
+                self.listings.set_listening(True)
             if self.users is not None:
                 self.users.set_listening(True)
             self.connections += 1
@@ -134,6 +142,8 @@ class Listener:
             self._conn = None
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(False)
+            if self.listings is not None:
+                self.listings.set_listening(False)
             if self.users is not None:
                 self.users.set_listening(False)
             if not conn.is_closed():
@@ -158,6 +168,10 @@ class Listener:
             return
         if self.seat_maps is not None:
             self.seat_maps.showtime_changed(showtime_id)
+
+    def _on_catalog_change(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        if self.listings is not None:
+            self.listings.everything_changed()
 
     def _on_user_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if self.users is None:
