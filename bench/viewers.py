@@ -56,6 +56,7 @@ class Fleet:
         # (seat id, status) -> [viewers that received it, first receipt, last receipt]
         self.receipts: dict[str, list[Any]] = {}
         self.version_gaps = 0
+        self.snapshot_ms: list[float] = []  # each viewer: connect started -> snapshot received
         self._last_payload = b""
         self._last_changes: tuple[int, list[str]] = (-1, [])
 
@@ -92,11 +93,13 @@ class Fleet:
         async def one() -> None:
             async with gate:
                 viewer = Viewer(self)
+                began = time.monotonic()
                 try:
                     await asyncio.wait_for(
                         loop.create_connection(lambda: viewer, self.host, self.port), within
                     )
                     await asyncio.wait_for(viewer.snapshot, within)
+                    self.snapshot_ms.append((viewer.snapshot_at - began) * 1000)
                 except Exception:  # noqa: BLE001 - counted
                     self.failed += 1
                     viewer.abort()
@@ -119,6 +122,7 @@ class Viewer(asyncio.Protocol):
         self.open = False
         self.version = -1
         self.snapshot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.snapshot_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
@@ -184,6 +188,7 @@ class Viewer(asyncio.Protocol):
                     message = orjson.loads(payload)
                     if message.get("type") == "snapshot":
                         self.version = int(message["version"])
+                        self.snapshot_at = now
                         self.snapshot.set_result(None)
                     continue
                 version, keys = fleet.changes_of(payload)

@@ -14,6 +14,7 @@ an answer keeps a weak tag as it is.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import zlib
 from collections.abc import Iterable
@@ -81,17 +82,15 @@ def tag_of(body: bytes, prefix: str = "", key: bytes = b"") -> str:
 class Representation:
     """One answer's bytes, its tag, and its encodings, each made at most once."""
 
-    __slots__ = ("body", "tag", "content_type", "_encoded")
+    __slots__ = ("body", "tag", "etag", "content_type", "content_type_header", "_encoded")
 
     def __init__(self, body: bytes, tag: str, content_type: str = "application/json") -> None:
         self.body = body
         self.tag = tag  # the opaque part of the ETag
+        self.etag = f'W/"{tag}"'
         self.content_type = content_type
+        self.content_type_header = f"{content_type}; charset=utf-8"
         self._encoded: dict[str, bytes] = {}
-
-    @property
-    def etag(self) -> str:
-        return f'W/"{self.tag}"'
 
     def encoded(self, coding: str) -> bytes:
         """The body in `coding` (IDENTITY, GZIP or BROTLI), compressed on first demand only."""
@@ -103,6 +102,7 @@ class Representation:
         return encoded
 
 
+@functools.lru_cache(maxsize=256)  # clients send a handful of distinct values
 def accepted_coding(accept_encoding: str | None) -> str:
     """The coding to answer in: Brotli or gzip when the client accepts it (q > 0, named or by
     `*`), the higher q first, Brotli on a tie; else identity."""
@@ -158,13 +158,12 @@ def answer(
     if matches(request, (representation.tag,)):
         return not_modified(representation.etag, cache_control, vary)
     coding = accepted_coding(request.headers.get("Accept-Encoding"))
-    headers = {"ETag": representation.etag, "Cache-Control": cache_control, "Vary": vary}
+    headers = {
+        "Content-Type": representation.content_type_header,
+        "ETag": representation.etag,
+        "Cache-Control": cache_control,
+        "Vary": vary,
+    }
     if coding != IDENTITY:
         headers["Content-Encoding"] = coding
-    response = web.Response(
-        body=representation.encoded(coding),
-        content_type=representation.content_type,
-        charset="utf-8",
-        headers=headers,
-    )
-    return response
+    return web.Response(body=representation.encoded(coding), headers=headers)

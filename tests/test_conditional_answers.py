@@ -352,3 +352,36 @@ async def test_the_programme_page_is_compressed_and_304_while_unchanged(client, 
     response, body = await get_raw(client, path, {"If-None-Match": etag})
     assert response.status == 200
     assert "Renamed" in decoded(response, body).decode()
+
+
+async def test_the_fast_path_answers_as_the_middleware_chain_does(
+    aiohttp_client, make_settings, database, db
+):
+    hall = await create_hall(db, rows=1, seats_per_row=3)
+    client = await aiohttp_client(
+        create_app(make_settings(allowed_origins=("https://tickets.example",)), database)
+    )
+    await listening(client)
+    cache = client.app[SEAT_MAPS]
+    path = seats_path(hall.showtime_id)
+    sent = {"Accept-Encoding": "gzip", "Origin": "https://tickets.example"}
+    through_chain, chain_body = await get_raw(client, path, sent)  # a miss: the handler's
+    hits = cache.hits
+    fast, fast_body = await get_raw(client, path, sent)
+    assert cache.hits == hits + 1  # served from the cache, ahead of the chain
+    assert fast_body == chain_body
+
+    def comparable(response: Any) -> dict[str, str]:
+        return {
+            key: value
+            for key, value in response.headers.items()
+            if key not in ("Date", "X-Request-ID")
+        }
+
+    assert comparable(fast) == comparable(through_chain)
+    assert fast.headers["Access-Control-Allow-Origin"] == "https://tickets.example"
+    assert re.fullmatch(r"[0-9a-f]{32}", fast.headers["X-Request-ID"])
+    mine, _ = await get_raw(client, path, {"X-Request-ID": "my-request-1234"})
+    assert mine.headers["X-Request-ID"] == "my-request-1234"
+    metrics = await (await client.get("/metrics")).text()
+    assert re.search(r'route="/api/v1/showtimes/\{id\}/seats",status="200"\} [3-9]', metrics)
