@@ -58,6 +58,8 @@ class Fleet:
         self.version_gaps = 0
         self.snapshot_ms: list[float] = []  # each viewer: connect started -> snapshot received
         self._last_payload = b""
+        self._last_snapshot = b""
+        self._last_snapshot_version = -1
         self._last_changes: tuple[int, list[str]] = (-1, [])
 
     def changes_of(self, payload: bytes) -> tuple[int, list[str]]:
@@ -74,6 +76,16 @@ class Fleet:
                 self._last_changes = (-1, [])
             self._last_payload = payload
         return self._last_changes
+
+    def snapshot_version(self, payload: bytes) -> int:
+        """The version of a `snapshot` message (-1 for another message). Viewers connecting
+        together get the same bytes: each distinct snapshot is parsed once."""
+        if payload != self._last_snapshot:
+            message = orjson.loads(payload)
+            is_snapshot = message.get("type") == "snapshot"
+            self._last_snapshot_version = int(message["version"]) if is_snapshot else -1
+            self._last_snapshot = payload
+        return self._last_snapshot_version
 
     def record(self, key: str, now: float) -> None:
         entry = self.receipts.get(key)
@@ -185,9 +197,9 @@ class Viewer(asyncio.Protocol):
             fleet.messages += 1
             if opcode == OP_TEXT:
                 if not self.snapshot.done():
-                    message = orjson.loads(payload)
-                    if message.get("type") == "snapshot":
-                        self.version = int(message["version"])
+                    version = fleet.snapshot_version(payload)
+                    if version >= 0:
+                        self.version = version
                         self.snapshot_at = now
                         self.snapshot.set_result(None)
                     continue

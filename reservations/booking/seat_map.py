@@ -77,7 +77,7 @@ def seat_map_view(rows: Sequence[asyncpg.Record], with_user: bool) -> dict[str, 
     }
 
 
-def snapshot_message(showtime_id: str, rows: Sequence[asyncpg.Record]) -> bytes:
+def anonymous_snapshot(showtime_id: str, rows: Sequence[asyncpg.Record]) -> bytes:
     """The live map's `snapshot` message of the same rows, anonymous (no held_by_me)."""
     seats = [{"id": str(row["id"]), "status": row["status"]} for row in rows if row["id"]]
     return orjson.dumps(
@@ -294,7 +294,7 @@ def _entry_of(rows: Sequence[asyncpg.Record], started: float) -> CachedSeatMap:
         good_until,
         representations.Representation(body, map_tag(version, body)),
         good_until_monotonic,
-        snapshot_message(str(first["showtime_id"]), rows),
+        anonymous_snapshot(str(first["showtime_id"]), rows),
     )
 
 
