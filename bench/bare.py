@@ -1,7 +1,8 @@
 """A bare aiohttp server for the seat map's baseline: `python -m bench.bare PORT ANSWER.json`.
 
-It answers every GET with one fixed answer held in memory (the body and headers of the
-service's anonymous seat map, fetched once by the suite): the physics of serving that answer
+It answers every GET with one fixed answer held in memory (the status, body and headers of the
+service's anonymous seat map as one request got it, fetched once by the suite: plain, gzip, or a
+304): the physics of serving that answer
 over HTTP on this machine, with the service's event loop (uvloop), no access log, no
 middleware, nothing read or computed per request. The suite starts one process per server
 worker, all on one port with SO_REUSEPORT, as `reservations serve --workers N` does.
@@ -9,6 +10,7 @@ worker, all on one port with SO_REUSEPORT, as `reservations serve --workers N` d
 
 from __future__ import annotations
 
+import base64
 import sys
 from pathlib import Path
 
@@ -19,11 +21,12 @@ from aiohttp import web
 def main() -> None:
     port = int(sys.argv[1])
     answer = orjson.loads(Path(sys.argv[2]).read_bytes())
-    body = answer["body"].encode()
+    body = base64.b64decode(answer["body_base64"])
     headers = answer["headers"]
+    status = int(answer.get("status", 200))
 
     async def serve(_request: web.Request) -> web.Response:
-        return web.Response(body=body, headers=headers)
+        return web.Response(status=status, body=body or None, headers=headers)
 
     app = web.Application()
     app.router.add_get("/{path:.*}", serve)

@@ -98,6 +98,10 @@ class Server:
                         break
         return pids
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server and its workers have used so far."""
+        return cpu_seconds(self.processes())
+
     def rss(self) -> int:
         """Resident memory of the server and its workers, in bytes."""
         total = 0
@@ -126,9 +130,18 @@ class Server:
         self.log.close()
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 class BareServer:
     """`python -m bench.bare` in `workers` processes sharing one port (SO_REUSEPORT), each
-    answering every GET with `answer` ({"body": str, "headers": {...}}) from memory."""
+    answering every GET with `answer` ({"status", "body_base64", "headers"}) from memory."""
 
     def __init__(self, answer: dict[str, Any], workers: int, log_dir: Path) -> None:
         self.workers = workers
@@ -143,6 +156,9 @@ class BareServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds([psutil.Process(process.pid) for process in self.processes])
 
     async def start(self, within: float = 30.0) -> None:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONSTARTUP"}

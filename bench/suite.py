@@ -8,7 +8,10 @@ benchmark issues):
 
   seatmap  GET the seat map of a 300-seat hall, 64 connections      >= 0.35x bare aiohttp serving
            the same bytes from memory, same load generator and connections, as many processes as
-           the server has workers (bench/bare.py)
+           the server has workers (bench/bare.py); with Accept-Encoding gzip >= 0.8x bare aiohttp
+           serving the same gzip bytes; a revalidation (If-None-Match, 304) >= 0.8x bare aiohttp
+           answering the same 304; bytes on the wire (Brotli <= 8 KiB)
+  connect  5,000 live viewers of one showtime connecting at once     p99 connect -> snapshot < 1 s
   hot      8 / 32 / 128 clients hold and book seats of one showtime 32 and 128: >= 0.5x the raw
            baseline: the same hold and booking as one SQL call each over plain asyncpg (advisory
            lock, hold, claims, reservation, version, NOTIFY, commit; no HTTP, no service code:
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
 import math
 import os
@@ -57,7 +61,8 @@ from .data import BenchData, Theater
 from .load import percentile
 from .procs import ROOT, BareServer, Server, Worker, run_together
 
-SCENARIOS = ("seatmap", "hot", "spread", "live", "sweeper", "login")
+SCENARIOS = ("seatmap", "connect", "hot", "spread", "live", "sweeper", "login")
+CONNECT_VIEWERS = 5000  # live viewers connecting at the same moment (scenario connect)
 # Seat-map requests per second read by viewers during the login storm (an open loop): everyday
 # traffic next to the storm, not a second load test.
 LOGIN_STORM_MAP_RATE = 100.0
@@ -353,19 +358,24 @@ class Suite:
         ("date", "server", "content-length", "connection", "keep-alive", "transfer-encoding")
     )
 
-    async def fetch_answer(self, url: str) -> dict[str, Any]:
-        """The body (UTF-8 JSON) and headers of one anonymous GET of `url`."""
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url) as response:
+    async def fetch_answer(self, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """The status, body (as sent: compressed or not) and headers of one anonymous GET."""
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            async with session.get(url, headers=headers or {}) as response:
                 body = await response.read()
-                if response.status != 200:
+                if response.status not in (200, 304):
                     raise RuntimeError(f"GET {url} answered {response.status}")
-                headers = {
+                kept = {
                     str(key): value  # keys are multidict's istr, which orjson refuses
                     for key, value in response.headers.items()
                     if key.lower() not in self.OWN_HEADERS
                 }
-        return {"body": body.decode(), "headers": headers}
+        return {
+            "status": response.status,
+            "body_base64": base64.b64encode(body).decode(),
+            "headers": kept,
+            "size": len(body),
+        }
 
     def seatmap_specs(
         self, base_url: str, showtime_id: uuid.UUID, **spec: Any
@@ -387,34 +397,102 @@ class Suite:
             for share in self.split(64, processes)
         ]
 
+    # The seat map as phones get it: (row name, request headers of the load, target, minimum).
+    SEATMAP_VARIANTS = (
+        (
+            "seat map, 300 seats, 64 connections",
+            {"Accept-Encoding": "identity"},
+            ">= 0.35x bare aiohttp, same bytes from memory",
+            0.35,
+        ),
+        (
+            "seat map, gzip, 300 seats, 64 connections",
+            {"Accept-Encoding": "gzip"},
+            ">= 0.8x bare aiohttp, same gzip bytes from memory",
+            0.8,
+        ),
+        (
+            "seat map revalidation (304), 64 connections",
+            {"Accept-Encoding": "gzip", "If-None-Match": "(the current ETag)"},
+            ">= 0.8x bare aiohttp answering the same 304",
+            0.8,
+        ),
+    )
+
+    @staticmethod
+    def cpu_per_answer(entry: dict[str, Any]) -> tuple[float, float, float]:
+        """Server and bare CPU microseconds per answer of the closed phases, and bare/server.
+        The closed loop's warm-up is in the CPU time but not in the count: both alike."""
+        service = entry["cpu"] / max(entry["closed"]["completed"], 1) * 1e6
+        bare = entry["bare_cpu"] / max(entry["baseline"]["completed"], 1) * 1e6
+        return service, bare, bare / service if service else math.nan
+
     async def scenario_seatmap(self, run: int) -> None:
         options = self.options
         showtime_id = await self.map_showtime()
         await self.ensure_analyzed()
         path = f"/api/v1/showtimes/{showtime_id}/seats"
         server = await self.server()
+        measured: list[dict[str, Any]] = []
         try:
-            processes = options.load_processes
-            closed = await self.run_phase(self.seatmap_specs(server.base_url, showtime_id))
-            rate = closed["throughput"] / 2
-            latency = await self.run_phase(
-                self.seatmap_specs(server.base_url, showtime_id, mode="open", rate=rate / processes)
+            url = server.base_url + path
+            sizes = {
+                coding: (await self.fetch_answer(url, {"Accept-Encoding": coding}))["size"]
+                for coding in ("identity", "gzip", "br")
+            }
+            etag = next(
+                value
+                for key, value in (await self.fetch_answer(url))["headers"].items()
+                if key.lower() == "etag"
             )
-            answer = await self.fetch_answer(server.base_url + path)
+            processes = options.load_processes
+            for _name, headers, _target, _minimum in self.SEATMAP_VARIANTS:
+                sent = dict(headers)
+                if "If-None-Match" in sent:
+                    sent["If-None-Match"] = etag
+                load = {
+                    "accept_encoding": sent["Accept-Encoding"],
+                    "if_none_match": sent.get("If-None-Match"),
+                    "expect": 304 if "If-None-Match" in sent else 200,
+                }
+                cpu_before = server.cpu_seconds()
+                closed = await self.run_phase(
+                    self.seatmap_specs(server.base_url, showtime_id, **load)
+                )
+                cpu = server.cpu_seconds() - cpu_before
+                rate = closed["throughput"] / 2
+                latency = await self.run_phase(
+                    self.seatmap_specs(
+                        server.base_url, showtime_id, mode="open", rate=rate / processes, **load
+                    )
+                )
+                answer = await self.fetch_answer(url, sent)
+                entry = {
+                    "load": load,
+                    "closed": closed,
+                    "latency": latency,
+                    "rate": rate,
+                    "answer": answer,
+                    "cpu": cpu,
+                }
+                measured.append(entry)
+                # Its baseline right after (the machine's load drifts): the same status, bytes
+                # and headers served from memory by bare aiohttp in as many processes as the
+                # server has workers (the server idles meanwhile), same load and connections.
+                bare = BareServer(answer, options.workers, self.log_dir)
+                try:
+                    await bare.start()
+                    served = await self.fetch_answer(bare.base_url + path, sent)
+                    cpu_before = bare.cpu_seconds()
+                    entry["baseline"] = await self.run_phase(
+                        self.seatmap_specs(bare.base_url, showtime_id, **load)
+                    )
+                    entry["bare_cpu"] = bare.cpu_seconds() - cpu_before
+                finally:
+                    bare.stop()
+                entry["same"] = served["body_base64"] == answer["body_base64"]
         finally:
             server.stop()
-        # The baseline: the same bytes served from memory by bare aiohttp in as many processes
-        # as the server has workers, under the same load generator and connections.
-        bare = BareServer(answer, options.workers, self.log_dir)
-        try:
-            await bare.start()
-            served = await self.fetch_answer(bare.base_url + path)
-            baseline = await self.run_phase(self.seatmap_specs(bare.base_url, showtime_id))
-        finally:
-            bare.stop()
-        notes = []
-        if served["body"] != answer["body"]:
-            notes.append("BARE SERVER ANSWERED OTHER BYTES")
         # Kept for comparison with earlier runs: the seat map's query + orjson, no HTTP.
         database = await self.run_phase(
             [
@@ -430,30 +508,124 @@ class Suite:
                 for share in self.split(64, options.workers)
             ]
         )
-        self.maxima["seatmap"] = closed["throughput"]
+        self.maxima["seatmap"] = measured[0]["closed"]["throughput"]
+        for (name, _headers, target, minimum), entry in zip(
+            self.SEATMAP_VARIANTS, measured, strict=True
+        ):
+            closed, latency, baseline = entry["closed"], entry["latency"], entry["baseline"]
+            answer = entry["answer"]
+            notes = [] if entry["same"] else ["BARE SERVER ANSWERED OTHER BYTES"]
+            notes += [
+                f"{answer['status']}, {answer['size']:,} bytes"
+                + (
+                    f" {answer['headers']['Content-Encoding']}"
+                    if "Content-Encoding" in answer["headers"]
+                    else ""
+                ),
+                f"latency at {entry['rate']:,.0f} req/s",
+                # CPU per answer does not depend on what else the shared machine runs.
+                "server CPU per answer {:.0f} us, bare {:.0f} us ({:.2f}x as efficient)".format(
+                    *self.cpu_per_answer(entry)
+                ),
+            ]
+            if entry is measured[0]:
+                notes.append(
+                    f"asyncpg query + orjson, no HTTP: {database['throughput']:,.0f} req/s "
+                    f"({closed['throughput'] / database['throughput']:.2f}x)"
+                )
+                notes += self.error_note("asyncpg+orjson", database)
+            self.add(
+                Row(
+                    name,
+                    closed["throughput"],
+                    "req/s",
+                    latency["p50"],
+                    latency["p99"],
+                    baseline["throughput"],
+                    "req/s bare aiohttp",
+                    closed["throughput"] / baseline["throughput"],
+                    target,
+                    ("min", minimum),
+                    notes=notes
+                    + self.error_note("max", closed)
+                    + self.error_note("latency", latency)
+                    + self.error_note("bare", baseline),
+                )
+            )
         self.add(
             Row(
-                "seat map, 300 seats, 64 connections",
-                closed["throughput"],
-                "req/s",
-                latency["p50"],
-                latency["p99"],
-                baseline["throughput"],
-                "req/s bare aiohttp",
-                closed["throughput"] / baseline["throughput"],
-                ">= 0.35x bare aiohttp, same bytes from memory",
-                ("min", 0.35),
-                notes=notes
-                + [
-                    f"answer {len(answer['body'].encode()):,} bytes",
-                    f"latency at {rate:,.0f} req/s",
-                    f"asyncpg query + orjson, no HTTP: {database['throughput']:,.0f} req/s "
-                    f"({closed['throughput'] / database['throughput']:.2f}x)",
-                ]
-                + self.error_note("max", closed)
-                + self.error_note("latency", latency)
-                + self.error_note("bare", baseline)
-                + self.error_note("asyncpg+orjson", database),
+                "seat map on the wire, 300 seats (100 sold, 30 held)",
+                sizes["br"],
+                "bytes br",
+                target="<= 8 KiB (8,192 bytes) with Brotli",
+                rule=("max", 8193),
+                judged="throughput",
+                notes=[
+                    f"identity {sizes['identity']:,} bytes, gzip {sizes['gzip']:,}, "
+                    f"br {sizes['br']:,}; a 304 has no body"
+                ],
+            )
+        )
+
+    # -- a crowd of viewers connecting at once ------------------------------------------------
+
+    async def scenario_connect(self, run: int) -> None:
+        """CONNECT_VIEWERS live viewers of one showtime connect at the same moment (as when
+        sales open); each one's time from connecting to its snapshot."""
+        (showtime_id,) = await self.data.showtimes(self.map_hall, 1)
+        server = await self.server()
+        workers: list[Worker] = []
+        try:
+            async with aiohttp.ClientSession() as session:  # warm: imports, a first WebSocket
+                async with session.ws_connect(
+                    f"{server.base_url}/ws/showtimes/{showtime_id}"
+                ) as ws:
+                    await ws.receive(timeout=10)
+            await asyncio.sleep(1.0)
+            processes = 2
+            for share in self.split(CONNECT_VIEWERS, processes):
+                worker = Worker(
+                    {
+                        "kind": "viewers",
+                        "host": "127.0.0.1",
+                        "port": server.port,
+                        "path": f"/ws/showtimes/{showtime_id}",
+                        "count": share,
+                        "connect_concurrency": share,  # all at once
+                        "max_seconds": 60,
+                    },
+                    self.log_dir,
+                )
+                workers.append(worker)
+            await asyncio.gather(*(worker.launch() for worker in workers))
+            connect_started = time.monotonic()
+            ready = [await worker.ready(within=300) for worker in workers]
+            connect_seconds = time.monotonic() - connect_started
+            for worker in workers:
+                worker.send(stop=True)
+            results = [await worker.result(within=120) for worker in workers]
+        finally:
+            for worker in workers:
+                await worker.close()
+            server.stop()
+        connected = sum(event["ready"] for event in ready)
+        failed = sum(event["failed"] for event in ready)
+        times = [value for result in results for value in result["snapshot_ms"]]
+        self.add(
+            Row(
+                f"live map, {CONNECT_VIEWERS:,} viewers connecting at once",
+                connected / max(connect_seconds, 1e-9),
+                "viewers/s",
+                percentile(times, 50),
+                percentile(times, 99),
+                target="p99 < 1,000 ms (connect -> snapshot)",
+                rule=("max", 1000),
+                judged="p99",
+                notes=[
+                    f"{connected} connected ({failed} failed) in {connect_seconds:.1f}s; "
+                    f"slowest {max(times, default=math.nan):,.0f} ms; in {processes} "
+                    "load processes"
+                ],
             )
         )
 
@@ -937,6 +1109,7 @@ class Suite:
         try:
             scenarios: dict[str, Callable[[int], Awaitable[None]]] = {
                 "seatmap": self.scenario_seatmap,
+                "connect": self.scenario_connect,
                 "hot": self.scenario_hot,
                 "spread": self.scenario_spread,
                 "live": self.scenario_live,
@@ -1078,9 +1251,11 @@ def write_results(suite: Suite, path: Path) -> None:
         f"{options.workers} process(es)",
         "- baselines (the physics, not our own code): seat map = a bare aiohttp server "
         f"(bench/bare.py; uvloop, no access log, no middleware) in {options.workers} process(es) "
-        "sharing the port with SO_REUSEPORT, answering every GET with the body and headers of "
-        "the service's anonymous seat map (fetched from the service once) held in memory, driven "
-        "by the same load generator with the same 64 connections; the notes also give the seat "
+        "sharing the port with SO_REUSEPORT, answering every GET with the status, body and "
+        "headers of the service's anonymous seat map as the same request got it (plain, gzip, "
+        "or the 304 of a revalidation; fetched from the service once) held in memory, driven "
+        "by the same load generator with the same 64 connections, which reads bodies as sent "
+        "(no decompression); the notes also give the seat "
         "map's query + orjson over plain asyncpg, no HTTP (the earlier baseline); hot/spread = "
         "raw SQL, each booking as two transactions of one call each (one multi-statement "
         "simple-query message over plain asyncpg, no HTTP, no service code): hold = advisory "

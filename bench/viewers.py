@@ -56,7 +56,10 @@ class Fleet:
         # (seat id, status) -> [viewers that received it, first receipt, last receipt]
         self.receipts: dict[str, list[Any]] = {}
         self.version_gaps = 0
+        self.snapshot_ms: list[float] = []  # each viewer: connect started -> snapshot received
         self._last_payload = b""
+        self._last_snapshot = b""
+        self._last_snapshot_version = -1
         self._last_changes: tuple[int, list[str]] = (-1, [])
 
     def changes_of(self, payload: bytes) -> tuple[int, list[str]]:
@@ -73,6 +76,16 @@ class Fleet:
                 self._last_changes = (-1, [])
             self._last_payload = payload
         return self._last_changes
+
+    def snapshot_version(self, payload: bytes) -> int:
+        """The version of a `snapshot` message (-1 for another message). Viewers connecting
+        together get the same bytes: each distinct snapshot is parsed once."""
+        if payload != self._last_snapshot:
+            message = orjson.loads(payload)
+            is_snapshot = message.get("type") == "snapshot"
+            self._last_snapshot_version = int(message["version"]) if is_snapshot else -1
+            self._last_snapshot = payload
+        return self._last_snapshot_version
 
     def record(self, key: str, now: float) -> None:
         entry = self.receipts.get(key)
@@ -92,11 +105,13 @@ class Fleet:
         async def one() -> None:
             async with gate:
                 viewer = Viewer(self)
+                began = time.monotonic()
                 try:
                     await asyncio.wait_for(
                         loop.create_connection(lambda: viewer, self.host, self.port), within
                     )
                     await asyncio.wait_for(viewer.snapshot, within)
+                    self.snapshot_ms.append((viewer.snapshot_at - began) * 1000)
                 except Exception:  # noqa: BLE001 - counted
                     self.failed += 1
                     viewer.abort()
@@ -119,6 +134,7 @@ class Viewer(asyncio.Protocol):
         self.open = False
         self.version = -1
         self.snapshot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.snapshot_at = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
@@ -181,9 +197,10 @@ class Viewer(asyncio.Protocol):
             fleet.messages += 1
             if opcode == OP_TEXT:
                 if not self.snapshot.done():
-                    message = orjson.loads(payload)
-                    if message.get("type") == "snapshot":
-                        self.version = int(message["version"])
+                    version = fleet.snapshot_version(payload)
+                    if version >= 0:
+                        self.version = version
+                        self.snapshot_at = now
                         self.snapshot.set_result(None)
                     continue
                 version, keys = fleet.changes_of(payload)

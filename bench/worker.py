@@ -69,6 +69,9 @@ def session_for(spec: dict[str, Any]) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(
         base_url=spec["base_url"],
         connector=connector,
+        # Bodies are read as they come over the wire: a phone's decompression is not the
+        # server's work, and would be the load generator's bottleneck.
+        auto_decompress=False,
         timeout=aiohttp.ClientTimeout(total=60),
         json_serialize=lambda value: orjson.dumps(value).decode(),
     )
@@ -100,13 +103,19 @@ async def run_loop(spec: dict[str, Any], control: Control, operation: Operation)
 
 
 async def http_seatmap(spec: dict[str, Any], control: Control) -> dict[str, Any]:
+    """GET the seat map with `accept_encoding` (identity unless said), and `if_none_match` when
+    given; `expect` is the status that counts as an answer (200, or 304 for revalidations)."""
     path = f"/api/v1/showtimes/{spec['showtime_id']}/seats"
+    headers = {"Accept-Encoding": spec.get("accept_encoding", "identity")}
+    if spec.get("if_none_match"):
+        headers["If-None-Match"] = spec["if_none_match"]
+    expect = int(spec.get("expect", 200))
     async with session_for(spec) as session:
 
         async def operation(_index: int) -> str | None:
-            async with session.get(path) as response:
+            async with session.get(path, headers=headers) as response:
                 await response.read()
-                return None if response.status == 200 else f"http_{response.status}"
+                return None if response.status == expect else f"http_{response.status}"
 
         await operation(0)  # one connection up and the route warm before the clock starts
         return (await run_loop(spec, control, operation)).as_dict()
@@ -411,6 +420,7 @@ async def viewers(spec: dict[str, Any], control: Control) -> dict[str, Any]:
         "messages": fleet.messages,
         "version_gaps": fleet.version_gaps,
         "receipts": fleet.receipts,
+        "snapshot_ms": fleet.snapshot_ms,
     }
     fleet.close_all()
     await asyncio.sleep(0.2)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -24,19 +21,18 @@ from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
 from .accounts.user_cache import UserCache
 from .api import error_responses, json_response
+from .booking.fast_path import seat_map_fast_path
 from .checkin.codes import SigningKeyError, TicketSigner, signer_for
 from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, TICKET_SIGNER, USERS
 from .db import QUERIES, create_pool
 from .errors import DatabaseUnavailable, make_error_middleware
+from .logs import log_access, request_id_of
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .proxies import make_trusted_proxy_middleware
 from .security import security_middleware
 from .settings import Settings, SettingsError
 from .validation import validation_middleware
 
-log = logging.getLogger("reservations.access")
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # aiohttp refuses a longer request line itself, with a text/plain 400 that no middleware sees.
 # Its default (8190 bytes) is less than a query that breaks a documented bound can take (101+
 # repeated seat_ids), which then never got the documented 422; 32 KiB leaves room for those.
@@ -48,29 +44,12 @@ MONEY_EXAMPLE = "12.50"  # every money field of the schemas shows this example
 async def request_id_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    incoming = request.headers.get("X-Request-ID", "")
-    request[REQUEST_ID] = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id_of(request)
     started = time.perf_counter()
     response = await handler(request)
     if not response.prepared:
         response.headers["X-Request-ID"] = request[REQUEST_ID]
-    user = request.get("current_user")
-    log.info(
-        "%s %s %s %.1fms",
-        request.method,
-        request.path,
-        response.status,
-        (time.perf_counter() - started) * 1000,
-        extra={
-            "request_id": request[REQUEST_ID],
-            "route": request.match_info.route.resource.canonical
-            if request.match_info.route.resource
-            else None,
-            "status": response.status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            "user_id": str(user["id"]) if user else None,
-        },
-    )
+    log_access(request, response.status, started)
     return response
 
 
@@ -222,6 +201,7 @@ def ticket_signer(settings: Settings) -> TicketSigner:
 def create_app(settings: Settings, dsn: str) -> web.Application:
     """An application serving `settings` on the database at `dsn` (already migrated)."""
     middlewares = [
+        seat_map_fast_path,  # the cached anonymous seat map, answered ahead of the rest
         request_id_middleware,
         security_middleware,
         metrics.make_metrics_middleware(),

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .accounts.user_cache import UserCache
     from .booking.seat_map import SeatMapCache
     from .booking.sweeper import Sweeper
+    from .catalog.listings import ListingCache
     from .checkin.codes import TicketSigner
     from .live.hub import Hub
 
@@ -29,6 +30,7 @@ SEAT_MAPS: web.AppKey[SeatMapCache] = web.AppKey("seat_maps")
 USERS: web.AppKey[UserCache] = web.AppKey("users")
 # Signs the QR codes of tickets and verifies scanned ones (checkin/codes.py); set by create_app.
 TICKET_SIGNER: web.AppKey[TicketSigner] = web.AppKey("ticket_signer")
+LISTINGS: web.AppKey[ListingCache] = web.AppKey("listings")
 
 # Request-scoped keys (request[...]).
 REQUEST_ID = "request_id"

@@ -3,14 +3,49 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import sys
 import time
 
 import orjson
+from aiohttp import web
 
+from .context import REQUEST_ID
 from .settings import Settings
 
 _EXTRA_FIELDS = ("request_id", "route", "status", "duration_ms", "user_id")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+access_log = logging.getLogger("reservations.access")
+
+
+def request_id_of(request: web.Request) -> str:
+    """The client's X-Request-ID when it is a sensible one, else a new one."""
+    incoming = request.headers.get("X-Request-ID", "")
+    return incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(16)
+
+
+def log_access(request: web.Request, status: int, started: float) -> None:
+    """The access log line of an answered request (`started`: its time.perf_counter())."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    user = request.get("current_user")
+    access_log.info(
+        "%s %s %s %.1fms",
+        request.method,
+        request.path,
+        status,
+        (time.perf_counter() - started) * 1000,
+        extra={
+            "request_id": request.get(REQUEST_ID),
+            "route": request.match_info.route.resource.canonical
+            if request.match_info.route.resource
+            else None,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "user_id": str(user["id"]) if user else None,
+        },
+    )
 
 
 class JsonFormatter(logging.Formatter):

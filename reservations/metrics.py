@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp_apispec import docs
@@ -27,6 +28,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # (route, method, status) -> the labelled request counter and latency histogram
+        self.request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter(
             "http_requests",
             "HTTP requests answered, by route pattern, method and status.",
@@ -119,13 +122,26 @@ def make_metrics_middleware() -> Callable[..., Awaitable[web.StreamResponse]]:
     ) -> web.StreamResponse:
         started = time.perf_counter()
         response = await handler(request)
-        metrics = request.app[METRICS]
-        route = _route_name(request)
-        metrics.requests.labels(route, request.method, str(response.status)).inc()
-        metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
+        count_request(request, response.status, started)
         return response
 
     return metrics_middleware
+
+
+def count_request(request: web.Request, status: int, started: float) -> None:
+    """One answered request in the metrics (`started`: its time.perf_counter())."""
+    metrics = request.app[METRICS]
+    key = (_route_name(request), request.method, status)
+    children = metrics.request_children.get(key)
+    if children is None:  # labels() locks and hashes strings: once per route, method, status
+        route, method, _ = key
+        children = (
+            metrics.requests.labels(route, method, str(status)),
+            metrics.latency.labels(route, method),
+        )
+        metrics.request_children[key] = children
+    children[0].inc()
+    children[1].observe(time.perf_counter() - started)
 
 
 @docs(

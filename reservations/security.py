@@ -75,10 +75,22 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     response = await handler(request)
     if response.prepared:  # WebSockets and streamed answers have sent their headers already
         return response
+    harden(request, response)
+    return response
+
+
+def harden(
+    request: web.Request, response: web.StreamResponse, content_type: str | None = None
+) -> None:
+    """The security headers (and CORS, when allowed) of every answer not yet sent
+    (`content_type`: the answer's, when the caller knows it without parsing the header)."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", _policy_for(request.path, response.content_type))
-    _add_cors(request, response)
-    return response
+    headers.setdefault(
+        "Content-Security-Policy",
+        _policy_for(request.path, content_type or response.content_type),
+    )
+    if "Origin" in request.headers:
+        _add_cors(request, response)

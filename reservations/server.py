@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 15
 KEEPALIVE_TIMEOUT_SECONDS = 75
+# Connections waiting to be accepted, per listening socket (the kernel caps it at somaxconn).
+# aiohttp's 128 drops the SYNs of a crowd arriving at once (sales opening: thousands of phones
+# open the seat map together), and each dropped one waits a second or more to try again.
+LISTEN_BACKLOG = 4096
 # A worker that dies is started again; one that dies this often in this many seconds will not
 # come up by itself (a bad port, a broken install): the parent stops the others and exits 1.
 MAX_RESTARTS = 5
@@ -96,7 +100,7 @@ async def _serve_app(app: web.Application, host: str, port: int, reuse_port: boo
         # AppRunner builds the server with every setting (handler_args included); only the
         # class of the connection handlers it makes changes.
         runner.server.__class__ = ShapedErrorServer
-        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=LISTEN_BACKLOG)
         await site.start()
         log.info("======== Running on %s ========", site.name)
         await stop.wait()

@@ -285,3 +285,19 @@ CROSS JOIN LATERAL (
 ) claimed
 WHERE s.id = ANY($1::uuid[])
 ORDER BY s.start_time, s.id;
+
+-- name: next_listing_change
+-- When the showtime listings next change by the clock alone (reservations/catalog/listings.py):
+-- the first start or end of a live showtime after now(), or expiry of a hold (its seats become
+-- available with no notification), NULL when none is to come; and now().
+SELECT least(
+           (SELECT min(start_time) FROM showtimes WHERE cancelled_at IS NULL AND start_time > now()),
+           (SELECT min(end_time) FROM showtimes WHERE cancelled_at IS NULL AND end_time > now()),
+           (SELECT min(expires_at) FROM holds WHERE expires_at > now())
+       ) AS next_change,
+       now() AS now;
+
+-- name: announce_catalog_change
+-- Tell every instance that the catalog changed (CATALOG_CHANNEL of reservations/catalog/
+-- listings.py): they drop the listings they keep.
+SELECT pg_notify('catalog_changes', '');

@@ -23,6 +23,7 @@ from reservations.booking.seat_map import CachedSeatMap, SeatMapCache
 from reservations.context import PASSWORDS, POOL, SEAT_MAPS
 from reservations.db import QUERIES, create_pool
 from reservations.live.hub import text_frame
+from reservations.representations import Representation
 from reservations.server import hashing_threads
 from tests.api import book, hold_seats, release, seat_map, statuses
 from tests.factories import create_hall, hold_directly
@@ -116,12 +117,17 @@ def test_the_seat_map_cache_is_bounded_and_keeps_the_newest_version():
     cache = SeatMapCache(max_entries=2)
     moment = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
     ids = [uuid.uuid4() for _ in range(3)]
+
+    def cached(version: int) -> CachedSeatMap:
+        body = f"v{version}".encode()
+        return CachedSeatMap(version, moment, None, Representation(body, body.decode()))
+
     for showtime_id in ids:
-        cache.put(showtime_id, CachedSeatMap(5, moment, None, b"v5"))
+        cache.put(showtime_id, cached(5))
     assert cache.get(ids[0], 5, moment, moment) is None  # evicted: least recently used
-    assert cache.get(ids[2], 5, moment, moment) == b"v5"
-    cache.put(ids[2], CachedSeatMap(4, moment, None, b"v4"))  # a slower, older read
-    assert cache.get(ids[2], 5, moment, moment) == b"v5"
+    assert cache.get(ids[2], 5, moment, moment).body == b"v5"
+    cache.put(ids[2], cached(4))  # a slower, older read
+    assert cache.get(ids[2], 5, moment, moment).body == b"v5"
     assert cache.get(ids[2], 6, moment, moment) is None
 
 

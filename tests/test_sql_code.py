@@ -11,6 +11,7 @@ import re
 import reservations
 from reservations.booking.errors import _REFUSALS
 from reservations.db import database_code
+from reservations.paths import SQL_DIR
 
 
 def _code() -> str:
@@ -73,7 +74,10 @@ def _channel_constants() -> dict[str, str]:
 
 
 def test_every_notify_channel_has_its_python_constant() -> None:
-    sent = set(re.findall(r"pg_notify\(\s*'([a-z_]+)'", _code()))
+    # sql/code/ (triggers) and the named queries of sql/*.sql (catalog_changes, sent by the
+    # admin routes) alike.
+    named_queries = "\n".join(path.read_text() for path in sorted(SQL_DIR.glob("*.sql")))
+    sent = set(re.findall(r"pg_notify\(\s*'([a-z_]+)'", _code() + named_queries))
     assert {"seat_changes", "showtime_changes", "user_changes"} <= sent
     constants = set(_channel_constants().values())
     assert sent <= constants, f"no Python constant for {sent - constants}"

@@ -12,11 +12,13 @@ the documented enum fails, naming the route.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import brotli
 import orjson
 import pytest
 from aiohttp import web
@@ -65,7 +67,7 @@ async def recording_client(
                 Answer(
                     f"{request.method} {route.resource.canonical if route.resource else ''}",
                     response.status,
-                    orjson.loads(response.body),  # type: ignore[arg-type]
+                    orjson.loads(_decoded(response)),
                     _documented_schema(route.handler, response.status),
                 )
             )
@@ -73,6 +75,17 @@ async def recording_client(
 
     app.middlewares.append(record)  # innermost: it sees the handler's own answer
     return await aiohttp_client(app)
+
+
+def _decoded(response: web.Response) -> bytes:
+    """The answer's JSON bytes, whatever Content-Encoding the test client's Accept-Encoding got."""
+    body = bytes(response.body)  # type: ignore[arg-type]
+    coding = response.headers.get("Content-Encoding")
+    if coding == "gzip":
+        return gzip.decompress(body)
+    if coding == "br":
+        return bytes(brotli.decompress(body))
+    return body
 
 
 def _strict(schema: Schema) -> Schema:

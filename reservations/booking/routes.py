@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
+from .. import representations
 from ..accounts.access import current_user, maybe_user, optional_user, user_only
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
 from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS, TICKET_SIGNER
@@ -48,7 +49,14 @@ IDEMPOTENCY_KEY_HEADER = {
     tags=["booking"],
     summary="The seat map of a showtime",
     description="Each seat is available, held or sold; a hold past its expiry counts as "
-    "available at once. With a token, seats the caller holds carry held_by_me.",
+    "available at once. With a token, seats the caller holds carry held_by_me. Conditional and "
+    "compressed: the answer carries a weak ETag that changes with every change of the map "
+    "(its version, a price, an expiring hold) and, for a map with held_by_me, with the caller; "
+    "Cache-Control no-cache (private with a token). Send the ETag back in If-None-Match: while "
+    "the map is unchanged the answer is 304 with no body. With Accept-Encoding br or gzip the "
+    "body comes compressed (Content-Encoding, Vary: Accept-Encoding).",
+    parameters=[representations.IF_NONE_MATCH_HEADER],
+    responses={304: representations.NOT_MODIFIED_DOC},
 )
 @optional_user
 @uuid_path("The showtime")
@@ -56,10 +64,18 @@ IDEMPOTENCY_KEY_HEADER = {
 @error_responses(404)
 async def get_seat_map(request: web.Request) -> web.Response:
     user = maybe_user(request)
-    body = await seat_map.seat_map_json(
-        request.app[POOL], request.app[SEAT_MAPS], path_uuid(request), user["id"] if user else None
-    )
-    return web.Response(body=body, content_type="application/json", charset="utf-8")
+    showtime_id = path_uuid(request)
+    cache = request.app[SEAT_MAPS]
+    if user is None:
+        answer = await seat_map.seat_map_answer(request.app[POOL], cache, showtime_id, None)
+        return representations.answer(request, answer)
+    # A map with held_by_me is the caller's own: never kept by a shared cache.
+    cache_control, vary = representations.PRIVATE_NO_CACHE, "Accept-Encoding, Authorization"
+    tag = cache.personal_tag(showtime_id, user["id"])
+    if tag is not None and representations.matches(request, (tag,)):
+        return representations.not_modified(f'W/"{tag}"', cache_control, vary)
+    answer = await seat_map.seat_map_answer(request.app[POOL], cache, showtime_id, user["id"])
+    return representations.answer(request, answer, cache_control, vary)
 
 
 @routes.post("/api/v1/showtimes/{id}/lock-seats")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from aiohttp import web
 from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
+from .. import representations
 from ..accounts.access import admin_only
 from ..api import (
     PageQuery,
@@ -16,8 +19,9 @@ from ..api import (
     uuid_path,
 )
 from ..context import POOL, SEAT_MAPS, SETTINGS
+from ..db import json_dumps
 from ..errors import NotFound
-from . import movies, posters, showtimes, theaters
+from . import listings, movies, posters, showtimes, theaters
 from .schemas import (
     GenreListSchema,
     MovieCreateRequest,
@@ -99,6 +103,7 @@ async def list_movies(request: web.Request) -> web.Response:
 @request_schema(MovieCreateRequest, required=True)
 @response_schema(MovieSchema, 201, description="The new movie")
 @error_responses(400, 401, 403, 413, 415, 422)
+@listings.announces_catalog_change
 async def create_movie(request: web.Request) -> web.Response:
     movie = await movies.create_movie(request.app[POOL], **request["data"])
     return json_response(movie, status=201)
@@ -125,6 +130,7 @@ async def get_movie(request: web.Request) -> web.Response:
 @request_schema(MovieUpdateRequest)
 @response_schema(MovieSchema, 200, description="The movie as it is now")
 @error_responses(400, 401, 403, 404, 409, 413, 415, 422)
+@listings.announces_catalog_change
 async def update_movie(request: web.Request) -> web.Response:
     movie = await movies.update_movie(
         request.app[POOL], request.app[SETTINGS], path_uuid(request), request["data"]
@@ -144,6 +150,7 @@ async def update_movie(request: web.Request) -> web.Response:
 @admin_only
 @uuid_path("The movie")
 @error_responses(401, 403, 404, 409)
+@listings.announces_catalog_change
 async def delete_movie(request: web.Request) -> web.Response:
     await movies.delete_movie(request.app[POOL], request.app[SETTINGS], path_uuid(request))
     return no_content()
@@ -199,6 +206,7 @@ async def list_movie_showtimes(request: web.Request) -> web.Response:
 @uuid_path("The movie")
 @response_schema(MovieSchema, 200, description="The movie with its new poster_url")
 @error_responses(400, 401, 403, 404, 413, 415, 422)
+@listings.announces_catalog_change
 async def upload_poster(request: web.Request) -> web.Response:
     movie_id = path_uuid(request)
     pool, settings = request.app[POOL], request.app[SETTINGS]
@@ -271,6 +279,7 @@ async def list_theaters(request: web.Request) -> web.Response:
 @request_schema(TheaterCreateRequest, required=True)
 @response_schema(TheaterSchema, 201, description="The new theater with its seats")
 @error_responses(400, 401, 403, 409, 413, 415, 422)
+@listings.announces_catalog_change
 async def create_theater(request: web.Request) -> web.Response:
     data = request["data"]
     theater = await theaters.create_theater(request.app[POOL], data["name"], data["rows"])
@@ -295,27 +304,37 @@ async def get_theater(request: web.Request) -> web.Response:
     summary="Showtimes, earliest first, each with its available seats",
     description="Filters combine: `date` (a day in CINEMA_TZ), `movie_id`, `theater_id`, "
     "`genre` (a name, any case). Cancelled showtimes are never listed; showtimes that have "
-    "ended only with `include_past=true`.",
+    "ended only with `include_past=true`. Conditional and compressed like the seat map: a weak "
+    "ETag, Cache-Control no-cache, 304 with no body to an If-None-Match naming the current "
+    "answer, br or gzip as Accept-Encoding allows.",
+    parameters=[representations.IF_NONE_MATCH_HEADER],
+    responses={304: representations.NOT_MODIFIED_DOC},
 )
 @querystring_schema(ShowtimeListQuery)
 @response_schema(ShowtimeListSchema, 200, description="One page of showtimes")
 @error_responses(422)
 async def list_showtimes(request: web.Request) -> web.Response:
     query = request["querystring"]
-    items, total = await showtimes.list_showtimes(
-        request.app[POOL],
-        request.app[SETTINGS],
-        showtimes.ShowtimeFilters(
-            day=query.get("date"),
-            movie_id=query.get("movie_id"),
-            theater_id=query.get("theater_id"),
-            genre=query.get("genre"),
-            include_past=query["include_past"],
-        ),
-        query["page"],
-        query["page_size"],
-    )
-    return json_response(page_of("showtimes", items, total, query["page"], query["page_size"]))
+
+    async def render() -> tuple[bytes, list[uuid.UUID]]:
+        items, total = await showtimes.list_showtimes(
+            request.app[POOL],
+            request.app[SETTINGS],
+            showtimes.ShowtimeFilters(
+                day=query.get("date"),
+                movie_id=query.get("movie_id"),
+                theater_id=query.get("theater_id"),
+                genre=query.get("genre"),
+                include_past=query["include_past"],
+            ),
+            query["page"],
+            query["page_size"],
+        )
+        page = page_of("showtimes", items, total, query["page"], query["page_size"])
+        return json_dumps(page), [uuid.UUID(str(item["id"])) for item in items]
+
+    key = ("showtimes", tuple(sorted((name, str(value)) for name, value in query.items())))
+    return representations.answer(request, await listings.listing_answer(request.app, key, render))
 
 
 @routes.post("/api/v1/showtimes")
@@ -331,6 +350,7 @@ async def list_showtimes(request: web.Request) -> web.Response:
 @request_schema(ShowtimeCreateRequest, required=True)
 @response_schema(ShowtimeSchema, 201, description="The new showtime")
 @error_responses(400, 401, 403, 404, 409, 413, 415, 422)
+@listings.announces_catalog_change
 async def create_showtime(request: web.Request) -> web.Response:
     showtime = await showtimes.create_showtime(
         request.app[POOL], request.app[SETTINGS], **request["data"]

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS, SWEEPER, USERS
+from ..context import DSN, HUB, LISTINGS, POOL, SEAT_MAPS, SETTINGS, SWEEPER, USERS
 from .hub import Hub
 from .listener import LISTENER, Listener
 from .routes import issue_ticket, watch_showtime
@@ -23,18 +23,23 @@ def setup(app: web.Application) -> None:
 async def _live_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     hub = Hub(
-        Snapshots(app[POOL]),
+        Snapshots(app[POOL], app.get(SEAT_MAPS)),
         queue_size=settings.ws_queue_size,
         max_viewers_per_address=settings.max_viewers_per_address,
         max_viewers=settings.max_viewers,
     )
     app[HUB] = hub
+    seat_maps, listings = app.get(SEAT_MAPS), app.get(LISTINGS)
+    if seat_maps is not None and listings is not None:
+        seat_maps.on_seats_changed.append(listings.seats_changed)
+        seat_maps.on_showtime_changed.append(listings.showtime_changed)
     listener = Listener(
         app[DSN],
         hub,
-        seat_maps=app.get(SEAT_MAPS),
+        seat_maps=seat_maps,
         users=app.get(USERS),
         sweeper=app.get(SWEEPER),
+        listings=listings,
     )
     app[LISTENER] = listener
     await listener.start()

@@ -3,8 +3,9 @@
 Every seat change queues a NOTIFY (triggers on seat_claims) that PostgreSQL delivers to every
 listening instance only when the transaction commits; a showtime's price, times or cancellation
 queue one on SHOWTIME_CHANNEL, and a cancellation one more on CANCELLATION_CHANNEL. They reach
-the hub's viewers, this instance's seat-map cache, and the sweeper (a new hold may expire before
-its planned wake).
+the hub's viewers, this instance's seat-map cache (and through it the listings of
+catalog/listings.py), and the sweeper (a new hold may expire before its planned wake). An
+admin's catalog change queues one on CATALOG_CHANNEL, which drops the listings.
 A change or deletion of a user queues one on USER_CHANNEL, which reaches the cache of users
 (accounts/user_cache.py). An admission at the door queues one on CHECKIN_CHANNEL, which reaches
 the showtime's viewers as a notice. Each cache serves entries with no query only while this connection is
@@ -36,6 +37,7 @@ from ..booking.changes import (
 from ..booking.seat_map import SeatMapCache
 from ..booking.sweeper import Sweeper
 from ..checkin.service import CHECKIN_CHANNEL
+from ..catalog.listings import CATALOG_CHANNEL, ListingCache
 from .hub import Hub
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,10 @@ class Listener:
         seat_maps: SeatMapCache | None = None,
         users: UserCache | None = None,
         sweeper: Sweeper | None = None,
+        listings: ListingCache | None = None,
     ) -> None:
         self.dsn = dsn
+        self.listings = listings
         self.hub = hub
         self.seat_maps = seat_maps
         self.users = users
@@ -123,8 +127,11 @@ class Listener:
             await conn.add_listener(CANCELLATION_CHANNEL, self._on_showtime_cancelled)
             await conn.add_listener(USER_CHANNEL, self._on_user_change)
             await conn.add_listener(CHECKIN_CHANNEL, self._on_checkin)
+            await conn.add_listener(CATALOG_CHANNEL, self._on_catalog_change)
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(True)
+            if self.listings is not None:
+                self.listings.set_listening(True)
             if self.users is not None:
                 self.users.set_listening(True)
             self.connections += 1
@@ -149,6 +156,8 @@ class Listener:
             self._conn = None
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(False)
+            if self.listings is not None:
+                self.listings.set_listening(False)
             if self.users is not None:
                 self.users.set_listening(False)
             if not conn.is_closed():
@@ -195,6 +204,10 @@ class Listener:
             log.warning("ignoring a malformed check-in notification: %r", payload)
             return
         self.hub.notice(showtime_id, {"type": "admissions", "showtime_id": showtime_id})
+
+    def _on_catalog_change(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        if self.listings is not None:
+            self.listings.everything_changed()
 
     def _on_user_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if self.users is None:

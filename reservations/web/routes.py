@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,10 +22,12 @@ import segno
 from aiohttp import web
 from aiohttp_apispec import docs
 
+from .. import representations
 from ..accounts.access import current_user, user_only
 from ..api import error_responses, path_uuid, uuid_path
 from ..booking import reservations as booking_reservations
 from ..booking import seat_map as booking_seat_map
+from ..catalog import listings
 from ..catalog import movies as catalog_movies
 from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
@@ -103,10 +106,10 @@ async def _all_pages(fetch: Callable[[int], Awaitable[tuple[list[dict], int]]]) 
 
 @routes.get("/", name="programme")
 @friendly_errors
-@aiohttp_jinja2.template("index.html")
-async def programme_page(request: web.Request) -> dict[str, Any] | web.Response:
-    pool, settings = request.app[POOL], request.app[SETTINGS]
-    zone: ZoneInfo = settings.cinema_tz
+async def programme_page(request: web.Request) -> web.Response:
+    """The programme of a day; kept as a finished, compressed page while it is right (see
+    catalog/listings.py), and answered 304 to its ETag."""
+    zone: ZoneInfo = request.app[SETTINGS].cinema_tz
     now = dt.datetime.now(dt.UTC)
     today = now.astimezone(zone).date()
     try:
@@ -115,6 +118,27 @@ async def programme_page(request: web.Request) -> dict[str, Any] | web.Response:
     except programme.BadProgrammeQuery as bad:
         return error_page(request, 400, "We could not read that", str(bad))
 
+    async def render() -> tuple[bytes, list[uuid.UUID]]:
+        context = await _programme(request, today, day, genre)
+        showtime_ids = [
+            uuid.UUID(showtime.id) for movie in context["movies"] for showtime in movie.showtimes
+        ]
+        return aiohttp_jinja2.render_string("index.html", request, context).encode(), showtime_ids
+
+    # "Today" and the days offered change at the cinema's midnight.
+    midnight = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+    until = time.monotonic() + (midnight - now).total_seconds()
+    answer = await listings.listing_answer(
+        request.app, ("programme", today, day, genre), render, "text/html", until
+    )
+    return representations.answer(request, answer)
+
+
+async def _programme(
+    request: web.Request, today: dt.date, day: dt.date, genre: str | None
+) -> dict[str, Any]:
+    pool, settings = request.app[POOL], request.app[SETTINGS]
+    now = dt.datetime.now(dt.UTC)
     genres = [row["name"] for row in await catalog_movies.list_genres(pool)]
     unknown_genre = genre is not None and genre.lower() not in {name.lower() for name in genres}
     movies: list[programme.ProgrammeMovie] = []

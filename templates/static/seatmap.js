@@ -16,6 +16,7 @@ const WARN_BEFORE_MS = 60_000;
 const EXPIRY_SLACK_MS = 2000; // a hold the service freed this close to its expiry expired
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 15_000;
+const POLL_MS = 3000; // while the live connection is down, the map is fetched this often
 const STATUS_WORDS = {
   available: "available",
   held: "held by someone else",
@@ -83,6 +84,8 @@ function startSeatMap(root) {
   let connectAttempt = 0; // the latest connect() call; an older one waiting for its ticket gives up
   let leaving = false;
   let ticker = null;
+  let pollTimer = null;
+  let mapEtag = null; // the ETag of the last seat map fetched: unchanged, it costs a bodyless 304
 
   // ---- rendering -------------------------------------------------------------------------
 
@@ -682,6 +685,7 @@ function startSeatMap(root) {
       return;
     }
     if (message.type === "snapshot") {
+      stopPolling();
       retryDelay = RETRY_FIRST_MS;
       setConnection("live", "Live: other people's choices appear as they happen.");
       applySnapshot(message);
@@ -728,7 +732,36 @@ function startSeatMap(root) {
     });
   }
 
+  // ---- the polling fallback: while the socket is down, the REST map, conditionally ---------
+
+  const socketLive = () => socket !== null && socket.readyState === WebSocket.OPEN;
+
+  function startPolling() {
+    if (pollTimer === null && !leaving) pollTimer = window.setTimeout(poll, POLL_MS);
+  }
+
+  function stopPolling() {
+    window.clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+
+  async function poll() {
+    pollTimer = null;
+    if (socketLive() || leaving) return;
+    const asked = Date.now();
+    const result = await api(`/api/v1/showtimes/${showtimeId}/seats`, {
+      headers: mapEtag ? { "If-None-Match": mapEtag } : {},
+    });
+    if (result.ok && result.data && !socketLive()) {
+      mapEtag = result.response.headers.get("ETag");
+      snapshotAskedAt = asked;
+      applySnapshot(result.data); // the same fields as a snapshot: version, seats, held_by_me
+    }
+    if (!socketLive()) startPolling(); // a 304 changes nothing
+  }
+
   function scheduleReconnect() {
+    startPolling();
     const delay = Math.round(retryDelay * (0.75 + Math.random() * 0.5));
     retryDelay = Math.min(retryDelay * 2, RETRY_MAX_MS);
     setConnection("offline", `Live updates lost; reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
