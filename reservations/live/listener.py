@@ -36,8 +36,8 @@ from ..booking.changes import (
 )
 from ..booking.seat_map import SeatMapCache
 from ..booking.sweeper import Sweeper
-from ..checkin.service import CHECKIN_CHANNEL
 from ..catalog.listings import CATALOG_CHANNEL, ListingCache
+from ..checkin.service import CHECKIN_CHANNEL
 from .hub import Hub
 
 log = logging.getLogger(__name__)
