@@ -441,6 +441,7 @@ async def test_reserve_held_seats(client, db, user):
         "movie",
         "theater",
         "is_cancellable",
+        "qr_payload",  # the signed code of the QR ticket (check-in)
     }
     assert reservation["user_id"] == str(user.id)
     assert reservation["showtime_id"] == str(hall.showtime_id)
