@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
 from marshmallow import Schema, fields
 
-from . import accounts, api_examples, booking, catalog, live, metrics, reports
+from . import accounts, api_examples, booking, catalog, live, mail, metrics, reports
 from . import web as web_pages
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
@@ -246,6 +246,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     accounts.setup(app)
     catalog.setup(app)
     booking.setup(app)
+    mail.setup(app)
     live.setup(app)
     reports.setup(app)
     web_pages.setup(app)

@@ -1,0 +1,56 @@
+"""Email: the transactional outbox, the sender in every process, the emails themselves and the
+admin API over the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ..context import DSN, METRICS, POOL, SETTINGS
+from .sender import Sender
+
+SENDER = web.AppKey("mail_sender", Sender)
+
+
+class _MailCollector(Collector):
+    """The sender's counters and the outbox backlog, read at scrape time."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        sender = self.app.get(SENDER)
+        if sender is None:
+            return
+        yield GaugeMetricFamily(
+            "emails_queued", "Emails waiting in the outbox (all instances).", value=sender.queued
+        )
+        yield GaugeMetricFamily(
+            "emails_oldest_queued_age_seconds",
+            "Age of the oldest email waiting in the outbox (0 without any).",
+            value=sender.oldest_queued_age,
+        )
+        for name, value, text in (
+            ("emails_sent", sender.sent, "Emails the SMTP server accepted from this process."),
+            ("emails_captured", sender.captured, "Emails kept without SMTP_URL by this process."),
+            ("emails_failed", sender.failed, "Emails this process marked failed for good."),
+            ("emails_retried", sender.retried, "Temporary failures queued again by this process."),
+        ):
+            yield CounterMetricFamily(name, text, value=value)
+
+
+async def _sender_context(app: web.Application) -> AsyncIterator[None]:
+    sender = Sender(app[POOL], app[DSN], app[SETTINGS])
+    app[SENDER] = sender
+    sender.start()
+    yield
+    await sender.stop()
+
+
+def setup(app: web.Application) -> None:
+    """The sender (started after the database pool, stopped before it closes) and its metrics."""
+    app[METRICS].registry.register(_MailCollector(app))
+    app.cleanup_ctx.append(_sender_context)
