@@ -68,6 +68,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
     environment.filters["money"] = lambda value: f"{Decimal(value):.2f}"
     return environment
@@ -252,6 +253,7 @@ class Renderer:
                     subtype="png",
                     cid=f"<{content_id}>",
                     filename=f"{content_id}.png",
+                    disposition="inline",
                 )
         for data, maintype, subtype, filename in attachments:
             message.add_attachment(
