@@ -65,7 +65,10 @@ async def only_message(smtp: SmtpServer, count: int = 1) -> EmailMessage:
 
 
 async def test_the_booking_confirmation_has_everything_a_moviegoer_needs(
-    mail_client: TestClient, db: asyncpg.Connection, admin: Account, user: Account,
+    mail_client: TestClient,
+    db: asyncpg.Connection,
+    admin: Account,
+    user: Account,
     smtp: SmtpServer,
 ) -> None:
     hall = await create_hall(db, rows=2, seats_per_row=4, price="9.50")
@@ -77,7 +80,8 @@ async def test_the_booking_confirmation_has_everything_a_moviegoer_needs(
     await db.execute(
         "UPDATE showtimes SET start_time = $2::timestamptz, end_time = $2::timestamptz + interval '2 hours',"
         " busy_until = $2::timestamptz + interval '2 hours 15 minutes' WHERE id = $1",
-        hall.showtime_id, start,
+        hall.showtime_id,
+        start,
     )
     reservation = await api.book(mail_client, user, hall.showtime_id, hall.ids("A1", "B2"))
     message = await only_message(smtp)
@@ -154,8 +158,11 @@ async def test_a_cancellation_says_which_booking_and_why(
 
 
 async def test_a_cancelled_showtime_tells_each_booker_once_with_all_their_bookings(
-    mail_client: TestClient, db: asyncpg.Connection, admin: Account,
-    make_account: Callable[..., Awaitable[Account]], smtp: SmtpServer,
+    mail_client: TestClient,
+    db: asyncpg.Connection,
+    admin: Account,
+    make_account: Callable[..., Awaitable[Account]],
+    smtp: SmtpServer,
 ) -> None:
     hall = await create_hall(db, rows=1, seats_per_row=6)
     ann, bob = await make_account(), await make_account()
@@ -168,9 +175,7 @@ async def test_a_cancelled_showtime_tells_each_booker_once_with_all_their_bookin
     )
     assert response.status == 204
     await eventually(lambda: len(smtp.messages) >= 5)
-    await eventually(
-        lambda: db.fetchval("SELECT count(*) = 5 FROM emails WHERE status = 'sent'")
-    )
+    await eventually(lambda: db.fetchval("SELECT count(*) = 5 FROM emails WHERE status = 'sent'"))
     cancelled = [m for m in smtp.messages if m["Subject"].startswith("Showing cancelled")]
     assert sorted(m["To"] for m in cancelled) == sorted([ann.email, bob.email])
     to_ann = next(m for m in cancelled if m["To"] == ann.email)
@@ -224,4 +229,3 @@ async def test_registering_sends_a_verification_link(
     assert message["To"] == "new@example.com"
     assert message["Subject"] == "Confirm your email address"
     link_in(message, "verify-email")
-

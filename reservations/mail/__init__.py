@@ -10,6 +10,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ..context import DSN, METRICS, POOL, SETTINGS
+from . import routes
+from .render import Renderer
 from .sender import Sender
 
 SENDER = web.AppKey("mail_sender", Sender)
@@ -51,6 +53,8 @@ async def _sender_context(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    """The sender (started after the database pool, stopped before it closes) and its metrics."""
+    """The admin routes, the sender (started after the database pool, stopped before it
+    closes) and its metrics."""
+    routes.setup(app, Renderer(app[SETTINGS]))
     app[METRICS].registry.register(_MailCollector(app))
     app.cleanup_ctx.append(_sender_context)
