@@ -24,6 +24,12 @@ PAGES = {
     ("POST", "/register"),
     ("GET", "/my/reservations"),
     ("GET", "/my/reservations/{id}/ticket"),
+    ("GET", "/forgot-password"),
+    ("POST", "/forgot-password"),
+    ("GET", "/reset-password"),
+    ("POST", "/reset-password"),
+    ("GET", "/verify-email"),
+    ("POST", "/verify-email"),
 }
 # The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
 CONSOLE_PREFIX = "/admin"

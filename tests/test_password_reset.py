@@ -262,3 +262,54 @@ async def test_holds_need_no_verified_address_by_default(
         headers = {"Authorization": f"Bearer {access}"}
 
     assert (await api.hold_seats(client, Caller, hall.showtime_id, hall.ids("A1"))).status == 201
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+async def test_the_forgot_and_reset_pages_change_a_password_without_script(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    await registered(client)
+    page = await client.get("/forgot-password")
+    assert page.status == 200 and 'action="/forgot-password"' in await page.text()
+    sent = await client.post("/forgot-password", data={"email": "ann@example.com"})
+    assert sent.status == 200
+    assert "we have sent it a link" in await sent.text()
+    unknown = await client.post("/forgot-password", data={"email": "nobody@example.com"})
+    assert (await unknown.text()).replace("nobody@", "ann@") == await sent.text()
+    token = await latest_token(db, "password_reset", "ann@example.com")
+
+    form = await client.get(f"/reset-password?token={token}")
+    assert f'value="{token}"' in await form.text()
+    assert form.headers["Cache-Control"] == "no-store"
+    differ = await client.post(
+        "/reset-password",
+        data={"token": token, "password": NEW_PASSWORD, "password_again": "something else"},
+    )
+    assert differ.status == 422 and "differ" in await differ.text()
+    done = await client.post(
+        "/reset-password",
+        data={"token": token, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
+    )
+    assert done.status == 200 and "Your password is changed" in await done.text()
+    assert (await api.login(client, password=NEW_PASSWORD)).status == 200
+    spent = await client.post(
+        "/reset-password",
+        data={"token": token, "password": NEW_PASSWORD, "password_again": NEW_PASSWORD},
+    )
+    assert spent.status == 422 and "was used already or has expired" in await spent.text()
+
+
+async def test_the_verify_page_confirms_an_address_with_one_press(
+    client: TestClient, db: asyncpg.Connection
+) -> None:
+    await api.register(client, email="new@example.com")
+    token = await latest_token(db, "verify_email", "new@example.com")
+    page = await client.get(f"/verify-email?token={token}")
+    assert page.status == 200 and f'value="{token}"' in await page.text()
+    # Opening the link spends nothing: a mail scanner that follows it verifies nothing.
+    assert await db.fetchval("SELECT email_verified_at FROM users") is None
+    done = await client.post("/verify-email", data={"token": token})
+    assert done.status == 200 and "new@example.com is confirmed" in await done.text()
+    assert await db.fetchval("SELECT email_verified_at IS NOT NULL FROM users")

@@ -8,9 +8,10 @@ templates/static/ through the REST API with the token they keep in localStorage.
 
 from aiohttp import web
 
-from . import admin, routes
+from . import account_pages, admin, routes
 
 
 def setup(app: web.Application) -> None:
     routes.setup(app)
     admin.setup(app)
+    account_pages.setup(app)
