@@ -4,6 +4,8 @@ and a failed one retried."""
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -128,3 +130,39 @@ async def test_a_failed_email_is_retried_by_an_admin_and_delivered(
     assert (await error_of(again, 409))["code"] == "email_not_failed"
     forbidden = await mail_client.post(f"{API}/{email_id}/retry", headers=user.headers)
     assert forbidden.status == 403
+
+
+async def test_the_console_lists_and_shows_emails_to_admins_only(
+    client: TestClient, db: asyncpg.Connection, admin: Account, user: Account
+) -> None:
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    reservation = await api.book(client, user, hall.showtime_id, hall.ids("A1"))
+    await api.register(client, email="newcomer@example.com")
+    await eventually(lambda: db.fetchval("SELECT bool_and(status = 'captured') FROM emails"))
+    shell = await client.get("/admin/emails")
+    assert shell.status == 200 and 'data-panel-url="/admin/panels/emails"' in await shell.text()
+    assert (await client.get("/admin/panels/emails", headers=user.headers)).status == 403
+
+    listing = await client.get("/admin/panels/emails?kind=booking_confirmed", headers=admin.headers)
+    text = await listing.text()
+    assert listing.status == 200 and user.email in text and "newcomer@" not in text
+    email_id = await db.fetchval("SELECT id FROM emails WHERE kind = 'booking_confirmed'")
+    assert f'href="/admin/emails/{email_id}"' in text
+
+    panel = await client.get(f"/admin/panels/emails/{email_id}", headers=admin.headers)
+    body = await panel.text()
+    assert reservation["ticket_code"] in body  # the plain-text part
+    preview = re.search(r'<iframe[^>]*sandbox src="([^"]+)"', body)
+    assert preview, body
+    url = html.unescape(preview.group(1))
+    shown = await client.get(url)
+    assert shown.status == 200
+    assert reservation["ticket_code"] in await shown.text()
+    policy = shown.headers["Content-Security-Policy"]
+    assert "sandbox" in policy and "script-src" not in policy and "default-src 'none'" in policy
+    assert shown.headers["X-Frame-Options"] == "SAMEORIGIN"
+    # Without the panel's signature (or with another email's) there is nothing to see.
+    assert (await client.get(f"/admin/email-previews/{email_id}")).status == 404
+    other = await db.fetchval("SELECT id FROM emails WHERE kind = 'verify_email'")
+    stolen = url.replace(str(email_id), str(other))
+    assert (await client.get(stolen)).status == 404

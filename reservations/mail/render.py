@@ -3,7 +3,7 @@ Jinja2 templates of templates/email/ into a plain-text part and an HTML part.
 
 A booking confirmation also carries its QR code (a PNG, inline: a `related` part that the HTML
 shows by Content-ID) and an .ics file for the calendar. The QR code says what the ticket page
-says (`ticket_qr_content`, reservations/web/routes.py), so the two never disagree.
+says (`ticket_qr_content`, reservations/booking/tickets.py), so the two never disagree.
 
 `Rendered.stored_html` is the HTML as the admin console shows it: the inline images as data:
 URLs, since no mail client is there to resolve `cid:`. Secrets (a reset or verification token)
@@ -28,11 +28,11 @@ import jinja2
 import segno
 
 from ..booking.reservations import reservation_view
+from ..booking.tickets import ticket_qr_content
 from ..catalog.posters import poster_url
 from ..db import QUERIES
 from ..paths import TEMPLATES_DIR
 from ..settings import Settings
-from ..web.routes import ticket_qr_content
 from . import calendar
 
 QR_CONTENT_ID = "ticket-qr"

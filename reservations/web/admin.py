@@ -43,6 +43,7 @@ SECTIONS = (
     ("movies", "Movies"),
     ("theaters", "Theaters"),
     ("reports", "Reports"),
+    ("emails", "Outbox"),  # reservations/web/admin_emails.py
 )
 
 

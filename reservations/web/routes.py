@@ -12,7 +12,7 @@ import functools
 import hashlib
 import io
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from ..accounts.access import current_user, user_only
 from ..api import error_responses, path_uuid, uuid_path
 from ..booking import reservations as booking_reservations
 from ..booking import seat_map as booking_seat_map
+from ..booking.tickets import ticket_qr_content
 from ..catalog import movies as catalog_movies
 from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
@@ -241,13 +242,6 @@ async def ticket_page(request: web.Request) -> dict[str, Any] | web.Response:
 
 
 # ---- the ticket's QR code -----------------------------------------------------------------
-
-
-def ticket_qr_content(reservation: Mapping[str, Any]) -> str:
-    """What a ticket's QR code says, for a reservation as the API answers it: the ticket code.
-    The ticket page, GET /reservations/{id}/ticket.svg and the booking email all draw this, so
-    a change here (a signed code for check-in) reaches all three."""
-    return str(reservation["ticket_code"])
 
 
 def ticket_svg(ticket_code: str) -> bytes:
