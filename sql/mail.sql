@@ -81,10 +81,6 @@ FROM emails WHERE status = 'queued';
 -- The user an email is for: the name to greet.
 SELECT first_name, last_name FROM users WHERE id = $1;
 
--- name: movie_poster_file
--- The poster file of movie $1 (NULL without one).
-SELECT poster_file FROM movies WHERE id = $1;
-
 -- name: showtime_for_email
 -- Showtime $1 with its movie and theater, for the showtime_cancelled email.
 SELECT st.id, st.start_time, st.end_time, m.id AS movie_id, m.title AS movie_title,
@@ -132,3 +128,12 @@ RETURNING id;
 -- name: forget_old_account_tokens
 -- Housekeeping: tokens expired more than a day ago.
 DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day';
+
+-- name: reservation_for_email
+-- Reservation $1 as the API answers it (reservation_rows), with its movie's poster file and the
+-- name of user $2 (NULL without one): all a booking or cancellation email says, in one query.
+SELECT d.*, m.poster_file, u.first_name AS greeting_first_name,
+       u.last_name AS greeting_last_name
+FROM reservation_rows(ARRAY[$1::uuid]) AS d
+JOIN movies m ON m.id = d.movie_id
+LEFT JOIN users u ON u.id = $2;

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import time
 import uuid
+from email.utils import parseaddr
 from typing import Any
 
 import asyncpg
@@ -61,6 +62,7 @@ class Sender:
         self.dsn = dsn
         self.settings = settings
         self.renderer = Renderer(settings)
+        self.envelope_sender = parseaddr(settings.mail_from)[1]
         host = self.renderer.host
         self.transports: list[Transport] = [
             make_transport(settings.smtp_url, settings.mail_timeout_seconds, host)
@@ -247,7 +249,9 @@ class Sender:
             return
         started = time.perf_counter()
         try:
-            delivered = await transport.deliver(rendered.message)
+            delivered = await transport.deliver(
+                self.envelope_sender, email.recipient, rendered.message
+            )
         except DeliveryFailed as failure:
             await self._failed(email, attempt - before, attempt, failure, rendered)
             return

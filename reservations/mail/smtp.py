@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import urllib.parse
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -64,7 +63,7 @@ class SmtpServer:
 class Transport:
     """How a sender hands a message on; one per concurrent delivery."""
 
-    async def deliver(self, message: EmailMessage) -> Delivered:
+    async def deliver(self, sender: str, recipient: str, message: bytes) -> Delivered:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -74,7 +73,7 @@ class Transport:
 class CaptureTransport(Transport):
     """No SMTP_URL: nothing leaves the process; the email is kept, read in the admin console."""
 
-    async def deliver(self, message: EmailMessage) -> Delivered:
+    async def deliver(self, sender: str, recipient: str, message: bytes) -> Delivered:
         return Delivered(captured=True)
 
 
@@ -114,10 +113,10 @@ class SmtpTransport(Transport):
         self._client = client
         return client
 
-    async def deliver(self, message: EmailMessage) -> Delivered:
+    async def deliver(self, sender: str, recipient: str, message: bytes) -> Delivered:
         client = await self._connected()
         try:
-            errors, _ = await client.send_message(message)
+            errors, _ = await client.sendmail(sender, [recipient], message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             await self._reset()
             codes = [refused.code for refused in exc.recipients]
