@@ -31,6 +31,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import psutil
 
 from reservations.accounts.tokens import issue_token
 from reservations.db import EmbeddedDatabase, migrate, with_database
@@ -181,6 +182,16 @@ async def booking_load(
     return booked
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU time used so far by these processes (those still running)."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def report(name: str, figures: dict[str, float], extra: str = "") -> None:
     met = "yes" if figures["per_second"] >= TARGET_PER_SECOND else "NO"
     print(
@@ -244,11 +255,21 @@ async def run(options: argparse.Namespace) -> int:
             f"serve --workers {options.workers}, {os.cpu_count()} cores",
             flush=True,
         )
+        serving = server.processes()
+        sinking = [psutil.Process(sink.pid)]
+        server_cpu, sink_cpu = cpu_seconds(serving), cpu_seconds(sinking)
         email_ids, committed = await queue_burst(
             conn, burst_showtime, users, burst_hall.seat_ids, options.emails
         )
         await wait_sent(conn, email_ids, within=300)
-        report("alone", await burst_figures(conn, email_ids, committed))
+        per_email = (cpu_seconds(serving) - server_cpu) / options.emails * 1000
+        sink_per_email = (cpu_seconds(sinking) - sink_cpu) / options.emails * 1000
+        report(
+            "alone",
+            await burst_figures(conn, email_ids, committed),
+            f"; CPU a email: server {per_email:.2f} ms, SMTP sink {sink_per_email:.2f} ms; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        )
 
         tokens = [issue_token(user, secret, 3600) for user in users]
         stop = asyncio.Event()
