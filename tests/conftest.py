@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from reservations.app import create_app
+from reservations.context import SWEEPER
 from reservations.db import (
     MIGRATIONS_DIR,
     EmbeddedDatabase,
@@ -154,13 +155,26 @@ async def client(
 
 
 @pytest.fixture
-async def quiet_client(
+def sweeperless_client(
     aiohttp_client: Callable[..., Awaitable[TestClient]],
     make_settings: Callable[..., Settings],
     database: str,
-) -> TestClient:
-    """A client whose own sweeper never runs during the test (it sweeps once an hour)."""
-    return await aiohttp_client(create_app(make_settings(sweep_interval_seconds=3600), database))
+) -> Callable[..., Awaitable[TestClient]]:
+    """A client of an app with these settings whose own sweeper is stopped: expiry is then the
+    requests' job alone (a running sweeper wakes at the earliest hold expiry)."""
+
+    async def make(**changes: Any) -> TestClient:
+        client = await aiohttp_client(create_app(make_settings(**changes), database))
+        await client.server.app[SWEEPER].stop()
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def quiet_client(sweeperless_client: Callable[..., Awaitable[TestClient]]) -> TestClient:
+    """A client whose own sweeper never runs during the test."""
+    return await sweeperless_client()
 
 
 @pytest.fixture
