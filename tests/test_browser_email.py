@@ -143,4 +143,18 @@ async def test_an_admin_reads_the_captured_email_in_the_console(
     await expect(qr).to_be_visible()
     assert await qr.evaluate("image => image.naturalWidth") >= 150
     await page.screenshot(path=str(ARTIFACTS / "console-email.png"), full_page=True)
+
+    # A failed email is sent again from its page.
+    failed = await db.fetchval(
+        "INSERT INTO emails (kind, recipient, payload, status, attempts, last_error)"
+        " VALUES ('verify_email', 'lost@example.com', '{\"token\": \"t\"}', 'failed', 8,"
+        " '421 4.7.0 try later') RETURNING id"
+    )
+    await page.goto(f"{base}/admin/emails/{failed}")
+    await expect(page.locator("[data-email-error]")).to_contain_text("421")
+    await page.get_by_role("button", name="Send again").click()
+    await expect(page.locator("[data-messages]")).to_have_text("The email is queued again.")
+    await eventually(
+        lambda: db.fetchval("SELECT status = 'captured' FROM emails WHERE id = $1", failed)
+    )
     await context.close()

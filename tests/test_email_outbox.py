@@ -255,3 +255,24 @@ async def test_cancelling_a_reservation_emails_its_booker(
     assert response.status == 200
     kinds = [row["kind"] for row in await db.fetch("SELECT kind FROM emails ORDER BY created_at")]
     assert kinds == ["booking_confirmed", "reservation_cancelled"]
+
+
+async def test_the_outbox_is_in_the_metrics(
+    client: TestClient, db: asyncpg.Connection, user: Account
+) -> None:
+    await book_once(client, db, user)
+    await eventually(lambda: _all_are(db, "captured"))
+
+    async def scraped() -> str:
+        text = await (await client.get("/metrics")).text()
+        return text if "emails_captured_total 1.0" in text else ""
+
+    text = await eventually(scraped)
+    for name in (
+        "emails_queued",
+        "emails_oldest_queued_age_seconds",
+        "emails_sent_total",
+        "emails_failed_total",
+        "emails_retried_total",
+    ):
+        assert f"\n{name} " in text, name

@@ -51,6 +51,9 @@ HOUSEKEEPING_EVERY_SECONDS = 60.0
 IDLE_CLOSE_SECONDS = 5.0  # SMTP connections unused this long are closed
 STOP_GRACE_SECONDS = 10.0
 RECONNECT_SECONDS = 5.0
+# After a wake, wait this long before claiming: the NOTIFYs of a burst of bookings (one each)
+# then cost one claim per process, not one each.
+WAKE_DEBOUNCE_SECONDS = 0.05
 
 
 class Sender:
@@ -179,6 +182,7 @@ class Sender:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                await asyncio.sleep(WAKE_DEBOUNCE_SECONDS)
 
     async def send_due(self) -> tuple[bool, bool]:
         """Send due emails until none is left or the pace stops us: (any sent, paced)."""
