@@ -12,6 +12,9 @@ to the last email's `sent_at`, with each email's latency (written -> sent) as p5
 same burst again while `--booking-clients` clients book pairs of seats over HTTP (hold, then
 reserve) as fast as they can, each booking writing its own email too; their bookings/s is
 printed beside it. Every email is a booking confirmation (QR code, .ics), the heaviest kind.
+
+Last, with the server stopped, what the outbox costs a booking: a hot showtime's hold and booking
+calls from 8 connections with the booking email's trigger and without it, in alternating blocks.
 """
 
 from __future__ import annotations
@@ -182,6 +185,72 @@ async def booking_load(
     return booked
 
 
+async def booking_rate(
+    pool: asyncpg.Pool,
+    users: list[uuid.UUID],
+    items: list[tuple[uuid.UUID, list[uuid.UUID]]],
+    clients: int,
+) -> float:
+    """Bookings/s of `clients` connections holding then booking these pairs, as the service's
+    two calls (hold_seats, book_held_seats), with no HTTP in between."""
+    pending = list(items)
+
+    async def client(index: int) -> None:
+        user = users[index % len(users)]
+        async with pool.acquire() as conn:
+            while pending:
+                showtime_id, seats = pending.pop()
+                await conn.fetchval(
+                    "SELECT hold_seats($1, $2, $3, 600, 1800, 10, 1000000, 0, 'off')",
+                    showtime_id,
+                    user,
+                    seats,
+                )
+                await conn.fetchval(
+                    "SELECT book_held_seats($1, $2, $3, $4, NULL, 'bench', NULL)",
+                    showtime_id,
+                    user,
+                    seats,
+                    [uuid.uuid4().hex[:14].upper()],
+                )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(index) for index in range(clients)))
+    return len(items) / (time.perf_counter() - started)
+
+
+async def trigger_cost(
+    conn: asyncpg.Connection, dsn: str, data: BenchData, users: list[uuid.UUID], rounds: int
+) -> None:
+    """The booking's extra insert: a hot showtime's bookings/s with the booking email's trigger
+    and without it, blocks alternating in one run (median of `rounds` each)."""
+    hall = await data.theater(20, 30)
+    pool = await asyncpg.create_pool(dsn, min_size=8, max_size=8)
+    rates: dict[str, list[float]] = {"with the email": [], "without": []}
+    try:
+        for _ in range(rounds):
+            for mode in rates:
+                action = "ENABLE" if mode == "with the email" else "DISABLE"
+                await conn.execute(
+                    f"ALTER TABLE reservations {action} TRIGGER reservations_email_booked"
+                )
+                (showtime,) = await data.showtimes(hall, 1)
+                items = [(showtime, pair) for pair in hall.pairs()]
+                rates[mode].append(await booking_rate(pool, users, items, 8))
+    finally:
+        await conn.execute("ALTER TABLE reservations ENABLE TRIGGER reservations_email_booked")
+        await pool.close()
+    with_email = statistics.median(rates["with the email"])
+    without = statistics.median(rates["without"])
+    print(
+        f"hot showtime, 8 connections, hold + book calls: {with_email:.0f} bookings/s with the "
+        f"booking's email, {without:.0f} without ({with_email / without:.2f}x; runs "
+        + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(*rates.values(), strict=True))
+        + ")",
+        flush=True,
+    )
+
+
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """User and system CPU time used so far by these processes (those still running)."""
     total = 0.0
@@ -291,6 +360,9 @@ async def run(options: argparse.Namespace) -> int:
             figures,
             f"; bookings during the run: {booked / load_seconds:.0f}/s",
         )
+        server.stop()
+        server = None
+        await trigger_cost(conn, dsn, data, users, options.rounds)
         await conn.close()
         return 0
     finally:
@@ -312,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emails", type=int, default=2000, help="emails in a burst")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--booking-clients", type=int, default=8)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="blocks of the trigger-cost comparison, each way"
+    )
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.sink:

@@ -16,7 +16,8 @@ CREATE TABLE emails (
                                                   'verify_email')),
     recipient       text NOT NULL CHECK (length(recipient) BETWEEN 3 AND 254),
     user_id         uuid REFERENCES users (id) ON DELETE SET NULL,
-    reservation_id  uuid REFERENCES reservations (id) ON DELETE SET NULL,
+    -- No foreign key: reservations are never deleted, and the check would cost every booking.
+    reservation_id  uuid,
     showtime_id     uuid,  -- of a showtime_cancelled email: one per booker and showtime
     payload         jsonb NOT NULL DEFAULT '{}',
     status          text NOT NULL DEFAULT 'queued'
@@ -47,10 +48,8 @@ CREATE INDEX emails_due_idx ON emails (next_attempt_at, created_at) WHERE status
 CREATE INDEX emails_claimed_idx ON emails (claimed_at) WHERE claimed_at IS NOT NULL;
 CREATE INDEX emails_sending_idx ON emails (sending_since) WHERE sending_since IS NOT NULL;
 CREATE INDEX emails_created_idx ON emails (created_at DESC);
-CREATE INDEX emails_recipient_idx ON emails (lower(recipient), created_at DESC);
 CREATE UNIQUE INDEX emails_showtime_cancelled_key ON emails (user_id, showtime_id)
     WHERE kind = 'showtime_cancelled';
-CREATE INDEX emails_reservation_idx ON emails (reservation_id) WHERE reservation_id IS NOT NULL;
 
 -- One row per delivery attempt; `outcome` NULL while it is under way.
 CREATE TABLE email_attempts (

@@ -311,10 +311,6 @@ CREATE INDEX emails_created_idx ON emails USING btree (created_at DESC);
 
 CREATE INDEX emails_due_idx ON emails USING btree (next_attempt_at, created_at) WHERE (status = 'queued'::text);
 
-CREATE INDEX emails_recipient_idx ON emails USING btree (lower(recipient), created_at DESC);
-
-CREATE INDEX emails_reservation_idx ON emails USING btree (reservation_id) WHERE (reservation_id IS NOT NULL);
-
 CREATE INDEX emails_sending_idx ON emails USING btree (sending_since) WHERE (sending_since IS NOT NULL);
 
 CREATE UNIQUE INDEX emails_showtime_cancelled_key ON emails USING btree (user_id, showtime_id) WHERE (kind = 'showtime_cancelled'::text);
@@ -362,9 +358,6 @@ ALTER TABLE ONLY account_tokens
 
 ALTER TABLE ONLY email_attempts
     ADD CONSTRAINT email_attempts_email_id_fkey FOREIGN KEY (email_id) REFERENCES emails(id) ON DELETE CASCADE;
-
-ALTER TABLE ONLY emails
-    ADD CONSTRAINT emails_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES reservations(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY emails
     ADD CONSTRAINT emails_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE SET NULL;
