@@ -15,8 +15,9 @@ CREATE TABLE emails (
                                                   'showtime_cancelled', 'password_reset',
                                                   'verify_email')),
     recipient       text NOT NULL CHECK (length(recipient) BETWEEN 3 AND 254),
-    user_id         uuid REFERENCES users (id) ON DELETE SET NULL,
-    -- No foreign key: reservations are never deleted, and the check would cost every booking.
+    -- No foreign keys: an email is a record of what was written to whom (its recipient kept
+    -- here), it must not block deleting a user, and each check would cost every booking.
+    user_id         uuid,
     reservation_id  uuid,
     showtime_id     uuid,  -- of a showtime_cancelled email: one per booker and showtime
     payload         jsonb NOT NULL DEFAULT '{}',

@@ -359,9 +359,6 @@ ALTER TABLE ONLY account_tokens
 ALTER TABLE ONLY email_attempts
     ADD CONSTRAINT email_attempts_email_id_fkey FOREIGN KEY (email_id) REFERENCES emails(id) ON DELETE CASCADE;
 
-ALTER TABLE ONLY emails
-    ADD CONSTRAINT emails_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE SET NULL;
-
 ALTER TABLE ONLY expired_holds
     ADD CONSTRAINT expired_holds_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id) ON DELETE CASCADE;
 
