@@ -3,16 +3,21 @@ admin API over the outbox."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..context import DSN, METRICS, POOL, SETTINGS
+from ..context import DSN, METRICS, SETTINGS
+from ..db import create_pool
 from . import routes
 from .render import Renderer
-from .sender import Sender
+from .sender import CONCURRENCY, Sender
+
+SENDER_CONNECTIONS = CONCURRENCY + 1  # one a delivery slot, and one to claim
 
 SENDER = web.AppKey("mail_sender", Sender)
 
@@ -45,11 +50,20 @@ class _MailCollector(Collector):
 
 
 async def _sender_context(app: web.Application) -> AsyncIterator[None]:
-    sender = Sender(app[POOL], app[DSN], app[SETTINGS])
+    """The sender gets a small pool of its own: it never takes a connection a request is
+    waiting for, and a request never waits behind a burst of emails."""
+    settings = app[SETTINGS]
+    sizes = dataclasses.replace(settings, db_pool_min_size=1, db_pool_max_size=SENDER_CONNECTIONS)
+    pool = await create_pool(app[DSN], sizes)
+    sender = Sender(pool, app[DSN], settings)
     app[SENDER] = sender
     sender.start()
     yield
     await sender.stop()
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except TimeoutError:
+        pool.terminate()
 
 
 def setup(app: web.Application) -> None:
