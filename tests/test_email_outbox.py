@@ -276,3 +276,25 @@ async def test_the_outbox_is_in_the_metrics(
         "emails_retried_total",
     ):
         assert f"\n{name} " in text, name
+
+
+def test_smtp_urls_are_read_as_documented() -> None:
+    from reservations.mail.smtp import SmtpServer as Server
+    from reservations.settings import SettingsError
+
+    starttls = Server.from_url("smtp://apikey:s%40cret@smtp.example.com")
+    assert (starttls.hostname, starttls.port, starttls.username, starttls.password) == (
+        "smtp.example.com",
+        587,
+        "apikey",
+        "s@cret",
+    )
+    assert not starttls.implicit_tls
+    implicit = Server.from_url("smtps://user:pw@mail.example.com")
+    assert implicit.implicit_tls and implicit.port == 465
+    relay = Server.from_url("smtp://127.0.0.1:2525")
+    assert (relay.port, relay.username, relay.password) == (2525, None, None)
+    for bad in ("http://host", "smtp://", "smtp://user:hunter2@host:99999"):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({"SMTP_URL": bad})
+        assert "hunter2" not in str(refused.value)  # a password is never echoed
