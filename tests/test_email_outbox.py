@@ -298,3 +298,27 @@ def test_smtp_urls_are_read_as_documented() -> None:
         with pytest.raises(SettingsError) as refused:
             Settings.from_env({"SMTP_URL": bad})
         assert "hunter2" not in str(refused.value)  # a password is never echoed
+
+
+async def test_sending_keeps_to_the_pace_across_senders(
+    database: str, settings: Settings, db: asyncpg.Connection
+) -> None:
+    paced = dataclasses.replace(settings, mail_max_per_second=5.0, mail_poll_seconds=0.2)
+    await queue_verification_emails(db, 15)
+    pools = [await create_pool(database, paced) for _ in range(2)]
+    senders = [Sender(pool, database, paced) for pool in pools]
+    try:
+        for sender in senders:
+            sender.start()
+        await eventually(lambda: _all_are(db, "captured"), within=20)
+    finally:
+        for sender in senders:
+            await sender.stop()
+        for pool in pools:
+            await pool.close()
+    claimed = sorted(row["claimed_at"] for row in await db.fetch("SELECT claimed_at FROM emails"))
+    # In any second at most five were taken, whichever sender took them.
+    for index, start in enumerate(claimed):
+        within = [moment for moment in claimed[index:] if (moment - start).total_seconds() < 1]
+        assert len(within) <= 5, (start, within)
+    assert (claimed[-1] - claimed[0]).total_seconds() >= 2.0
