@@ -30,12 +30,17 @@ def _check_password_length(value: str) -> None:
 def _password_field() -> fields.String:
     return fields.String(
         required=True,
-        # Characters never outnumber bytes: at least 8 characters are at least 8 bytes.
-        validate=validate.Length(
-            min=MIN_PASSWORD_BYTES,
-            max=MAX_PASSWORD_BYTES,
-            error=f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit).",
-        ),
+        validate=[
+            # Characters never outnumber bytes: at least 8 characters are at least 8 bytes.
+            validate.Length(
+                min=MIN_PASSWORD_BYTES,
+                error=f"Passwords need at least {MIN_PASSWORD_BYTES} bytes.",
+            ),
+            validate.Length(
+                max=MAX_PASSWORD_BYTES,
+                error=f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit).",
+            ),
+        ],
         metadata={"description": f"{MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes (UTF-8)"},
     )
 
