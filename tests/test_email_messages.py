@@ -244,3 +244,13 @@ async def test_registering_sends_a_verification_link(
     assert message["To"] == "new@example.com"
     assert message["Subject"] == "Confirm your email address"
     link_in(message, "verify-email")
+
+
+def test_a_seat_line_names_its_ticket_type_once_reservations_carry_one() -> None:
+    from reservations.mail.render import seat_kind
+
+    assert seat_kind({"seat_type": "premium"}) == "premium"
+    assert seat_kind({"seat_type": "regular", "ticket_type": "student"}) == "student"
+    assert seat_kind({"seat_type": "regular", "ticket_type": {"code": "s", "name": "Student"}}) == (
+        "Student"
+    )

@@ -61,6 +61,15 @@ class Rendered:
         return value
 
 
+def seat_kind(seat: dict[str, Any]) -> str:
+    """What a seat's line says beside its label: its ticket type once reservations carry one
+    (a name, or an object with a name), else its seat type."""
+    ticket_type = seat.get("ticket_type")
+    if isinstance(ticket_type, dict):
+        ticket_type = ticket_type.get("name") or ticket_type.get("code")
+    return str(ticket_type or seat.get("seat_type") or "")
+
+
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "email")),
@@ -72,6 +81,7 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,  # no stat() of every template for every email
     )
     environment.filters["money"] = lambda value: f"{Decimal(value):.2f}"
+    environment.filters["seat_kind"] = seat_kind
     return environment
 
 
