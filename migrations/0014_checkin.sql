@@ -1,4 +1,4 @@
--- depends: 0011_report_building_blocks
+-- depends: 0013_email
 -- Check-in at the door (issue 27): the usher role, and the admissions that let each seat of a
 -- reservation in exactly once. The function that writes them is admit_ticket in
 -- sql/code/07_checkin.sql.

@@ -97,6 +97,15 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
         422: ["validation_error", "password_too_long"],
     },
     ("POST", "/api/v1/auth/login"): {401: ["invalid_credentials"]},
+    ("POST", "/api/v1/auth/password-reset/confirm"): {
+        422: ["token_invalid", "validation_error"],
+    },
+    ("POST", "/api/v1/auth/verify-email"): {422: ["token_invalid", "validation_error"]},
+    ("POST", "/api/v1/admin/emails/{id}/retry"): {
+        404: ["email_not_found"],
+        409: ["email_not_failed"],
+    },
+    ("GET", "/api/v1/admin/emails/{id}"): {404: ["email_not_found"]},
     ("POST", "/api/v1/admin/users/{id}/promote"): {404: ["not_found"]},
     ("GET", "/api/v1/movies/{id}"): {404: ["movie_not_found"]},
     ("PUT", "/api/v1/movies/{id}"): {404: ["movie_not_found"], 409: ["conflict"]},
@@ -125,6 +134,7 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
     },
     ("DELETE", "/api/v1/showtimes/{id}"): {404: ["showtime_not_found"]},
     ("POST", "/api/v1/showtimes/{id}/lock-seats"): {
+        403: ["email_not_verified"],
         409: ["seat_unavailable", "showtime_started", "would_strand_seat"],
         422: ["too_many_seats", "unknown_seats", "validation_error"],
     },
@@ -132,6 +142,7 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
         422: ["unknown_seats", "validation_error"],
     },
     ("POST", "/api/v1/showtimes/{id}/best-available"): {
+        403: ["email_not_verified"],
         409: ["not_enough_seats", "showtime_started"],
         422: ["too_many_seats", "validation_error"],
     },

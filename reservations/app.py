@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
 from marshmallow import Schema, fields
 
-from . import accounts, api_examples, booking, catalog, checkin, live, metrics, reports
+from . import accounts, api_examples, booking, catalog, checkin, live, mail, metrics, reports
 from . import web as web_pages
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
@@ -238,6 +238,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     accounts.setup(app)
     catalog.setup(app)
     booking.setup(app)
+    mail.setup(app)
     live.setup(app)
     reports.setup(app)
     checkin.setup(app)

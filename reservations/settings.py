@@ -9,8 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -123,6 +125,49 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
     return tuple(networks)
 
 
+def _smtp_url(name: str, raw: str) -> str:
+    """smtp://[user:password@]host[:port] (STARTTLS when it has credentials) or smtps://...
+    (implicit TLS); reservations/mail/smtp.py reads it."""
+    parts = urllib.parse.urlsplit(raw.strip())
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingsError(
+            f"{name} must look like smtp://user:password@host:587 or smtps://host:465, "
+            "got a value of another form"  # the value may hold a password: not repeated
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise SettingsError(f"{name} has a port that is not a number from 0 to 65535") from None
+    return raw.strip()
+
+
+def _base_url(name: str, raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise SettingsError(f"{name} must be like https://tickets.example.com, got {raw!r}")
+    return url
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 def _currency(name: str, raw: str) -> str:
     code = raw.strip().upper()
     if len(code) != 3 or not code.isascii() or not code.isalpha():
@@ -177,6 +222,23 @@ class Settings:
     checkin_opens_minutes: int = 60  # the door opens this long before a showtime starts
     # Reverse proxies whose X-Forwarded-For is believed (reservations/proxies.py); none: ignored.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    # Email (reservations/mail/): without smtp_url emails are kept as `captured`.
+    smtp_url: str | None = field(default=None, repr=False)  # may carry a password
+    mail_from: str = "Cinema <tickets@localhost>"
+    public_base_url: str = "http://localhost:8080"
+    mail_retry_base_seconds: float = 30.0
+    mail_max_attempts: int = 8
+    mail_max_per_second: float = 10.0
+    mail_poll_seconds: float = 10.0
+    mail_timeout_seconds: float = 30.0
+    password_reset_ttl_seconds: int = 3600
+    password_reset_max_per_email: int = 3
+    password_reset_max_per_address: int = 20
+    password_reset_window_seconds: int = 3600
+    verify_email_ttl_seconds: int = 3 * 86400
+    verify_email_resend_max: int = 3
+    verify_email_resend_window_seconds: int = 3600
+    require_verified_email: bool = False
     # Threads hashing passwords in each process (not read from the environment): `serve` sets
     # it to the cores per worker, so that N workers hash on N threads, one a core; 0 means 2.
     hashing_threads: int = 0
@@ -239,6 +301,22 @@ class Settings:
         read("TRUSTED_PROXIES", _networks)
         read("TICKET_SIGNING_KEYS", _text)
         read("CHECKIN_OPENS_MINUTES", _non_negative_int)
+        read("SMTP_URL", _smtp_url)
+        read("MAIL_FROM", _text)
+        read("PUBLIC_BASE_URL", _base_url)
+        read("MAIL_RETRY_BASE_SECONDS", _positive_float)
+        read("MAIL_MAX_ATTEMPTS", _positive_int)
+        read("MAIL_MAX_PER_SECOND", _positive_float)
+        read("MAIL_POLL_SECONDS", _positive_float)
+        read("MAIL_TIMEOUT_SECONDS", _positive_float)
+        read("PASSWORD_RESET_TTL_SECONDS", _positive_int)
+        read("PASSWORD_RESET_MAX_PER_EMAIL", _positive_int)
+        read("PASSWORD_RESET_MAX_PER_ADDRESS", _positive_int)
+        read("PASSWORD_RESET_WINDOW_SECONDS", _positive_int)
+        read("VERIFY_EMAIL_TTL_SECONDS", _positive_int)
+        read("VERIFY_EMAIL_RESEND_MAX", _positive_int)
+        read("VERIFY_EMAIL_RESEND_WINDOW_SECONDS", _positive_int)
+        read("REQUIRE_VERIFIED_EMAIL", _boolean)
 
         if "poster_dir" not in values and "data_dir" in values:
             values["poster_dir"] = Path(str(values["data_dir"])) / "posters"
@@ -256,6 +334,8 @@ class Settings:
         for name, window in (
             ("LOGIN_WINDOW_SECONDS", self.login_window_seconds),
             ("REGISTER_WINDOW_SECONDS", self.register_window_seconds),
+            ("PASSWORD_RESET_WINDOW_SECONDS", self.password_reset_window_seconds),
+            ("VERIFY_EMAIL_RESEND_WINDOW_SECONDS", self.verify_email_resend_window_seconds),
         ):
             if window > MAX_RATE_WINDOW_SECONDS:
                 raise SettingsError(f"{name} must be at most {MAX_RATE_WINDOW_SECONDS} (a day)")
@@ -265,6 +345,11 @@ class Settings:
         ):
             if ceiling < self.login_max_failures:
                 raise SettingsError(f"{name} must be at least LOGIN_MAX_FAILURES")
+        if "@" not in parseaddr(self.mail_from)[1] or "\n" in self.mail_from:
+            raise SettingsError(
+                f"MAIL_FROM must be an address like Cinema <tickets@example.com>, "
+                f"got {self.mail_from!r}"
+            )
         if self.jwt_secret:
             check_jwt_secret(self.jwt_secret)
         elif not self.embedded:

@@ -6,23 +6,27 @@
 INSERT INTO users (email, password_hash, first_name, last_name, role)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (lower(email)) DO NOTHING
-RETURNING id, email, first_name, last_name, role, created_at;
+RETURNING id, email, first_name, last_name, role, created_at,
+          email_verified_at IS NOT NULL AS email_verified;
 
 -- name: find_user_by_email
 -- The user with this email, compared case-insensitively; $1 email.
-SELECT id, email, password_hash, first_name, last_name, role, created_at, token_generation
+SELECT id, email, password_hash, first_name, last_name, role, created_at, token_generation,
+       email_verified_at IS NOT NULL AS email_verified
 FROM users WHERE lower(email) = lower($1);
 
 -- name: find_user_by_id
 -- The user as the database says now; what instances cache of a user (accounts/user_cache.py),
 -- which the users trigger of sql/code/01_announcements.sql announces a change of.
-SELECT id, email, first_name, last_name, role, created_at, token_generation
+SELECT id, email, first_name, last_name, role, created_at, token_generation,
+       email_verified_at IS NOT NULL AS email_verified
 FROM users WHERE id = $1;
 
 -- name: set_user_role
 -- $1 user id, $2 role.
 UPDATE users SET role = $2 WHERE id = $1
-RETURNING id, email, first_name, last_name, role, created_at;
+RETURNING id, email, first_name, last_name, role, created_at,
+          email_verified_at IS NOT NULL AS email_verified;
 
 -- name: user_page
 -- Users whose email contains $1 (any case; NULL: all) and whose role is $2 (NULL: any), by
@@ -54,6 +58,7 @@ SET role = 'admin',
     password_hash = EXCLUDED.password_hash,
     token_generation = users.token_generation + 1
 RETURNING id, email, first_name, last_name, role, created_at,
+          email_verified_at IS NOT NULL AS email_verified,
           (xmax <> 0) AS existed, (SELECT role FROM previous) AS previous_role;
 
 -- name: open_rate_limit_keys

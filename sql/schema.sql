@@ -14,6 +14,19 @@ CREATE TYPE seat_change_showtime AS (
 	alone boolean
 );
 
+CREATE TABLE account_tokens (
+    token_hash bytea NOT NULL,
+    purpose text NOT NULL,
+    user_id uuid,
+    email text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT account_tokens_email_check CHECK ((length(email) <= 254)),
+    CONSTRAINT account_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['password_reset'::text, 'verify_email'::text]))),
+    CONSTRAINT account_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
 CREATE TABLE admissions (
     checkin_id uuid NOT NULL,
     reservation_id uuid NOT NULL,
@@ -34,6 +47,48 @@ CREATE TABLE checkins (
     undone_by uuid,
     CONSTRAINT checkins_device_check CHECK ((length(device) <= 100)),
     CONSTRAINT checkins_nonce_check CHECK (((length(nonce) >= 1) AND (length(nonce) <= 100)))
+);
+
+CREATE TABLE email_attempts (
+    email_id uuid NOT NULL,
+    attempt integer NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    outcome text,
+    smtp_code integer,
+    error text,
+    CONSTRAINT email_attempts_attempt_check CHECK ((attempt >= 1)),
+    CONSTRAINT email_attempts_outcome_check CHECK ((outcome = ANY (ARRAY['sent'::text, 'captured'::text, 'temporary_failure'::text, 'permanent_failure'::text, 'unknown'::text])))
+);
+
+CREATE TABLE emails (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    kind text NOT NULL,
+    recipient text NOT NULL,
+    user_id uuid,
+    reservation_id uuid,
+    showtime_id uuid,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    attempts_before_retry integer DEFAULT 0 NOT NULL,
+    last_error text,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    claimed_at timestamp with time zone,
+    claimed_until timestamp with time zone,
+    claim_token uuid,
+    sending_since timestamp with time zone,
+    subject text,
+    text_body text,
+    html_body text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    CONSTRAINT emails_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT emails_check CHECK (((status = ANY (ARRAY['sent'::text, 'captured'::text])) = (sent_at IS NOT NULL))),
+    CONSTRAINT emails_check1 CHECK (((sending_since IS NULL) OR (status = 'queued'::text))),
+    CONSTRAINT emails_kind_check CHECK ((kind = ANY (ARRAY['booking_confirmed'::text, 'reservation_cancelled'::text, 'showtime_cancelled'::text, 'password_reset'::text, 'verify_email'::text]))),
+    CONSTRAINT emails_recipient_check CHECK (((length(recipient) >= 3) AND (length(recipient) <= 254))),
+    CONSTRAINT emails_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'sent'::text, 'failed'::text, 'captured'::text])))
 );
 
 CREATE TABLE expired_holds (
@@ -189,11 +244,15 @@ CREATE TABLE users (
     role text DEFAULT 'user'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     token_generation integer DEFAULT 0 NOT NULL,
+    email_verified_at timestamp with time zone,
     CONSTRAINT users_email_check CHECK (((length(email) >= 3) AND (length(email) <= 254))),
     CONSTRAINT users_first_name_check CHECK ((length(first_name) <= 100)),
     CONSTRAINT users_last_name_check CHECK ((length(last_name) <= 100)),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['user'::text, 'usher'::text, 'admin'::text])))
 );
+
+ALTER TABLE ONLY account_tokens
+    ADD CONSTRAINT account_tokens_pkey PRIMARY KEY (token_hash);
 
 ALTER TABLE ONLY admissions
     ADD CONSTRAINT admissions_pkey PRIMARY KEY (checkin_id, seat_id);
@@ -203,6 +262,12 @@ ALTER TABLE ONLY checkins
 
 ALTER TABLE ONLY checkins
     ADD CONSTRAINT checkins_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY email_attempts
+    ADD CONSTRAINT email_attempts_pkey PRIMARY KEY (email_id, attempt);
+
+ALTER TABLE ONLY emails
+    ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY expired_holds
     ADD CONSTRAINT expired_holds_pkey PRIMARY KEY (showtime_id, user_id);
@@ -267,11 +332,25 @@ ALTER TABLE ONLY theaters
 ALTER TABLE ONLY users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+CREATE INDEX account_tokens_expires_idx ON account_tokens USING btree (expires_at);
+
+CREATE INDEX account_tokens_user_idx ON account_tokens USING btree (user_id, purpose) WHERE (used_at IS NULL);
+
 CREATE UNIQUE INDEX admissions_once ON admissions USING btree (reservation_id, seat_id) WHERE (undone_at IS NULL);
 
 CREATE INDEX checkins_reservation_idx ON checkins USING btree (reservation_id);
 
 CREATE INDEX checkins_showtime_idx ON checkins USING btree (showtime_id, admitted_at);
+
+CREATE INDEX emails_claimed_idx ON emails USING btree (claimed_at) WHERE (claimed_at IS NOT NULL);
+
+CREATE INDEX emails_created_idx ON emails USING btree (created_at DESC);
+
+CREATE INDEX emails_due_idx ON emails USING btree (next_attempt_at, created_at) WHERE (status = 'queued'::text);
+
+CREATE INDEX emails_sending_idx ON emails USING btree (sending_since) WHERE (sending_since IS NOT NULL);
+
+CREATE UNIQUE INDEX emails_showtime_cancelled_key ON emails USING btree (user_id, showtime_id) WHERE (kind = 'showtime_cancelled'::text);
 
 CREATE INDEX expired_holds_expired_idx ON expired_holds USING btree (expired_at);
 
@@ -311,6 +390,9 @@ CREATE UNIQUE INDEX theaters_name_key ON theaters USING btree (lower(name));
 
 CREATE UNIQUE INDEX users_email_key ON users USING btree (lower(email));
 
+ALTER TABLE ONLY account_tokens
+    ADD CONSTRAINT account_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY admissions
     ADD CONSTRAINT admissions_checkin_id_fkey FOREIGN KEY (checkin_id) REFERENCES checkins(id) ON DELETE CASCADE;
 
@@ -328,6 +410,9 @@ ALTER TABLE ONLY checkins
 
 ALTER TABLE ONLY checkins
     ADD CONSTRAINT checkins_undone_by_fkey FOREIGN KEY (undone_by) REFERENCES users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY email_attempts
+    ADD CONSTRAINT email_attempts_email_id_fkey FOREIGN KEY (email_id) REFERENCES emails(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY expired_holds
     ADD CONSTRAINT expired_holds_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id) ON DELETE CASCADE;

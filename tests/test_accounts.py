@@ -21,7 +21,15 @@ async def test_register_then_login_then_me(client):
     user = await response.json()
     assert user["email"] == "ann@example.com"
     assert user["role"] == "user"
-    assert set(user) == {"id", "email", "first_name", "last_name", "role", "created_at"}
+    assert set(user) == {
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "email_verified",
+        "created_at",
+    }
     assert user["created_at"].endswith("+00:00")
 
     response = await login(client)

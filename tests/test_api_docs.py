@@ -26,6 +26,12 @@ PAGES = {
     ("GET", "/my/reservations/{id}/ticket"),
     ("GET", "/scan"),
     ("GET", "/scan-sw.js"),  # the page's service worker
+    ("GET", "/forgot-password"),
+    ("POST", "/forgot-password"),
+    ("GET", "/reset-password"),
+    ("POST", "/reset-password"),
+    ("GET", "/verify-email"),
+    ("POST", "/verify-email"),
 }
 # The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
 CONSOLE_PREFIX = "/admin"

@@ -7,16 +7,20 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 
 from ..api import error_responses, json_response, page_of, path_uuid, uuid_path
 from ..context import PASSWORDS, POOL, SETTINGS, USERS
-from . import service
+from . import email_tokens, service
 from .access import admin_only, current_user, user_only
 from .schemas import (
+    AcceptedSchema,
     LoginRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RegisterRequest,
     RoleRequest,
     TokenSchema,
     UserListQuery,
     UserPageSchema,
     UserSchema,
+    VerifyEmailRequest,
 )
 
 routes = web.RouteTableDef()
@@ -113,6 +117,84 @@ async def list_users(request: web.Request) -> web.Response:
         request.app[POOL], query.get("q"), query.get("role"), query["page"], query["page_size"]
     )
     return json_response(page_of("users", users, total, query["page"], query["page_size"]))
+
+
+@routes.post("/api/v1/auth/password-reset")
+@docs(
+    tags=["auth"],
+    summary="Email a link to choose a new password",
+    description="Answers 202 `{}` whatever the email, with the same body and about the same "
+    "time, so it tells nobody whether an account exists; when one does, it gets a link valid "
+    "for PASSWORD_RESET_TTL_SECONDS (default 3600) that works once. Rate limited per email "
+    "(PASSWORD_RESET_MAX_PER_EMAIL) and per client address (PASSWORD_RESET_MAX_PER_ADDRESS) "
+    "in PASSWORD_RESET_WINDOW_SECONDS: 429 rate_limited.",
+)
+@request_schema(PasswordResetRequest, required=True)
+@response_schema(AcceptedSchema, 202, description="Taken; an email follows if the account exists")
+@error_responses(400, 413, 415, 422, 429)
+async def password_reset(request: web.Request) -> web.Response:
+    await email_tokens.request_password_reset(
+        request.app[POOL], request.app[SETTINGS], request["data"]["email"], request.remote
+    )
+    return json_response({}, status=202)
+
+
+@routes.post("/api/v1/auth/password-reset/confirm")
+@docs(
+    tags=["auth"],
+    summary="Choose a new password with the token of a reset email",
+    description="The token works once and only until it expires. Setting the password spends "
+    "every other reset token of the account and revokes every access token issued before "
+    "(log in again). 422 token_invalid for a token that is unknown, used or expired.",
+)
+@request_schema(PasswordResetConfirm, required=True)
+@response_schema(UserSchema, 200, description="The account, with its new password")
+@error_responses(400, 413, 415, 422)
+async def password_reset_confirm(request: web.Request) -> web.Response:
+    data = request["data"]
+    user = await email_tokens.reset_password(
+        request.app[POOL],
+        request.app[PASSWORDS],
+        request.app[USERS],
+        data["token"],
+        data["password"],
+    )
+    return json_response(service.user_view(user))
+
+
+@routes.post("/api/v1/auth/verify-email")
+@docs(
+    tags=["auth"],
+    summary="Confirm an email address with the token of a verification email",
+    description="Registration emails a link; following it proves the address. 422 "
+    "token_invalid for a token that is unknown, used or expired, or when the account's "
+    "address changed since.",
+)
+@request_schema(VerifyEmailRequest, required=True)
+@response_schema(UserSchema, 200, description="The account, with email_verified true")
+@error_responses(400, 413, 415, 422)
+async def verify_email(request: web.Request) -> web.Response:
+    user = await email_tokens.verify_email(
+        request.app[POOL], request.app[USERS], request["data"]["token"]
+    )
+    return json_response(service.user_view(user))
+
+
+@routes.post("/api/v1/auth/verify-email/resend")
+@docs(
+    tags=["auth"],
+    summary="Email the caller a new verification link",
+    description="202 `{}`; nothing is sent when the address is verified already. At most "
+    "VERIFY_EMAIL_RESEND_MAX per VERIFY_EMAIL_RESEND_WINDOW_SECONDS: 429 rate_limited.",
+)
+@user_only
+@response_schema(AcceptedSchema, 202, description="Taken; the email follows")
+@error_responses(401, 429)
+async def verify_email_resend(request: web.Request) -> web.Response:
+    await email_tokens.resend_verification(
+        request.app[POOL], request.app[SETTINGS], current_user(request)
+    )
+    return json_response({}, status=202)
 
 
 def setup(app: web.Application) -> None:

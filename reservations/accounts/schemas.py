@@ -17,6 +17,35 @@ class _TrimmedEmail(RequestSchema):
         return data
 
 
+def _check_password_length(value: str) -> None:
+    size = len(value.encode())
+    if size < MIN_PASSWORD_BYTES:
+        raise ValidationError(f"Passwords need at least {MIN_PASSWORD_BYTES} bytes.")
+    if size > MAX_PASSWORD_BYTES:
+        raise ValidationError(
+            f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit); "
+            f"this one has {size}."
+        )
+
+
+def _password_field() -> fields.String:
+    return fields.String(
+        required=True,
+        validate=[
+            # Characters never outnumber bytes: at least 8 characters are at least 8 bytes.
+            validate.Length(
+                min=MIN_PASSWORD_BYTES,
+                error=f"Passwords need at least {MIN_PASSWORD_BYTES} bytes.",
+            ),
+            validate.Length(
+                max=MAX_PASSWORD_BYTES,
+                error=f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit).",
+            ),
+        ],
+        metadata={"description": f"{MIN_PASSWORD_BYTES} to {MAX_PASSWORD_BYTES} bytes (UTF-8)"},
+    )
+
+
 class RegisterRequest(_TrimmedEmail):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(
@@ -62,6 +91,10 @@ class UserSchema(Schema):
         validate=validate.OneOf(ROLES),
         metadata={"description": "user; usher (checks tickets in at the door); admin"},
     )
+    email_verified = fields.Boolean(
+        required=True,
+        metadata={"description": "The owner followed the link of a verification (or reset) email"},
+    )
     created_at = fields.DateTime(required=True)
 
 
@@ -79,6 +112,39 @@ class UserListQuery(PageQuery):
 
 class UserPageSchema(PageFields):
     users = fields.List(fields.Nested(UserSchema), required=True)
+
+
+class PasswordResetRequest(_TrimmedEmail):
+    email = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"pattern": NOT_BLANK_PATTERN, "example": "ann@example.com"},
+    )
+
+
+class PasswordResetConfirm(RequestSchema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The token of the link in the reset email"},
+    )
+    password = _password_field()
+
+    @validates("password")
+    def password_length(self, value: str, **kwargs: object) -> None:
+        _check_password_length(value)
+
+
+class VerifyEmailRequest(RequestSchema):
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "The token of the link in the verification email"},
+    )
+
+
+class AcceptedSchema(Schema):
+    """An empty object: the request is taken; what follows arrives by email."""
 
 
 class TokenSchema(Schema):

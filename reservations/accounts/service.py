@@ -11,12 +11,13 @@ from ..addresses import client_network
 from ..db import QUERIES
 from ..errors import ApiError, Conflict, NotFound, Unauthorized
 from ..settings import Settings
+from .email_tokens import queue_verification
 from .limits import Limit, count_attempt, refund
 from .passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from .tokens import issue_token
 from .user_cache import UserCache
 
-USER_FIELDS = ("id", "email", "first_name", "last_name", "role", "created_at")
+USER_FIELDS = ("id", "email", "first_name", "last_name", "role", "email_verified", "created_at")
 
 
 class EmailTaken(Conflict):
@@ -62,10 +63,13 @@ async def register(
             "Too many accounts registered from this network; try again later.",
         )
     password_hash = await hasher.hash(password)
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             QUERIES.insert_user, email, password_hash, first_name, last_name, "user"
         )
+        if row is not None and settings is not None:
+            # The link to verify the address, in the transaction that made the account.
+            await queue_verification(conn, settings, row["id"])
     if row is None:
         raise EmailTaken(details={"email": email})
     return user_view(row)

@@ -9,6 +9,7 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 
 from .. import representations
 from ..accounts.access import current_user, maybe_user, optional_user, user_only
+from ..accounts.email_tokens import require_verified_email
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
 from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS, TICKET_SIGNER
 from . import holds, reservations, seat_map
@@ -88,14 +89,16 @@ async def get_seat_map(request: web.Request) -> web.Response:
     "seats it strands in stranded_seat_ids; under enforce such a request is refused. Errors: "
     "409 seat_unavailable (details.unavailable_seat_ids), 409 would_strand_seat "
     "(details.stranded_seat_ids), 409 showtime_started, 422 unknown_seats (details.seat_ids: "
-    "not in this showtime's theater), 422 too_many_seats.",
+    "not in this showtime's theater), 422 too_many_seats, 403 email_not_verified (with "
+    "REQUIRE_VERIFIED_EMAIL=true, for a user whose address is not verified).",
 )
 @user_only
 @uuid_path("The showtime")
 @request_schema(LockSeatsRequest, required=True)
 @response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
-@error_responses(400, 401, 404, 409, 413, 415, 422)
+@error_responses(400, 401, 403, 404, 409, 413, 415, 422)
 async def lock_seats(request: web.Request) -> web.Response:
+    require_verified_email(request.app[SETTINGS], current_user(request))
     hold, added = await holds.hold_seats(
         request.app[POOL],
         request.app[SETTINGS],
@@ -120,14 +123,15 @@ async def lock_seats(request: web.Request) -> web.Response:
     "leaving a single empty seat stranded. Two people asking at once get different seats. "
     "Filters: seat_type, accessible. Errors: 409 not_enough_seats (details.requested_count, "
     "details.available_count: free seats matching the filter), 409 showtime_started, 422 "
-    "too_many_seats.",
+    "too_many_seats, 403 email_not_verified (REQUIRE_VERIFIED_EMAIL).",
 )
 @user_only
 @uuid_path("The showtime")
 @request_schema(BestAvailableRequest, required=True)
 @response_schema(HoldSchema, 201, description="The caller's hold, with every seat in it")
-@error_responses(400, 401, 404, 409, 413, 415, 422)
+@error_responses(400, 401, 403, 404, 409, 413, 415, 422)
 async def best_available(request: web.Request) -> web.Response:
+    require_verified_email(request.app[SETTINGS], current_user(request))
     data = request["data"]
     hold, added = await holds.hold_best_seats(
         request.app[POOL],

@@ -8,9 +8,11 @@ templates/static/ through the REST API with the token they keep in localStorage.
 
 from aiohttp import web
 
-from . import admin, routes
+from . import account_pages, admin, admin_emails, routes
 
 
 def setup(app: web.Application) -> None:
     routes.setup(app)
     admin.setup(app)
+    admin_emails.setup(app)
+    account_pages.setup(app)

@@ -46,6 +46,7 @@ SECTIONS = (
     ("theaters", "Theaters"),
     ("reports", "Reports"),
     ("users", "Users"),
+    ("emails", "Outbox"),  # reservations/web/admin_emails.py
 )
 
 

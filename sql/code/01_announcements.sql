@@ -170,6 +170,7 @@ FOR EACH ROW WHEN (
     OR OLD.first_name IS DISTINCT FROM NEW.first_name
     OR OLD.last_name IS DISTINCT FROM NEW.last_name
     OR OLD.created_at IS DISTINCT FROM NEW.created_at
+    OR OLD.email_verified_at IS DISTINCT FROM NEW.email_verified_at
     OR OLD.id IS DISTINCT FROM NEW.id
 )
 EXECUTE FUNCTION user_changed();

@@ -1,0 +1,165 @@
+"""Delivering one rendered message: through SMTP (aiosmtplib), or kept as `captured`.
+
+`SMTP_URL` says how: `smtp://user:password@host:587` (STARTTLS, required, then login),
+`smtps://user:password@host:465` (TLS from the first byte), or `smtp://host:25` without
+credentials (a local relay: plain, no login). One connection is kept open between messages and
+opened again after an error or when the server closed it.
+
+Every failure is sorted into temporary (try again later: a 4xx answer, a refused or dropped
+connection, a timeout, and a refused login, which is the configuration's fault and not the
+email's) or permanent (a 5xx answer to the sender, the recipient or the message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import urllib.parse
+from dataclasses import dataclass
+
+import aiosmtplib
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The server accepted the message (or, without SMTP, it was captured)."""
+
+    captured: bool = False
+
+
+class DeliveryFailed(Exception):
+    """The server did not take the message; `temporary` says whether to try again."""
+
+    def __init__(self, message: str, temporary: bool, code: int | None = None) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    implicit_tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        parts = urllib.parse.urlsplit(url)
+        implicit_tls = parts.scheme == "smtps"
+        username = urllib.parse.unquote(parts.username) if parts.username else None
+        password = urllib.parse.unquote(parts.password) if parts.password else None
+        default_port = 465 if implicit_tls else (587 if username else 25)
+        return cls(
+            parts.hostname or "localhost",
+            parts.port or default_port,
+            username,
+            password,
+            implicit_tls,
+        )
+
+
+class Transport:
+    """How a sender hands a message on; one per concurrent delivery."""
+
+    async def deliver(self, sender: str, recipient: str, message: bytes) -> Delivered:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Let go of any connection (idle, or the sender stopping)."""
+
+
+class CaptureTransport(Transport):
+    """No SMTP_URL: nothing leaves the process; the email is kept, read in the admin console."""
+
+    async def deliver(self, sender: str, recipient: str, message: bytes) -> Delivered:
+        return Delivered(captured=True)
+
+
+class SmtpTransport(Transport):
+    def __init__(self, server: SmtpServer, timeout: float, local_hostname: str) -> None:
+        self.server = server
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        client = self._client
+        if client is not None and client.is_connected:
+            return client
+        server = self.server
+        client = aiosmtplib.SMTP(
+            hostname=server.hostname,
+            port=server.port,
+            username=server.username,
+            password=server.password,
+            use_tls=server.implicit_tls,
+            # With credentials, never send them in clear: STARTTLS is required.
+            start_tls=False if server.implicit_tls else bool(server.username),
+            timeout=self.timeout,
+            local_hostname=self.local_hostname,  # not getfqdn(): a DNS lookup per connect
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            message = f"login refused: {exc.code} {exc.message}"
+            raise DeliveryFailed(message, True, exc.code) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            message = f"connection refused: {exc.code} {exc.message}"
+            raise DeliveryFailed(message, True, exc.code) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryFailed(f"cannot connect: {type(exc).__name__}: {exc}", True) from None
+        self._client = client
+        return client
+
+    async def deliver(self, sender: str, recipient: str, message: bytes) -> Delivered:
+        client = await self._connected()
+        try:
+            errors, _ = await client.sendmail(sender, [recipient], message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            await self._reset()
+            codes = [refused.code for refused in exc.recipients]
+            text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+            raise DeliveryFailed(
+                f"recipient refused: {text}",
+                all(400 <= c < 500 for c in codes),
+                codes[0] if codes else None,
+            ) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._reset()
+            what = {
+                aiosmtplib.SMTPSenderRefused: "sender refused",
+                aiosmtplib.SMTPDataError: "message refused",
+            }.get(type(exc), "refused")
+            temporary = not 500 <= exc.code < 600
+            raise DeliveryFailed(f"{what}: {exc.code} {exc.message}", temporary, exc.code) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            raise DeliveryFailed(f"connection lost: {type(exc).__name__}: {exc}", True) from None
+        if errors:  # only with several recipients, some refused; we send to one
+            raise DeliveryFailed(f"recipient refused: {errors}", False)
+        return Delivered()
+
+    async def _reset(self) -> None:
+        """After a refusal the connection is still good; RSET makes it ready for the next."""
+        client = self._client
+        if client is None:
+            return
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            await self.close()
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await asyncio.wait_for(client.quit(), timeout=2)
+            client.close()
+
+
+def make_transport(smtp_url: str | None, timeout: float, local_hostname: str) -> Transport:
+    if not smtp_url:
+        return CaptureTransport()
+    return SmtpTransport(SmtpServer.from_url(smtp_url), timeout, local_hostname)
