@@ -33,13 +33,14 @@ RETURNING id, email, first_name, last_name, role, created_at,
 -- email; $3 page size, $4 offset. `total` counts every match (a row with NULL id when the page
 -- is past the end).
 WITH matching AS (
-    SELECT id, email, first_name, last_name, role, created_at
+    SELECT id, email, first_name, last_name, role, created_at,
+           email_verified_at IS NOT NULL AS email_verified
       FROM users
      WHERE ($1::text IS NULL OR strpos(lower(email), lower($1::text)) > 0)
        AND ($2::text IS NULL OR role = $2::text)
 )
 SELECT page.id, page.email, page.first_name, page.last_name, page.role, page.created_at,
-       (SELECT count(*) FROM matching)::int AS total
+       page.email_verified, (SELECT count(*) FROM matching)::int AS total
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL (
       SELECT * FROM matching ORDER BY lower(email), id LIMIT $3 OFFSET $4
