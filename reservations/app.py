@@ -28,6 +28,7 @@ from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, USERS
 from .db import QUERIES, create_pool
 from .errors import DatabaseUnavailable, make_error_middleware
 from .paths import STATIC_DIR, TEMPLATES_DIR
+from .prices import routes as prices_routes
 from .proxies import make_trusted_proxy_middleware
 from .security import security_middleware
 from .settings import Settings, SettingsError
@@ -248,6 +249,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     booking.setup(app)
     live.setup(app)
     reports.setup(app)
+    prices_routes.setup(app)
     web_pages.setup(app)
     _setup_docs(app)
     return app

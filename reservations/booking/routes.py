@@ -70,7 +70,8 @@ async def get_seat_map(request: web.Request) -> web.Response:
     "seats it strands in stranded_seat_ids; under enforce such a request is refused. Errors: "
     "409 seat_unavailable (details.unavailable_seat_ids), 409 would_strand_seat "
     "(details.stranded_seat_ids), 409 showtime_started, 422 unknown_seats (details.seat_ids: "
-    "not in this showtime's theater), 422 too_many_seats.",
+    "not in this showtime's theater), 422 too_many_seats, 409 user_seat_limit (the caller's "
+    "held plus booked seats of the showtime would pass MAX_SEATS_PER_USER_PER_SHOWTIME).",
 )
 @user_only
 @uuid_path("The showtime")
@@ -179,8 +180,11 @@ async def release_seats(request: web.Request) -> web.Response:
     tags=["booking"],
     summary="Book held seats",
     description="Turns the caller's live hold on every listed seat into a confirmed "
-    "reservation; prices are fixed now. Errors: 409 hold_expired, 409 seats_not_held "
-    "(details.seat_ids), 409 showtime_started, 409 request_in_flight, 422 "
+    "reservation; prices are fixed now, by the service: each seat at the price of its ticket "
+    "type (`tickets`, seat id to code; seats not named are the default type), less the "
+    "voucher's discount (`voucher_code`). Errors: 409 hold_expired, 409 seats_not_held "
+    "(details.seat_ids), 409 showtime_started, 409 request_in_flight, 409 price_changed, 409 "
+    "voucher_exhausted, 422 unknown_ticket_type (details.codes), 422 voucher_invalid, 422 "
     "idempotency_key_reused, 400 invalid_idempotency_key.",
     parameters=[IDEMPOTENCY_KEY_HEADER],
 )
@@ -202,6 +206,8 @@ async def create_reservation(request: web.Request) -> web.Response:
         key,
         data.get("expected_total"),
         request.app[SEAT_MAPS],
+        data["tickets"],
+        data["voucher_code"],
     )
     if created:
         request.app[METRICS].reservations.inc()
