@@ -227,7 +227,7 @@ async def test_a_five_use_code_gives_exactly_five_discounts_to_a_hundred_booking
     held = await asyncio.gather(
         *(
             hold_seats(client, person, hall.showtime_id, [seat])
-            for person, seat in zip(users, seats)
+            for person, seat in zip(users, seats, strict=True)
         )
     )
     assert [response.status for response in held] == [201] * 100
@@ -235,7 +235,7 @@ async def test_a_five_use_code_gives_exactly_five_discounts_to_a_hundred_booking
     answers = await asyncio.gather(
         *(
             book_tickets(client, person, hall.showtime_id, {seat: None}, "FIRST5")
-            for person, seat in zip(users, seats)
+            for person, seat in zip(users, seats, strict=True)
         )
     )
     statuses = [response.status for response in answers]
