@@ -72,13 +72,13 @@ ORDER BY c.theater_id IS NOT NULL, t.name, c.start_local_time, c.name, c.id;
 -- A price card: name $1, weekdays $2 (int[]), local times $3 to $4 ('HH:MM'), theater $5 (may
 -- be NULL), price $6. Its id.
 INSERT INTO price_cards (name, weekdays, start_local_time, end_local_time, theater_id, price)
-VALUES ($1, $2::smallint[], $3::time, $4::time, $5, $6)
+VALUES ($1, $2::smallint[], $3::text::time, $4::text::time, $5, $6)
 RETURNING id;
 
 -- name: update_price_card
 -- Price card $1 replaced by the fields of insert_price_card ($2 to $7). Its id, or nothing.
 UPDATE price_cards
-SET name = $2, weekdays = $3::smallint[], start_local_time = $4::time, end_local_time = $5::time,
+SET name = $2, weekdays = $3::smallint[], start_local_time = $4::text::time, end_local_time = $5::text::time,
     theater_id = $6, price = $7
 WHERE id = $1
 RETURNING id;
