@@ -144,3 +144,12 @@ ORDER BY code;
 -- over show other prices now. Moving their updated_at tells every instance to drop its cached
 -- map (the showtimes_announce_update trigger) and fails the freshness check of the others.
 UPDATE showtimes SET updated_at = now() WHERE cancelled_at IS NULL AND end_time > now();
+
+-- name: voucher_batches
+-- The $1 newest batches of vouchers: their id, size, first code and when made.
+SELECT batch_id, count(*)::int AS count, min(code) AS first_code, min(created_at) AS created_at
+FROM vouchers
+WHERE batch_id IS NOT NULL
+GROUP BY batch_id
+ORDER BY min(created_at) DESC, batch_id
+LIMIT $1;

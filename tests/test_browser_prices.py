@@ -11,7 +11,7 @@ import uuid
 import aiohttp
 import pytest
 
-from tests.browser import expect_status, log_in, register, seat
+from tests.browser import PASSWORD, expect_status, log_in, register, seat
 from tests.factories import create_account, create_hall
 
 pytestmark = pytest.mark.browser
@@ -84,4 +84,63 @@ async def test_two_adults_and_a_child_with_a_voucher_cost_the_same_everywhere(
     assert report["total_revenue"] == "24.30"
     by_type = {row["key"]: (row["tickets"], row["revenue"]) for row in report["rows"]}
     assert by_type == {"adult": (2, "18.00"), "child": (1, "6.30")}
+    await context.close()
+
+
+async def test_an_admin_prices_seats_adds_a_card_and_makes_a_batch_in_the_console(
+    browser, start_site, db
+):
+    base = await start_site()
+    email = f"ada-{uuid.uuid4().hex[:6]}@example.com"
+    await register(base, email)
+    await db.execute("UPDATE users SET role = 'admin' WHERE lower(email) = lower($1)", email)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.goto(f"{base}/login?next=/admin/prices")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url(f"{base}/admin/prices")
+    panel = page.locator("[data-panel]")
+
+    # Premium seats: the showtime's price plus 2.00, a price a cinema would print.
+    row = panel.locator('tr[data-seat-type="premium"]')
+    await row.get_by_label("Multiplier for premium").fill("1.00")
+    await row.get_by_label("Surcharge for premium").fill("2.00")
+    await row.get_by_role("button", name="Save").click()
+    await expect(page.locator("[data-messages]")).to_have_text("The premium seats are repriced.")
+    await expect(panel.locator('tr[data-seat-type="premium"]')).to_contain_text("+ 2.00 EUR")
+
+    # A weekday matinee card.
+    card = panel.locator("form", has=page.get_by_role("button", name="Add price card"))
+    await card.get_by_label("Name").fill("Matinee")
+    for day in ("Mon", "Tue", "Wed"):
+        await card.get_by_label(day).check()
+    await card.get_by_label("From").fill("10:00")
+    await card.get_by_label("Until").fill("17:00")
+    await card.get_by_label("Price (EUR)").fill("7.50")
+    await card.get_by_role("button", name="Add price card").click()
+    await expect(page.locator("[data-messages]")).to_have_text("The price card is added.")
+    await expect(panel.locator("tr[data-price-card]")).to_contain_text("Mon, Tue, Wed")
+    stored = await db.fetchrow("SELECT weekdays, price FROM price_cards")
+    assert list(stored["weekdays"]) == [1, 2, 3] and str(stored["price"]) == "7.50"
+
+    # A batch of five codes, then its CSV.
+    await page.get_by_role("link", name="Vouchers").click()
+    await page.wait_for_url(f"{base}/admin/vouchers")
+    form = panel.locator("form", has=page.get_by_role("button", name="Make vouchers"))
+    await form.get_by_label("How many random codes").fill("5")
+    await form.get_by_label("Prefix").fill("NEWS")
+    await form.get_by_label("Percent off").fill("10")
+    await form.get_by_role("button", name="Make vouchers").click()
+    await expect(page.locator("[data-messages]")).to_contain_text("The vouchers are made")
+    await expect(panel.locator("tr[data-voucher]")).to_have_count(5)
+    async with page.expect_download() as download_info:
+        await panel.get_by_role("link", name="Download CSV").click()
+    download = await download_info.value
+    lines = (await download.path()).read_text().splitlines()
+    assert lines[0].startswith("code,discount_percent")
+    assert len(lines) == 6 and all(line.startswith("NEWS-") for line in lines[1:])
     await context.close()

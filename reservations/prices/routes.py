@@ -9,6 +9,7 @@ from ..accounts.access import admin_only, current_user, maybe_user, optional_use
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
 from ..context import POOL, SETTINGS
 from ..errors import Forbidden
+from ..reports.export import CSV_TYPE, JSON_TYPE, report_response
 from . import price_cards, ticket_types, vouchers
 from .schemas import (
     PriceCardCreateRequest,
@@ -232,17 +233,31 @@ async def delete_price_card(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/admin/vouchers")
-@docs(tags=["prices"], summary="Vouchers, newest first", description="`q`: part of a code.")
+@docs(
+    tags=["prices"],
+    summary="Vouchers, newest first",
+    description="`q`: part of a code; `batch_id`: every voucher of one batch. With `Accept: "
+    "text/csv` the answer is a CSV attachment of the vouchers (to print or mail the codes of "
+    "a batch).",
+    produces=[JSON_TYPE, CSV_TYPE],
+)
 @admin_only
 @querystring_schema(VoucherListQuery)
 @response_schema(VoucherPageSchema, 200, description="One page of vouchers")
 @error_responses(401, 403, 422)
 async def list_vouchers(request: web.Request) -> web.Response:
     query = request["querystring"]
-    items, total = await vouchers.list_vouchers(
-        request.app[POOL], query.get("q"), query["page"], query["page_size"]
-    )
-    return json_response(page_of("vouchers", items, total, query["page"], query["page_size"]))
+    if query.get("batch_id") is not None:
+        items = await vouchers.vouchers_of_batch(request.app[POOL], query["batch_id"])
+        total = len(items)
+        name = f"vouchers-{query['batch_id']}.csv"
+    else:
+        items, total = await vouchers.list_vouchers(
+            request.app[POOL], query.get("q"), query["page"], query["page_size"]
+        )
+        name = "vouchers.csv"
+    answer = page_of("vouchers", items, total, query["page"], query["page_size"])
+    return report_response(request, answer, items, vouchers.CSV_COLUMNS, name)
 
 
 @routes.post("/api/v1/admin/vouchers")

@@ -267,6 +267,11 @@ class VoucherListQuery(PageQuery):
     q = fields.String(
         validate=validate.Length(min=1, max=64), metadata={"description": "part of a code"}
     )
+    batch_id = fields.UUID(
+        metadata={
+            "description": "every voucher of this batch, by code (page and page_size ignored)"
+        }
+    )
 
 
 class VoucherCheckRequest(RequestSchema):

@@ -33,6 +33,18 @@ CODE_GROUPS = 3
 CODE_GROUP_LENGTH = 4  # 12 symbols of 31: about 59 bits
 MAX_BATCH = 1000
 DRAWS = 5  # a batch whose random codes meet a taken one is drawn again
+CSV_COLUMNS = (
+    "code",
+    "discount_percent",
+    "discount_amount",
+    "max_redemptions",
+    "redemptions",
+    "valid_from",
+    "valid_until",
+    "movie_id",
+    "showtime_id",
+    "active",
+)
 
 
 def random_code(prefix: str | None = None) -> str:

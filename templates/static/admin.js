@@ -91,6 +91,12 @@ function start(root) {
     const body = {};
     for (const field of form.elements) {
       if (!field.name || field.type === "submit" || field.type === "file") continue;
+      if (field.dataset.kind === "checked-numbers") {
+        // A group of checkboxes of one name: the numbers of those ticked.
+        body[field.name] = body[field.name] || [];
+        if (field.checked) body[field.name].push(Number(field.value));
+        continue;
+      }
       const raw = field.value.trim();
       if (!raw && !("keep" in field.dataset)) continue;
       switch (field.dataset.kind) {
