@@ -153,3 +153,18 @@ WHERE batch_id IS NOT NULL
 GROUP BY batch_id
 ORDER BY min(created_at) DESC, batch_id
 LIMIT $1;
+
+-- name: seed_seat_type_prices
+-- The demo's seat prices: premium and vip cost the showtime's price plus $1 and $2 (not times
+-- 1.25 and 1.50, which print as 16.88), for a seat type still as migration 0001 left it.
+UPDATE seat_types
+SET price_multiplier = 1.00,
+    surcharge = CASE name WHEN 'premium' THEN $1::numeric ELSE $2::numeric END
+WHERE (name = 'premium' AND price_multiplier = 1.25 AND surcharge = 0)
+   OR (name = 'vip' AND price_multiplier = 1.50 AND surcharge = 0);
+
+-- name: seed_demo_voucher
+-- The demo voucher $1: $2 percent off, $3 redemptions; nothing when it exists.
+INSERT INTO vouchers (code, discount_percent, max_redemptions)
+VALUES ($1, $2, $3)
+ON CONFLICT (code) DO NOTHING;
