@@ -11,9 +11,12 @@ import uuid
 import pytest
 
 from tests.api import API
-from tests.test_admin_console import text_of
 
 PANELS = ["/admin/panels/prices", "/admin/panels/vouchers"]
+
+
+def text_of(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
 @pytest.mark.parametrize("path", PANELS)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import asyncpg
 
 from reservations.db import migrate
-from tests.api import API, error_of, hold_seats, seat_map
+from tests.api import API, book_tickets, error_of, hold_and_book, hold_seats, seat_map
 from tests.factories import (
     create_hall,
     insert_movie,
@@ -20,25 +20,6 @@ from tests.factories import (
     insert_showtime,
     insert_theater,
 )
-
-
-async def book_tickets(client, account, showtime_id, tickets, voucher_code=None, **extra):
-    """POST /reservations of held seats with ticket types (seat id -> code; None: default)."""
-    body = {
-        "showtime_id": str(showtime_id),
-        "seat_ids": [str(seat) for seat in tickets],
-        "tickets": {str(seat): code for seat, code in tickets.items() if code is not None},
-        **extra,
-    }
-    if voucher_code is not None:
-        body["voucher_code"] = voucher_code
-    return await client.post(f"{API}/reservations", json=body, headers=account.headers)
-
-
-async def hold_and_book(client, account, showtime_id, tickets, voucher_code=None, **extra):
-    held = await hold_seats(client, account, showtime_id, list(tickets))
-    assert held.status == 201, await held.text()
-    return await book_tickets(client, account, showtime_id, tickets, voucher_code, **extra)
 
 
 async def price_seat_type(client, admin, name, **body):

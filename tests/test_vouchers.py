@@ -9,9 +9,8 @@ import math
 import re
 import uuid
 
-from tests.api import API, error_of, hold_seats
+from tests.api import API, book_tickets, error_of, hold_and_book, hold_seats
 from tests.factories import create_hall, create_showtime
-from tests.test_prices import book_tickets, hold_and_book
 
 SAFE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 

@@ -93,7 +93,7 @@ async def reserve(
     `expected_total`, a total that differs (the price changed) is refused with price_changed.
     """
     wanted = list(dict.fromkeys(seat_ids))
-    tickets = tickets or {}
+    tickets = {seat: code.strip().lower() for seat, code in (tickets or {}).items()}
     voucher = voucher_code.strip().upper() if voucher_code else None
     with changing_seats(seat_maps, showtime_id), refusals():
         async with pool.acquire() as conn:

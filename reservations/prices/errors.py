@@ -78,6 +78,14 @@ class PriceCardNotFound(NotFound):
     message = "No price card has this id."
 
 
+class CardTheaterNotFound(NotFound):
+    """The catalog's theater_not_found, for a price card (prices does not import the catalog,
+    which imports prices to price a new showtime)."""
+
+    code = "theater_not_found"
+    message = "No theater has this id."
+
+
 class VoucherNotFound(NotFound):
     code = "voucher_not_found"
     message = "No voucher has this id."

@@ -11,10 +11,9 @@ from typing import Any
 
 import asyncpg
 
-from ..catalog.errors import TheaterNotFound
 from ..db import QUERIES
 from ..settings import Settings
-from .errors import NoPrice, PriceCardNotFound
+from .errors import CardTheaterNotFound, NoPrice, PriceCardNotFound
 
 
 def price_card_view(row: asyncpg.Record) -> dict[str, Any]:
@@ -45,7 +44,7 @@ def _arguments(card: dict[str, Any]) -> tuple[Any, ...]:
 
 async def _check_theater(conn: asyncpg.Connection, theater_id: uuid.UUID | None) -> None:
     if theater_id is not None and not await conn.fetchval(QUERIES.theater_exists, theater_id):
-        raise TheaterNotFound(details={"theater_id": theater_id})
+        raise CardTheaterNotFound(details={"theater_id": theater_id})
 
 
 async def create_price_card(pool: asyncpg.Pool, card: dict[str, Any]) -> dict[str, Any]:

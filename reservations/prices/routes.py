@@ -271,7 +271,7 @@ async def list_vouchers(request: web.Request) -> web.Response:
     "from valid_from until valid_until and for one movie or showtime.",
 )
 @admin_only
-@request_schema(VoucherCreateRequest, required=True)
+@request_schema(VoucherCreateRequest)
 @response_schema(VoucherCreatedSchema, 201, description="The new vouchers")
 @error_responses(400, 401, 403, 409, 413, 415, 422)
 async def create_vouchers(request: web.Request) -> web.Response:
