@@ -9,6 +9,7 @@ import math
 import re
 import uuid
 
+from reservations.app import create_app
 from tests.api import API, book_tickets, error_of, hold_and_book, hold_seats
 from tests.factories import create_hall, create_showtime
 
@@ -113,7 +114,12 @@ async def test_an_amount_voucher_never_takes_the_total_below_zero(client, db, ad
     )
 
 
-async def test_vouchers_outside_their_rules_are_invalid_and_book_nothing(client, db, admin, user):
+async def test_vouchers_outside_their_rules_are_invalid_and_book_nothing(
+    aiohttp_client, make_settings, database, db, admin, user
+):
+    # Twelve wrong tries below: more than the default guessing limit allows.
+    settings = make_settings(voucher_check_max_failures=50)
+    client = await aiohttp_client(create_app(settings, database))
     hall = await create_hall(db, rows=1, seats_per_row=2, price="10.00")
     other = await create_showtime(db, hall, dt.timedelta(days=3))
     now = dt.datetime.now(dt.UTC)
@@ -202,17 +208,31 @@ async def test_cancelling_a_showtime_gives_its_redemptions_back(client, db, admi
 async def test_guessing_codes_is_rate_limited_per_user(
     aiohttp_client, make_settings, database, db, make_account
 ):
-    from reservations.app import create_app
-
     client = await aiohttp_client(create_app(make_settings(voucher_check_max_failures=3), database))
-    hall = await create_hall(db, rows=1, seats_per_row=1)
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    await db.execute("INSERT INTO vouchers (code, discount_percent) VALUES ('REAL-CODE', 10)")
     guesser, other = await make_account(), await make_account()
-    for _ in range(3):
+    # A right code is not a guess: it never counts.
+    assert (await check(client, guesser, "real-code", hall.showtime_id)).status == 200
+    for _ in range(2):
         response = await check(client, guesser, f"GUESS-{uuid.uuid4().hex[:8]}", hall.showtime_id)
         assert response.status == 422
+    # A booking with a wrong code counts too.
+    seat = hall.seats["A1"]
+    assert (await hold_seats(client, guesser, hall.showtime_id, [seat])).status == 201
+    wrong = await book_tickets(client, guesser, hall.showtime_id, {seat: None}, "GUESS-BOOKING")
+    assert (await error_of(wrong, 422))["code"] == "voucher_invalid"
+
     limited = await check(client, guesser, "GUESS-LAST", hall.showtime_id)
     assert (await error_of(limited, 429))["code"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) > 0
+    # Past the limit, a booking with a code (even a right one) is not tried at all.
+    booking = await book_tickets(client, guesser, hall.showtime_id, {seat: None}, "REAL-CODE")
+    assert booking.status == 429
+    assert await db.fetchval("SELECT redemptions FROM vouchers") == 0
+    # Without a code the booking goes on; another user is not limited.
+    plain = await book_tickets(client, guesser, hall.showtime_id, {seat: None})
+    assert plain.status == 201, await plain.text()
     assert (await check(client, other, "GUESS-OTHER", hall.showtime_id)).status == 422
 
 

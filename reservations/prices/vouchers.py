@@ -16,11 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from ..accounts.limits import Limit, count_attempt, refund
 from ..booking.errors import ShowtimeNotFound
 from ..booking.reservations import TICKET_ALPHABET
 from ..db import QUERIES
 from ..settings import Settings
+from . import guessing
 from .errors import (
     VoucherCodeTaken,
     VoucherExhausted,
@@ -139,22 +139,17 @@ async def check_voucher(
 ) -> dict[str, Any]:
     """What a booking of the showtime with this code would meet now, without redeeming it.
     Each failed check counts against the user's VOUCHER_CHECK_MAX_FAILURES per window (429)."""
-    attempt = await count_attempt(
-        pool,
-        [Limit(f"voucher-check:{user_id}", settings.voucher_check_max_failures)],
-        settings.voucher_check_window_seconds,
-        "Too many voucher codes tried; wait before trying again.",
-    )
+    attempt = await guessing.count_try(pool, settings, user_id)
     row = await pool.fetchrow(QUERIES.check_voucher, code, showtime_id)
     if row is None:
         raise ShowtimeNotFound()
     normalised = code.strip().upper()
     if row["refusal"] == "voucher_exhausted":
-        await refund(pool, attempt)  # a real code: not a guess
+        await guessing.forgive(pool, attempt)  # a real code: not a guess
         raise VoucherExhausted(normalised)
     if row["refusal"] is not None:
         raise VoucherInvalid(normalised)
-    await refund(pool, attempt)
+    await guessing.forgive(pool, attempt)
     return {
         "code": row["code"],
         "discount_percent": row["discount_percent"],
