@@ -363,6 +363,7 @@ class ShowtimeCreateRequest(RequestSchema):
     start_time = Timestamp(required=True)
     price = Money(
         load_default=None,
+        allow_none=False,  # absent: the price cards decide; null is a mistake
         metadata={
             "type": "string",
             "example": "12.50",

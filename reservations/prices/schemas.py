@@ -83,7 +83,7 @@ class _TicketTypeFields(RequestSchema):
 class TicketTypeCreateRequest(_TicketTypeFields):
     code = fields.String(
         required=True,
-        validate=validate.Regexp(TICKET_TYPE_CODE),
+        validate=[validate.Length(max=32), validate.Regexp(TICKET_TYPE_CODE)],
         metadata={
             "example": "family",
             "pattern": TICKET_TYPE_CODE,
@@ -132,11 +132,11 @@ class _PriceCardFields(RequestSchema):
         metadata={"example": [1, 2, 3, 4, 5], "description": "ISO weekdays, Monday 1 to Sunday 7"},
     )
     start_local_time = fields.String(
-        validate=validate.Regexp(LOCAL_TIME),
+        validate=[validate.Length(max=5), validate.Regexp(LOCAL_TIME)],
         metadata={"example": "10:00", "pattern": LOCAL_TIME, "description": "HH:MM in CINEMA_TZ"},
     )
     end_local_time = fields.String(
-        validate=validate.Regexp(LOCAL_TIME),
+        validate=[validate.Length(max=5), validate.Regexp(LOCAL_TIME)],
         metadata={
             "example": "17:00",
             "pattern": LOCAL_TIME,
@@ -160,10 +160,14 @@ class PriceCardCreateRequest(_PriceCardFields):
         metadata={"example": [1, 2, 3, 4, 5], "description": "ISO weekdays, Monday 1 to Sunday 7"},
     )
     start_local_time = fields.String(
-        required=True, validate=validate.Regexp(LOCAL_TIME), metadata={"example": "10:00"}
+        required=True,
+        validate=[validate.Length(max=5), validate.Regexp(LOCAL_TIME)],
+        metadata={"example": "10:00"},
     )
     end_local_time = fields.String(
-        required=True, validate=validate.Regexp(LOCAL_TIME), metadata={"example": "17:00"}
+        required=True,
+        validate=[validate.Length(max=5), validate.Regexp(LOCAL_TIME)],
+        metadata={"example": "17:00"},
     )
     price = Money(required=True)
 
@@ -193,7 +197,7 @@ class PriceCardListSchema(Schema):
 
 class VoucherCreateRequest(RequestSchema):
     code = fields.String(
-        validate=validate.Regexp(VOUCHER_CODE),
+        validate=[validate.Length(max=64), validate.Regexp(VOUCHER_CODE)],
         metadata={
             "pattern": VOUCHER_CODE,
             "description": "the code (stored upper case); without it, random codes (about 59 "
@@ -207,7 +211,7 @@ class VoucherCreateRequest(RequestSchema):
         metadata={"description": f"a batch of this many random codes (at most {MAX_BATCH})"},
     )
     prefix = fields.String(
-        validate=validate.Regexp(VOUCHER_PREFIX),
+        validate=[validate.Length(max=16), validate.Regexp(VOUCHER_PREFIX)],
         metadata={"example": "NEWS", "description": "random codes start with it and a dash"},
     )
     discount_percent = DecimalText("0.01", "100", metadata={"example": "20"})
