@@ -11,7 +11,7 @@ import uuid
 import aiohttp
 import pytest
 
-from tests.browser import PASSWORD, expect_status, log_in, register, seat
+from tests.browser import ARTIFACTS, PASSWORD, expect_status, log_in, register, seat
 from tests.factories import create_account, create_hall
 
 pytestmark = pytest.mark.browser
@@ -55,6 +55,15 @@ async def test_two_adults_and_a_child_with_a_voucher_cost_the_same_everywhere(
     await expect(page.locator("[data-selection-total]")).to_contain_text(
         "total 24.30 EUR (27.00 EUR less 2.70 EUR voucher)"
     )
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "seatmap-tickets.png"), full_page=True)
+    # On a phone the stepper and the voucher fit the width; the page does not scroll sideways.
+    await page.set_viewport_size({"width": 360, "height": 780})
+    await expect(page.locator('[data-ticket-add="child"]')).to_be_visible()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+    await page.screenshot(path=str(ARTIFACTS / "seatmap-tickets-phone.png"), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 900})
 
     await page.get_by_role("button", name=re.compile(r"^Confirm 3 seats · 24\.30 EUR$")).click()
     await expect(page.locator("[data-booked]")).to_be_visible()

@@ -202,7 +202,9 @@ function startSeatMap(root) {
         value.dataset.ticketCount = type.code;
         value.textContent = String(count);
         if (type === defaultType()) {
-          item.append(name, value);
+          // The seats no other type takes: counted, not stepped; spacers keep the counts aligned.
+          const spacer = () => Object.assign(document.createElement("span"), { className: "ticket-stepper-spacer" });
+          item.append(name, spacer(), value, spacer());
           return item;
         }
         const less = document.createElement("button");
