@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from ..api import (
+    MONEY_PATTERN,
     NOT_BLANK_PATTERN,
     SEAT_TYPES,
     SPACES_PATTERN,
@@ -367,6 +368,7 @@ class ShowtimeCreateRequest(RequestSchema):
         metadata={
             "type": "string",
             "example": "12.50",
+            "pattern": MONEY_PATTERN,
             "description": "the base price; without it, the price of the price card matching "
             "the local start (GET /api/v1/admin/price-cards), or 422 no_price",
         },

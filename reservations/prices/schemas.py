@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +25,30 @@ def _money(description: str, **kwargs: Any) -> fields.String:
 
 
 class DecimalText(fields.Decimal):
-    """A number with at most two places, given as a JSON number or a decimal string, answered
-    as a decimal string."""
+    """A percent or a multiplier: a decimal string with at most two places ("12.5"), like money,
+    from `low` to `high`, answered with two places."""
+
+    PATTERN = r"^[0-9]{1,4}(\.[0-9]{1,2})?$"
+    _FORM = re.compile(PATTERN)
 
     def __init__(self, low: str, high: str, **kwargs: Any) -> None:
-        kwargs.setdefault("validate", validate.Range(min=Decimal(low), max=Decimal(high)))
-        super().__init__(places=2, as_string=True, allow_nan=False, **kwargs)
+        lowest, highest = Decimal(low), Decimal(high)
+
+        def within(value: Decimal) -> None:
+            if not lowest <= value <= highest:
+                raise ValidationError(f"Must be from {low} to {high}.")
+
+        kwargs["metadata"] = {
+            "type": "string",
+            "pattern": self.PATTERN,
+            **kwargs.get("metadata", {}),
+        }
+        super().__init__(places=2, as_string=True, allow_nan=False, validate=within, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not self._FORM.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 # ---- ticket types --------------------------------------------------------------------------
