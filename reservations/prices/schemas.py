@@ -8,7 +8,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ..api import Money, PageFields, PageQuery, RequestSchema
+from ..api import JsonBoolean, Money, PageFields, PageQuery, RequestSchema
 from ..booking.schemas import MAX_SEAT_IDS_IN_REQUEST, SeatIdList
 from ..catalog.schemas import SeatTypeSchema as SeatTypeSchema
 from ..catalog.schemas import Timestamp, TrimmedString
@@ -113,7 +113,7 @@ class TicketTypeCreateRequest(_TicketTypeFields):
 
 
 class TicketTypeUpdateRequest(_TicketTypeFields):
-    active = fields.Boolean(metadata={"description": "false stops selling it (not the default)"})
+    active = JsonBoolean(metadata={"description": "false stops selling it (not the default)"})
 
 
 # ---- seat types and showtime prices ---------------------------------------------------------
