@@ -103,6 +103,9 @@ function start(root) {
         case "number":
           body[field.name] = Number(raw);
           break;
+        case "boolean":
+          body[field.name] = raw === "true";
+          break;
         case "list":
           body[field.name] = raw.split(",").map((item) => item.trim()).filter(Boolean);
           break;
