@@ -122,6 +122,14 @@ async def test_an_admin_prices_seats_adds_a_card_and_makes_a_batch_in_the_consol
     await expect(page.locator("[data-messages]")).to_have_text("The premium seats are repriced.")
     await expect(panel.locator('tr[data-seat-type="premium"]')).to_contain_text("+ 2.00 EUR")
 
+    # Senior tickets off sale, and on sale again.
+    senior = panel.locator('tr[data-ticket-type="senior"]')
+    await senior.get_by_role("button", name="Stop selling").click()
+    await expect(page.locator("[data-messages]")).to_have_text("Senior is no longer sold.")
+    await senior.get_by_role("button", name="Sell again").click()
+    await expect(page.locator("[data-messages]")).to_have_text("Senior is on sale again.")
+    assert await db.fetchval("SELECT active FROM ticket_types WHERE code = 'senior'")
+
     # A weekday matinee card.
     card = panel.locator("form", has=page.get_by_role("button", name="Add price card"))
     await card.get_by_label("Name").fill("Matinee")
