@@ -81,6 +81,10 @@ ALTER TABLE reservations
     ADD COLUMN subtotal numeric(10, 2) GENERATED ALWAYS AS (total_price + discount) STORED,
     ADD COLUMN voucher_id uuid REFERENCES vouchers (id);
 CREATE INDEX reservations_voucher_idx ON reservations (voucher_id) WHERE voucher_id IS NOT NULL;
+-- The seats a user owns of a showtime, counted by every hold (MAX_SEATS_PER_USER_PER_SHOWTIME):
+-- found by the pair, not by reading all of the user's reservations.
+CREATE INDEX reservations_showtime_user_idx ON reservations (showtime_id, user_id)
+    WHERE status = 'confirmed';
 
 -- Each seat's ticket type, and its share of the reservation's discount (so that revenue by any
 -- grouping is after discounts and adds up to the totals charged). Existing seats (and seats

@@ -332,6 +332,8 @@ CREATE INDEX reservation_seats_seat_idx ON reservation_seats USING btree (seat_i
 
 CREATE INDEX reservations_showtime_idx ON reservations USING btree (showtime_id) WHERE (status = 'confirmed'::text);
 
+CREATE INDEX reservations_showtime_user_idx ON reservations USING btree (showtime_id, user_id) WHERE (status = 'confirmed'::text);
+
 CREATE INDEX reservations_user_idx ON reservations USING btree (user_id, created_at DESC);
 
 CREATE INDEX reservations_voucher_idx ON reservations USING btree (voucher_id) WHERE (voucher_id IS NOT NULL);
