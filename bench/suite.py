@@ -194,6 +194,9 @@ class Suite:
             # The same 256 users book in every phase, each on fresh showtimes, and the phases'
             # holds outlive them: the abuse limit of 3 showtimes held at once would refuse them.
             "MAX_SHOWTIMES_HELD_PER_USER": "1000000",
+            # Likewise a user books more than 10 seats of a hot showtime over a phase; the
+            # per-user count is still made on every hold, only never reached.
+            "MAX_SEATS_PER_USER_PER_SHOWTIME": "1000000",
             "DB_POOL_MAX_SIZE": str(self.options.pool_size),
             "DATA_DIR": str(DATA_DIR / "server"),
         }

@@ -1,4 +1,4 @@
--- depends: 0011_report_building_blocks
+-- depends: 0012_prices
 -- Email (issue 26): the transactional outbox, its attempts, one-time account tokens (password
 -- reset, address verification) and verified addresses.
 --

@@ -28,6 +28,7 @@ from .db import QUERIES, create_pool
 from .errors import DatabaseUnavailable, make_error_middleware
 from .logs import log_access, request_id_of
 from .paths import STATIC_DIR, TEMPLATES_DIR
+from .prices import routes as prices_routes
 from .proxies import make_trusted_proxy_middleware
 from .security import security_middleware
 from .settings import Settings, SettingsError
@@ -242,6 +243,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     live.setup(app)
     reports.setup(app)
     checkin.setup(app)
+    prices_routes.setup(app)
     web_pages.setup(app)
     _setup_docs(app)
     return app

@@ -34,8 +34,8 @@ HEADER = """\
 -- (python -m reservations.schema_dump) from pg_dump {major}; tests/test_schema.py checks it.
 """
 _HEADER_MAJOR = re.compile(r"from pg_dump (\d+);")
-# Tables whose rows come with the schema (the seat types and their price multipliers).
-REFERENCE_TABLES = ("seat_types",)
+# Tables whose rows come with the schema (the seat types and their prices, the ticket types).
+REFERENCE_TABLES = ("seat_types", "ticket_types")
 # yoyo's bookkeeping: not the service's schema.
 _YOYO_TABLES = ("_yoyo_*", "yoyo_lock")
 # pg_dump's session settings go, but for the one that lets the file load in one go: functions

@@ -85,6 +85,13 @@ THEATERS: list[tuple[str, list[dict[str, Any]], dt.time]] = [
 SHOWS_PER_DAY = 4
 SHOW_SPACING = dt.timedelta(hours=3)  # longer than the longest movie plus cleaning
 PRICES = [Decimal("9.50"), Decimal("11.00"), Decimal("13.50"), Decimal("13.50")]
+# Premium and VIP seats cost the showtime's price plus these (12.50 + 2.00 = 14.50 EUR), prices
+# a cinema would print; a demo voucher takes 10% off.
+PREMIUM_SURCHARGE = Decimal("2.00")
+VIP_SURCHARGE = Decimal("4.00")
+DEMO_VOUCHER = "DEMO10"
+DEMO_VOUCHER_PERCENT = Decimal(10)
+DEMO_VOUCHER_USES = 1000
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,10 @@ async def seed(dsn: str, settings: Settings) -> str:
         halls, theaters_made = await _seed_theaters(pool)
         movie_ids, movies_made, posters_drawn = await _seed_movies(pool, settings)
         shows, shows_made = await _seed_showtimes(pool, settings, halls, movie_ids)
+        await pool.execute(QUERIES.seed_seat_type_prices, PREMIUM_SURCHARGE, VIP_SURCHARGE)
+        await pool.execute(
+            QUERIES.seed_demo_voucher, DEMO_VOUCHER, DEMO_VOUCHER_PERCENT, DEMO_VOUCHER_USES
+        )
     finally:
         await pool.close()
     lines = [
@@ -304,6 +315,8 @@ async def seed(dsn: str, settings: Settings) -> str:
         f"  movies: {len(movie_ids)} ({movies_made} new, {posters_drawn} posters drawn)",
         f"  showtimes in the next {DAYS} days ({settings.cinema_tz.key}): "
         f"{shows} ({shows_made} new)",
+        f"  seat prices: premium +{PREMIUM_SURCHARGE}, vip +{VIP_SURCHARGE}; "
+        f"voucher {DEMO_VOUCHER} takes {DEMO_VOUCHER_PERCENT}% off",
     ]
     if demo_password:
         lines.append(

@@ -187,6 +187,11 @@ class Settings:
     sweep_interval_seconds: int = 5
     sweep_batch_size: int = 500
     max_seats_per_hold: int = 10
+    # Seats one user may hold plus own for one showtime (issue 25), counted under its lock.
+    max_seats_per_user_per_showtime: int = 10
+    # Failed POST /vouchers/check attempts a user may make per window (guessing codes).
+    voucher_check_max_failures: int = 10
+    voucher_check_window_seconds: int = 600
     max_showtimes_held_per_user: int = 3
     hold_cooldown_seconds: int = 300
     single_seat_gap_rule: str = "warn"
@@ -269,6 +274,9 @@ class Settings:
         read("SWEEP_INTERVAL_SECONDS", _positive_int)
         read("SWEEP_BATCH_SIZE", _positive_int)
         read("MAX_SEATS_PER_HOLD", _positive_int)
+        read("MAX_SEATS_PER_USER_PER_SHOWTIME", _positive_int)
+        read("VOUCHER_CHECK_MAX_FAILURES", _positive_int)
+        read("VOUCHER_CHECK_WINDOW_SECONDS", _positive_int)
         read("MAX_SHOWTIMES_HELD_PER_USER", _positive_int)
         read("HOLD_COOLDOWN_SECONDS", _non_negative_int)
         read("SINGLE_SEAT_GAP_RULE", _choice(GAP_RULES))
@@ -336,6 +344,7 @@ class Settings:
             ("REGISTER_WINDOW_SECONDS", self.register_window_seconds),
             ("PASSWORD_RESET_WINDOW_SECONDS", self.password_reset_window_seconds),
             ("VERIFY_EMAIL_RESEND_WINDOW_SECONDS", self.verify_email_resend_window_seconds),
+            ("VOUCHER_CHECK_WINDOW_SECONDS", self.voucher_check_window_seconds),
         ):
             if window > MAX_RATE_WINDOW_SECONDS:
                 raise SettingsError(f"{name} must be at most {MAX_RATE_WINDOW_SECONDS} (a day)")

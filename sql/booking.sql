@@ -80,20 +80,23 @@ DELETE FROM expired_holds WHERE expired_at < now() - interval '48 hours';
 -- name: hold_seats
 -- Hold the seats $3 (uuid[], distinct) of showtime $1 for user $2: hold $4 seconds, lifetime cap
 -- $5 seconds, at most $6 seats, seats of at most $7 other showtimes held, cooldown $8 seconds
--- after a hold that reached its cap, gap rule $9 ('off', 'warn', 'enforce'). The hold.
-SELECT hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9);
+-- after a hold that reached its cap, gap rule $9 ('off', 'warn', 'enforce'), at most $10 seats
+-- held plus booked by the user for the showtime. The hold.
+SELECT hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: release_held_seats
 -- Release the seats $3 (uuid[]; NULL: all) of user $2's hold on showtime $1: {freed_seat_ids}.
 SELECT release_held_seats($1, $2, $3);
 
 -- name: book_held_seats
--- Book user $2's held seats $3 (uuid[], distinct) of showtime $1 with the first free ticket code
--- of $4 (text[]); Idempotency-Key $5 (may be NULL) for a request of hash $6; the total must be
--- $7 when not NULL. booking: {reservation_id, created}; then the reservation's columns (as
--- reservations_by_ids), read after the booking in the same statement.
+-- Book user $2's held seats $3 (uuid[], distinct) of showtime $1, each as the ticket type of
+-- code at the same place in $4 (text[]; NULL: the default type), with voucher code $5 (may be
+-- NULL), with the first free ticket code of $6 (text[]); Idempotency-Key $7 (may be NULL) for a
+-- request of hash $8; the total charged must be $9 when not NULL. booking: {reservation_id,
+-- created}; then the reservation's columns (as reservations_by_ids), read after the booking in
+-- the same statement.
 SELECT b.booking, r.*
-FROM book_held_seats($1, $2, $3, $4, $5, $6, $7::numeric) AS b(booking)
+FROM book_held_seats($1, $2, $3, $4::text[], $5, $6, $7, $8, $9::numeric) AS b(booking)
 LEFT JOIN LATERAL reservation_rows(ARRAY[(b.booking ->> 'reservation_id')::uuid]) AS r ON true;
 
 -- name: cancel_reservation

@@ -138,8 +138,8 @@ WHERE m.id = old.id
 RETURNING old.poster_file AS old_file;
 
 -- name: list_seat_types
--- Seat types and the multiplier applied to a showtime's price.
-SELECT name, price_multiplier FROM seat_types ORDER BY sort_order;
+-- Seat types and what they make of a showtime's price: times the multiplier, plus the surcharge.
+SELECT name, price_multiplier, surcharge FROM seat_types ORDER BY sort_order;
 
 -- name: insert_theater
 -- A new theater named $1; nothing when the name (any case) is taken.

@@ -85,3 +85,37 @@ SELECT m.id AS movie_id,
  GROUP BY m.id, m.title
  ORDER BY tickets_sold DESC, revenue DESC, m.title, m.id
  LIMIT $4;
+
+-- name: revenue_by_ticket_type
+-- Tickets and revenue per ticket type of the period (key its code, id its id; most revenue
+-- first), then the totals: the seats of confirmed reservations of its showtimes, revenue after
+-- each seat's share of a voucher's discount. Types that sold nothing are not listed.
+SELECT grouping(tt.code) = 1 AS is_total,
+       tt.code AS key,
+       tt.id,
+       count(rs.seat_id)::int AS tickets,
+       coalesce(sum(rs.price - rs.discount), 0)::numeric(14, 2) AS revenue
+  FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
+  JOIN reservations r ON r.showtime_id = s.id AND r.status = 'confirmed'
+  JOIN reservation_seats rs ON rs.reservation_id = r.id
+  JOIN ticket_types tt ON tt.id = rs.ticket_type_id
+ GROUP BY GROUPING SETS ((tt.code, tt.id), ())
+ ORDER BY is_total, revenue DESC, tickets DESC, key, tt.id;
+
+-- name: voucher_report
+-- The vouchers redeemed by confirmed reservations of the period's showtimes, most discount
+-- first, then the totals: redemptions (reservations), tickets, discount given, and the revenue
+-- of those reservations (after the discount).
+SELECT grouping(v.code) = 1 AS is_total,
+       v.code,
+       v.id AS voucher_id,
+       count(DISTINCT r.id)::int AS redemptions,
+       count(rs.seat_id)::int AS tickets,
+       coalesce(sum(rs.discount), 0)::numeric(14, 2) AS discount,
+       coalesce(sum(rs.price - rs.discount), 0)::numeric(14, 2) AS revenue
+  FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
+  JOIN reservations r ON r.showtime_id = s.id AND r.status = 'confirmed'
+  JOIN vouchers v ON v.id = r.voucher_id
+  JOIN reservation_seats rs ON rs.reservation_id = r.id
+ GROUP BY GROUPING SETS ((v.code, v.id), ())
+ ORDER BY is_total, discount DESC, v.code, v.id;

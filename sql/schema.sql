@@ -149,10 +149,27 @@ CREATE TABLE movies (
     CONSTRAINT movies_title_check CHECK (((length(title) >= 1) AND (length(title) <= 200)))
 );
 
+CREATE TABLE price_cards (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    weekdays smallint[] NOT NULL,
+    start_local_time time without time zone NOT NULL,
+    end_local_time time without time zone NOT NULL,
+    theater_id uuid,
+    price numeric(10,2) NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT price_cards_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT price_cards_price_check CHECK ((price >= (0)::numeric)),
+    CONSTRAINT price_cards_weekdays_check CHECK (((cardinality(weekdays) >= 1) AND (weekdays <@ '{1,2,3,4,5,6,7}'::smallint[])))
+);
+
 CREATE TABLE reservation_seats (
     reservation_id uuid NOT NULL,
     seat_id uuid NOT NULL,
     price numeric(10,2) NOT NULL,
+    ticket_type_id uuid DEFAULT '00000000-0000-4000-8000-00000000a001'::uuid NOT NULL,
+    discount numeric(10,2) DEFAULT 0 NOT NULL,
+    CONSTRAINT reservation_seats_discount_check CHECK (((discount >= (0)::numeric) AND (discount <= price))),
     CONSTRAINT reservation_seats_price_check CHECK ((price >= (0)::numeric))
 );
 
@@ -167,7 +184,11 @@ CREATE TABLE reservations (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     cancelled_at timestamp with time zone,
     cancel_reason text,
+    discount numeric(10,2) DEFAULT 0 NOT NULL,
+    subtotal numeric(10,2) GENERATED ALWAYS AS ((total_price + discount)) STORED,
+    voucher_id uuid,
     CONSTRAINT reservations_check CHECK (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))),
+    CONSTRAINT reservations_discount_check CHECK ((discount >= (0)::numeric)),
     CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'cancelled'::text]))),
     CONSTRAINT reservations_total_price_check CHECK ((total_price >= (0)::numeric))
 );
@@ -184,7 +205,9 @@ CREATE TABLE seat_types (
     name text NOT NULL,
     price_multiplier numeric(4,2) NOT NULL,
     sort_order integer NOT NULL,
-    CONSTRAINT seat_types_price_multiplier_check CHECK ((price_multiplier > (0)::numeric))
+    surcharge numeric(10,2) DEFAULT 0 NOT NULL,
+    CONSTRAINT seat_types_price_multiplier_check CHECK ((price_multiplier > (0)::numeric)),
+    CONSTRAINT seat_types_surcharge_check CHECK (((surcharge >= (0)::numeric) AND (surcharge <= (1000)::numeric)))
 );
 
 CREATE TABLE seats (
@@ -235,6 +258,25 @@ ALTER TABLE theaters ALTER COLUMN number ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE ticket_types (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    code text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    discount_percent numeric(5,2) DEFAULT 0 NOT NULL,
+    fixed_price numeric(10,2),
+    is_default boolean DEFAULT false NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    sort_order integer DEFAULT 100 NOT NULL,
+    CONSTRAINT ticket_types_check CHECK (((fixed_price IS NULL) OR (discount_percent = (0)::numeric))),
+    CONSTRAINT ticket_types_check1 CHECK (((NOT is_default) OR active)),
+    CONSTRAINT ticket_types_code_check CHECK ((code ~ '^[a-z0-9][a-z0-9_-]{0,31}$'::text)),
+    CONSTRAINT ticket_types_description_check CHECK ((length(description) <= 1000)),
+    CONSTRAINT ticket_types_discount_percent_check CHECK (((discount_percent >= (0)::numeric) AND (discount_percent <= (100)::numeric))),
+    CONSTRAINT ticket_types_fixed_price_check CHECK ((fixed_price >= (0)::numeric)),
+    CONSTRAINT ticket_types_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)))
+);
+
 CREATE TABLE users (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     email text NOT NULL,
@@ -249,6 +291,29 @@ CREATE TABLE users (
     CONSTRAINT users_first_name_check CHECK ((length(first_name) <= 100)),
     CONSTRAINT users_last_name_check CHECK ((length(last_name) <= 100)),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['user'::text, 'usher'::text, 'admin'::text])))
+);
+
+CREATE TABLE vouchers (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    code text NOT NULL,
+    discount_percent numeric(5,2),
+    discount_amount numeric(10,2),
+    max_redemptions integer DEFAULT 1 NOT NULL,
+    redemptions integer DEFAULT 0 NOT NULL,
+    valid_from timestamp with time zone,
+    valid_until timestamp with time zone,
+    movie_id uuid,
+    showtime_id uuid,
+    active boolean DEFAULT true NOT NULL,
+    batch_id uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT vouchers_check CHECK (((discount_percent IS NULL) <> (discount_amount IS NULL))),
+    CONSTRAINT vouchers_check1 CHECK (((redemptions >= 0) AND (redemptions <= max_redemptions))),
+    CONSTRAINT vouchers_check2 CHECK (((valid_until IS NULL) OR (valid_from IS NULL) OR (valid_until > valid_from))),
+    CONSTRAINT vouchers_code_check CHECK ((code ~ '^[A-Z0-9][A-Z0-9-]{3,63}$'::text)),
+    CONSTRAINT vouchers_discount_amount_check CHECK ((discount_amount > (0)::numeric)),
+    CONSTRAINT vouchers_discount_percent_check CHECK (((discount_percent > (0)::numeric) AND (discount_percent <= (100)::numeric))),
+    CONSTRAINT vouchers_max_redemptions_check CHECK ((max_redemptions >= 1))
 );
 
 ALTER TABLE ONLY account_tokens
@@ -293,6 +358,9 @@ ALTER TABLE ONLY movie_genres
 ALTER TABLE ONLY movies
     ADD CONSTRAINT movies_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY price_cards
+    ADD CONSTRAINT price_cards_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY reservation_seats
     ADD CONSTRAINT reservation_seats_pkey PRIMARY KEY (reservation_id, seat_id);
 
@@ -329,8 +397,14 @@ ALTER TABLE ONLY theaters
 ALTER TABLE ONLY theaters
     ADD CONSTRAINT theaters_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY ticket_types
+    ADD CONSTRAINT ticket_types_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY vouchers
+    ADD CONSTRAINT vouchers_pkey PRIMARY KEY (id);
 
 CREATE INDEX account_tokens_expires_idx ON account_tokens USING btree (expires_at);
 
@@ -374,7 +448,11 @@ CREATE INDEX reservation_seats_seat_idx ON reservation_seats USING btree (seat_i
 
 CREATE INDEX reservations_showtime_idx ON reservations USING btree (showtime_id) WHERE (status = 'confirmed'::text);
 
+CREATE INDEX reservations_showtime_user_idx ON reservations USING btree (showtime_id, user_id) WHERE (status = 'confirmed'::text);
+
 CREATE INDEX reservations_user_idx ON reservations USING btree (user_id, created_at DESC);
+
+CREATE INDEX reservations_voucher_idx ON reservations USING btree (voucher_id) WHERE (voucher_id IS NOT NULL);
 
 CREATE INDEX seat_claims_hold_idx ON seat_claims USING btree (hold_id) WHERE (hold_id IS NOT NULL);
 
@@ -388,7 +466,15 @@ CREATE INDEX showtimes_theater_idx ON showtimes USING btree (theater_id, start_t
 
 CREATE UNIQUE INDEX theaters_name_key ON theaters USING btree (lower(name));
 
+CREATE UNIQUE INDEX ticket_types_code_key ON ticket_types USING btree (code);
+
+CREATE UNIQUE INDEX ticket_types_one_default ON ticket_types USING btree (is_default) WHERE is_default;
+
 CREATE UNIQUE INDEX users_email_key ON users USING btree (lower(email));
+
+CREATE UNIQUE INDEX vouchers_code_key ON vouchers USING btree (code);
+
+CREATE INDEX vouchers_created_idx ON vouchers USING btree (created_at DESC, id);
 
 ALTER TABLE ONLY account_tokens
     ADD CONSTRAINT account_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE;
@@ -438,17 +524,26 @@ ALTER TABLE ONLY movie_genres
 ALTER TABLE ONLY movie_genres
     ADD CONSTRAINT movie_genres_movie_id_fkey FOREIGN KEY (movie_id) REFERENCES movies(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY price_cards
+    ADD CONSTRAINT price_cards_theater_id_fkey FOREIGN KEY (theater_id) REFERENCES theaters(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY reservation_seats
     ADD CONSTRAINT reservation_seats_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES reservations(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY reservation_seats
     ADD CONSTRAINT reservation_seats_seat_id_fkey FOREIGN KEY (seat_id) REFERENCES seats(id);
 
+ALTER TABLE ONLY reservation_seats
+    ADD CONSTRAINT reservation_seats_ticket_type_id_fkey FOREIGN KEY (ticket_type_id) REFERENCES ticket_types(id);
+
 ALTER TABLE ONLY reservations
     ADD CONSTRAINT reservations_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id);
 
 ALTER TABLE ONLY reservations
     ADD CONSTRAINT reservations_user_id_fkey FOREIGN KEY (user_id) REFERENCES users(id);
+
+ALTER TABLE ONLY reservations
+    ADD CONSTRAINT reservations_voucher_id_fkey FOREIGN KEY (voucher_id) REFERENCES vouchers(id);
 
 ALTER TABLE ONLY seat_claims
     ADD CONSTRAINT seat_claims_hold_id_fkey FOREIGN KEY (hold_id) REFERENCES holds(id) ON DELETE CASCADE;
@@ -477,11 +572,22 @@ ALTER TABLE ONLY showtimes
 ALTER TABLE ONLY showtimes
     ADD CONSTRAINT showtimes_theater_number_fkey FOREIGN KEY (theater_number) REFERENCES theaters(number);
 
+ALTER TABLE ONLY vouchers
+    ADD CONSTRAINT vouchers_movie_id_fkey FOREIGN KEY (movie_id) REFERENCES movies(id);
+
+ALTER TABLE ONLY vouchers
+    ADD CONSTRAINT vouchers_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id);
+
 -- Rows the migrations insert.
 
 SET check_function_bodies = false;
 
-INSERT INTO seat_types (name, price_multiplier, sort_order) VALUES ('regular', 1.00, 1);
-INSERT INTO seat_types (name, price_multiplier, sort_order) VALUES ('premium', 1.25, 2);
-INSERT INTO seat_types (name, price_multiplier, sort_order) VALUES ('vip', 1.50, 3);
-INSERT INTO seat_types (name, price_multiplier, sort_order) VALUES ('accessible', 1.00, 4);
+INSERT INTO seat_types (name, price_multiplier, sort_order, surcharge) VALUES ('regular', 1.00, 1, 0.00);
+INSERT INTO seat_types (name, price_multiplier, sort_order, surcharge) VALUES ('premium', 1.25, 2, 0.00);
+INSERT INTO seat_types (name, price_multiplier, sort_order, surcharge) VALUES ('vip', 1.50, 3, 0.00);
+INSERT INTO seat_types (name, price_multiplier, sort_order, surcharge) VALUES ('accessible', 1.00, 4, 0.00);
+
+INSERT INTO ticket_types (id, code, name, description, discount_percent, fixed_price, is_default, active, sort_order) VALUES ('00000000-0000-4000-8000-00000000a001', 'adult', 'Adult', '', 0.00, NULL, true, true, 1);
+INSERT INTO ticket_types (id, code, name, description, discount_percent, fixed_price, is_default, active, sort_order) VALUES ('00000000-0000-4000-8000-00000000a002', 'child', 'Child', 'Up to 14 years', 30.00, NULL, false, true, 2);
+INSERT INTO ticket_types (id, code, name, description, discount_percent, fixed_price, is_default, active, sort_order) VALUES ('00000000-0000-4000-8000-00000000a003', 'senior', 'Senior', '65 years and over', 20.00, NULL, false, true, 3);
+INSERT INTO ticket_types (id, code, name, description, discount_percent, fixed_price, is_default, active, sort_order) VALUES ('00000000-0000-4000-8000-00000000a004', 'student', 'Student', 'With a student card', 15.00, NULL, false, true, 4);

@@ -198,6 +198,39 @@ async def book(client: Any, account: Any, showtime_id: Any, seat_ids: Iterable[A
     return await response.json()
 
 
+async def book_tickets(
+    client: Any,
+    account: Any,
+    showtime_id: Any,
+    tickets: Mapping[Any, str | None],
+    voucher_code: str | None = None,
+    **extra: Any,
+) -> Any:
+    """POST /reservations of held seats with ticket types (seat id -> code; None: default)."""
+    body: dict[str, Any] = {
+        "showtime_id": str(showtime_id),
+        "seat_ids": [str(seat) for seat in tickets],
+        "tickets": {str(seat): code for seat, code in tickets.items() if code is not None},
+        **extra,
+    }
+    if voucher_code is not None:
+        body["voucher_code"] = voucher_code
+    return await client.post(f"{API}/reservations", json=body, headers=account.headers)
+
+
+async def hold_and_book(
+    client: Any,
+    account: Any,
+    showtime_id: Any,
+    tickets: Mapping[Any, str | None],
+    voucher_code: str | None = None,
+    **extra: Any,
+) -> Any:
+    held = await hold_seats(client, account, showtime_id, list(tickets))
+    assert held.status == 201, await held.text()
+    return await book_tickets(client, account, showtime_id, tickets, voucher_code, **extra)
+
+
 async def seat_map(client: Any, showtime_id: Any, account: Any = None) -> Any:
     response = await client.get(
         f"{API}/showtimes/{showtime_id}/seats", headers=account.headers if account else None

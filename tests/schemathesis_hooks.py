@@ -42,6 +42,16 @@ UNSTATABLE_RULES: dict[str, tuple[str, ...]] = {
     ),
     # seat_type and accessible exclude each other (a rule across two fields).
     "POST /api/v1/showtimes/{id}/best-available": ("seat_type",),
+    # Rules across fields (issue 25): tickets name seats of seat_ids; a percent or an amount
+    # off, not both; a code is one voucher (no count or prefix); valid_until after valid_from;
+    # a percent off or a fixed price, not both.
+    # Percents and multipliers are decimal strings (like money) whose bounds JSON Schema cannot
+    # state for a string.
+    "POST /api/v1/reservations": ("tickets", "tickets.*.key"),  # keys are seat ids
+    "POST /api/v1/admin/vouchers": ("discount_percent", "discount_amount", "code", "valid_until"),
+    "POST /api/v1/ticket-types": ("fixed_price", "discount_percent"),
+    "PUT /api/v1/ticket-types/{id}": ("fixed_price", "discount_percent"),
+    "PUT /api/v1/seat-types/{name}": ("price_multiplier", "surcharge"),
 }
 # Text with a NUL character is refused whatever the field (NUL_MESSAGE): PostgreSQL cannot store
 # it. The spec's description says so; a pattern per field could not, beside the others.

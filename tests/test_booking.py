@@ -431,6 +431,9 @@ async def test_reserve_held_seats(client, db, user):
         "showtime_id",
         "status",
         "total_price",
+        "subtotal",
+        "discount",
+        "voucher_code",
         "seats",
         "ticket_code",
         "created_at",
@@ -455,6 +458,8 @@ async def test_reserve_held_seats(client, db, user):
             "seat_label": "A1",
             "seat_type": "vip",
             "price": "14.99",
+            "ticket_type": "adult",
+            "ticket_type_name": "Adult",
         },
         {
             "id": hall.ids("B1")[0],
@@ -463,6 +468,8 @@ async def test_reserve_held_seats(client, db, user):
             "seat_label": "B1",
             "seat_type": "vip",
             "price": "14.99",
+            "ticket_type": "adult",
+            "ticket_type_name": "Adult",
         },
     ]
     assert TICKET_CODE.match(reservation["ticket_code"])

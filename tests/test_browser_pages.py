@@ -166,13 +166,17 @@ async def test_the_hall_is_one_tab_stop_moved_with_arrow_keys(browser, start_sit
     await page.keyboard.press("Space")
     await expect_status(page, hall, "B1", "held", mine=True)
 
-    # Tab leaves the hall at once and reaches Confirm in a few steps; Shift+Tab comes back to
-    # the seat last visited.
-    presses = 0
+    # Tab leaves the hall at once and reaches Confirm in a few steps (besides the ticket
+    # steppers and the voucher field on the way, issue 25); Shift+Tab comes back to the seat
+    # last visited.
+    presses = ticket_controls = 0
     while await focused() != "Confirm 2 seats · 20.00 EUR":
         await page.keyboard.press("Tab")
         presses += 1
-        assert presses <= 6, await focused()
+        ticket_controls += await page.evaluate(
+            "document.activeElement.closest('[data-tickets], [data-voucher]') !== null"
+        )
+        assert presses - ticket_controls <= 6, await focused()
     assert await page.locator("button.seat[tabindex='0']").count() == 1
     for _ in range(presses):
         await page.keyboard.press("Shift+Tab")

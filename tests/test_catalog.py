@@ -489,10 +489,10 @@ async def test_seat_types_give_price_multipliers(client):
     response = await client.get(f"{API}/seat-types")
     assert response.status == 200
     assert (await response.json())["seat_types"] == [
-        {"name": "regular", "price_multiplier": "1.00"},
-        {"name": "premium", "price_multiplier": "1.25"},
-        {"name": "vip", "price_multiplier": "1.50"},
-        {"name": "accessible", "price_multiplier": "1.00"},
+        {"name": "regular", "price_multiplier": "1.00", "surcharge": "0.00"},
+        {"name": "premium", "price_multiplier": "1.25", "surcharge": "0.00"},
+        {"name": "vip", "price_multiplier": "1.50", "surcharge": "0.00"},
+        {"name": "accessible", "price_multiplier": "1.00", "surcharge": "0.00"},
     ]
 
 

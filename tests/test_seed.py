@@ -79,6 +79,15 @@ async def test_the_demo_is_useful(database, settings, db, client):
     assert page["total"] == len(starts)
     assert all(item["available_seats"] == item["total_seats"] > 0 for item in page["showtimes"])
 
+    # Prices a cinema would print: a full-price seat costs whole ten cents; a voucher to try.
+    showtime_id = page["showtimes"][0]["id"]
+    prices = (await (await client.get(f"/api/v1/showtimes/{showtime_id}/prices")).json())["prices"]
+    adult = {row["seat_type"]: row["price"] for row in prices if row["ticket_type"] == "adult"}
+    base = page["showtimes"][0]["price"]
+    assert adult["premium"] == f"{float(base) + 2:.2f}" and adult["vip"] == f"{float(base) + 4:.2f}"
+    assert all(price.endswith("0") for price in adult.values())
+    assert await db.fetchval("SELECT count(*) FROM vouchers WHERE code = 'DEMO10'") == 1
+
 
 async def test_a_lost_poster_is_drawn_again(database, settings, db):
     await seed(database, settings)

@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from ..errors import ApiError, Conflict, NotFound, RateLimited
+from ..prices.errors import UnknownTicketType, UserSeatLimit, VoucherExhausted, VoucherInvalid
 
 
 def _ids(seat_ids: Sequence[uuid.UUID | str]) -> list[str]:
@@ -149,6 +150,12 @@ _REFUSALS: dict[str, Callable[[dict[str, Any]], ApiError]] = {
     "request_in_flight": lambda _: RequestInFlight(),
     "idempotency_key_reused": lambda _: IdempotencyKeyReused(),
     "reservation_not_found": lambda _: ReservationNotFound(),
+    "user_seat_limit": lambda d: UserSeatLimit(
+        d["max_seats_per_user"], d["held_seats"], d["booked_seats"], d["requested_seats"]
+    ),
+    "unknown_ticket_type": lambda d: UnknownTicketType(d["codes"]),
+    "voucher_invalid": lambda d: VoucherInvalid(d.get("code")),
+    "voucher_exhausted": lambda d: VoucherExhausted(d.get("code")),
 }
 
 

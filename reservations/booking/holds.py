@@ -49,6 +49,7 @@ async def _hold(
             settings.max_showtimes_held_per_user,
             settings.hold_cooldown_seconds,
             settings.single_seat_gap_rule,
+            settings.max_seats_per_user_per_showtime,
         ),
     )
 

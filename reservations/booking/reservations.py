@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -44,12 +44,23 @@ def check_idempotency_key(raw: str | None) -> str | None:
     return raw
 
 
-def request_hash(showtime_id: uuid.UUID, seat_ids: Sequence[uuid.UUID]) -> str:
-    """What makes two booking requests the same: the showtime and the set of seats."""
-    canonical = orjson.dumps(
-        {"seat_ids": sorted({str(seat) for seat in seat_ids}), "showtime_id": str(showtime_id)},
-        option=orjson.OPT_SORT_KEYS,
-    )
+def request_hash(
+    showtime_id: uuid.UUID,
+    seat_ids: Sequence[uuid.UUID],
+    tickets: Mapping[uuid.UUID, str] | None = None,
+    voucher_code: str | None = None,
+) -> str:
+    """What makes two booking requests the same: the showtime, the set of seats, and (only
+    when given, so that a plain request hashes as it always did) the ticket types and voucher."""
+    request: dict[str, Any] = {
+        "seat_ids": sorted({str(seat) for seat in seat_ids}),
+        "showtime_id": str(showtime_id),
+    }
+    if tickets:
+        request["tickets"] = {str(seat): code for seat, code in tickets.items()}
+    if voucher_code:
+        request["voucher_code"] = voucher_code
+    canonical = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -70,14 +81,20 @@ async def reserve(
     idempotency_key: str | None = None,
     expected_total: Decimal | None = None,
     seat_maps: SeatMapCache | None = None,
+    tickets: Mapping[uuid.UUID, str] | None = None,
+    voucher_code: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Turn the user's live hold on `seat_ids` into a confirmed reservation.
 
+    Each seat is sold as the ticket type `tickets` names for it (the default type when not
+    named), with `voucher_code`'s discount; the database prices them (book_held_seats).
     Returns (reservation, created); created is False when an earlier request with the same
     Idempotency-Key and body already booked it (nothing more is booked then). With
     `expected_total`, a total that differs (the price changed) is refused with price_changed.
     """
     wanted = list(dict.fromkeys(seat_ids))
+    tickets = {seat: code.strip().lower() for seat, code in (tickets or {}).items()}
+    voucher = voucher_code.strip().upper() if voucher_code else None
     with changing_seats(seat_maps, showtime_id), refusals():
         async with pool.acquire() as conn:
             row = await conn.fetchrow(
@@ -85,9 +102,11 @@ async def reserve(
                 showtime_id,
                 user_id,
                 wanted,
+                [tickets.get(seat) for seat in wanted],
+                voucher,
                 [new_ticket_code() for _ in range(TICKET_CODES_OFFERED)],
                 idempotency_key,
-                request_hash(showtime_id, wanted),
+                request_hash(showtime_id, wanted, tickets, voucher),
                 expected_total,
             )
     return _found(row), bool(row["booking"]["created"])
@@ -109,6 +128,9 @@ def reservation_view(row: asyncpg.Record) -> dict[str, Any]:
         "user_id": row["user_id"],
         "showtime_id": row["showtime_id"],
         "status": row["status"],
+        "subtotal": row["subtotal"],
+        "discount": row["discount"],
+        "voucher_code": row["voucher_code"],
         "total_price": row["total_price"],
         "seats": row["seats"] or [],
         "ticket_code": row["ticket_code"],

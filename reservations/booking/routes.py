@@ -12,6 +12,8 @@ from ..accounts.access import current_user, maybe_user, optional_user, user_only
 from ..accounts.email_tokens import require_verified_email
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
 from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS, TICKET_SIGNER
+from ..prices import guessing
+from ..prices.errors import VoucherInvalid
 from . import holds, reservations, seat_map
 from .schemas import (
     BestAvailableRequest,
@@ -90,7 +92,9 @@ async def get_seat_map(request: web.Request) -> web.Response:
     "409 seat_unavailable (details.unavailable_seat_ids), 409 would_strand_seat "
     "(details.stranded_seat_ids), 409 showtime_started, 422 unknown_seats (details.seat_ids: "
     "not in this showtime's theater), 422 too_many_seats, 403 email_not_verified (with "
-    "REQUIRE_VERIFIED_EMAIL=true, for a user whose address is not verified).",
+    "REQUIRE_VERIFIED_EMAIL=true, for a user whose address is not verified), 409 "
+    "user_seat_limit (the caller's held plus booked seats of the showtime would pass "
+    "MAX_SEATS_PER_USER_PER_SHOWTIME).",
 )
 @user_only
 @uuid_path("The showtime")
@@ -201,9 +205,13 @@ async def release_seats(request: web.Request) -> web.Response:
     tags=["booking"],
     summary="Book held seats",
     description="Turns the caller's live hold on every listed seat into a confirmed "
-    "reservation; prices are fixed now. Errors: 409 hold_expired, 409 seats_not_held "
-    "(details.seat_ids), 409 showtime_started, 409 request_in_flight, 422 "
-    "idempotency_key_reused, 400 invalid_idempotency_key.",
+    "reservation; prices are fixed now, by the service: each seat at the price of its ticket "
+    "type (`tickets`, seat id to code; seats not named are the default type), less the "
+    "voucher's discount (`voucher_code`). Errors: 409 hold_expired, 409 seats_not_held "
+    "(details.seat_ids), 409 showtime_started, 409 request_in_flight, 409 price_changed, 409 "
+    "voucher_exhausted, 422 unknown_ticket_type (details.codes), 422 voucher_invalid, 422 "
+    "idempotency_key_reused, 400 invalid_idempotency_key, 429 rate_limited (too many wrong "
+    "voucher codes, counted with POST /vouchers/check's).",
     parameters=[IDEMPOTENCY_KEY_HEADER],
 )
 @user_only
@@ -212,19 +220,28 @@ async def release_seats(request: web.Request) -> web.Response:
 @response_schema(
     ReservationSchema, 200, description="A retry with the same Idempotency-Key: the first booking"
 )
-@error_responses(400, 401, 404, 409, 413, 415, 422)
+@error_responses(400, 401, 404, 409, 413, 415, 422, 429)
 async def create_reservation(request: web.Request) -> web.Response:
     key = reservations.check_idempotency_key(request.headers.get("Idempotency-Key"))
     data = request["data"]
-    reservation, created = await reservations.reserve(
-        request.app[POOL],
-        current_user(request)["id"],
-        data["showtime_id"],
-        data["seat_ids"],
-        key,
-        data.get("expected_total"),
-        request.app[SEAT_MAPS],
-    )
+    pool, settings, user_id = request.app[POOL], request.app[SETTINGS], current_user(request)["id"]
+    if data["voucher_code"]:
+        await guessing.refuse_while_guessing(pool, settings, user_id)
+    try:
+        reservation, created = await reservations.reserve(
+            pool,
+            user_id,
+            data["showtime_id"],
+            data["seat_ids"],
+            key,
+            data.get("expected_total"),
+            request.app[SEAT_MAPS],
+            data["tickets"],
+            data["voucher_code"],
+        )
+    except VoucherInvalid:
+        await guessing.note_wrong_code(pool, settings, user_id)
+        raise
     if created:
         request.app[METRICS].reservations.inc()
     return json_response(_with_qr_payload(request, reservation), status=201 if created else 200)

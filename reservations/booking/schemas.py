@@ -85,12 +85,46 @@ class ReservationRequest(RequestSchema):
             "type": "string",
             "example": "25.00",
             "pattern": MONEY_PATTERN,
-            "description": "Optional: the total the caller agreed to (the hold's total_price). "
-            "If the seats now cost something else (the showtime's price changed while they "
-            "were held), nothing is booked: 409 price_changed with details.expected_total and "
-            "details.total_price.",
+            "description": "Optional: the total the caller agreed to pay (the hold's "
+            "total_price for default tickets and no voucher; else the total the page worked out "
+            "from GET /showtimes/{id}/prices and POST /vouchers/check). If the booking would "
+            "charge something else (a price changed meanwhile), nothing is booked: 409 "
+            "price_changed with details.expected_total and details.total_price.",
         },
     )
+
+    tickets = fields.Dict(
+        keys=fields.UUID(),
+        values=fields.String(validate=validate.Length(min=1, max=32)),
+        load_default=dict,
+        validate=validate.Length(max=MAX_SEAT_IDS_IN_REQUEST),
+        metadata={
+            "example": {"5b0c1c52-7d4e-4a43-9d1e-3c1f1e1b2a10": "child"},
+            "description": "Seat id to ticket type code (GET /api/v1/ticket-types), for seats "
+            "of seat_ids; seats not named are the default type (adult). 422 "
+            "unknown_ticket_type for a code not on sale.",
+        },
+    )
+    voucher_code = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "example": "NEWS-K7QX-2M9P-R4TD",
+            "description": "A voucher to apply (any case): 422 voucher_invalid, 409 "
+            "voucher_exhausted. Check it first with POST /api/v1/vouchers/check.",
+        },
+    )
+
+    @validates_schema
+    def tickets_name_booked_seats(self, data: dict[str, Any], **kwargs: Any) -> None:
+        strangers = set(data.get("tickets", {})) - set(data.get("seat_ids", []))
+        if strangers:
+            raise ValidationError(
+                "Name only seats listed in seat_ids; "
+                f"{', '.join(sorted(str(seat) for seat in strangers))} are not.",
+                "tickets",
+            )
 
 
 class ReservationListQuery(PageQuery):
@@ -114,7 +148,10 @@ class SeatMapSeatSchema(Schema):
     column_index = fields.Integer(
         required=True, metadata={"description": "Drawing position; aisles are gaps in it."}
     )
-    price = _money("Showtime price times the seat type's multiplier")
+    price = _money(
+        "The price for the default ticket type: showtime price times the seat type's "
+        "multiplier, plus its surcharge (GET /showtimes/{id}/prices has every ticket type)"
+    )
     status = fields.String(required=True, validate=validate.OneOf(SEAT_STATUSES))
     is_available = fields.Boolean(required=True)
     is_locked = fields.Boolean(required=True, metadata={"description": "Held (status held)."})
@@ -237,7 +274,11 @@ class ReservedSeatSchema(Schema):
     seat_number = fields.Integer(required=True)
     seat_label = fields.String(required=True)
     seat_type = fields.String(required=True)
-    price = _money("Price fixed when booked")
+    price = _money("Price of its ticket type, fixed when booked (before any voucher)")
+    ticket_type = fields.String(
+        required=True, metadata={"example": "adult", "description": "The ticket type's code"}
+    )
+    ticket_type_name = fields.String(required=True, metadata={"example": "Adult"})
 
 
 class ReservationShowtimeSchema(Schema):
@@ -262,7 +303,12 @@ class ReservationSchema(Schema):
     user_id = fields.UUID(required=True)
     showtime_id = fields.UUID(required=True)
     status = fields.String(required=True, validate=validate.OneOf(RESERVATION_STATUSES))
-    total_price = _money("Sum of the seat prices")
+    subtotal = _money("Sum of the seat prices")
+    discount = _money("What the voucher took off (0.00 without one)")
+    voucher_code = fields.String(
+        required=True, allow_none=True, metadata={"description": "The voucher used, if any"}
+    )
+    total_price = _money("What was charged: subtotal minus discount, never below zero")
     seats = fields.List(fields.Nested(ReservedSeatSchema), required=True)
     ticket_code = fields.String(required=True, metadata={"example": "K7QX-2M9P-R4TD"})
     qr_payload = fields.String(

@@ -60,9 +60,10 @@ async def list_genres(request: web.Request) -> web.Response:
 @routes.get("/api/v1/seat-types")
 @docs(
     tags=["theaters"],
-    summary="Seat types and their price multipliers",
-    description="A seat costs the showtime's price times its type's multiplier, rounded to the "
-    "cent: regular 1.00, premium 1.25, vip 1.50, accessible 1.00.",
+    summary="Seat types and their prices",
+    description="A seat costs the showtime's price times its type's multiplier plus its "
+    "surcharge, less its ticket type's discount, rounded half up to the cent (admins set them "
+    "with PUT /api/v1/seat-types/{name}; GET /api/v1/showtimes/{id}/prices lists every price).",
 )
 @response_schema(SeatTypeListSchema, 200, description="The seat types")
 @error_responses()
@@ -344,7 +345,8 @@ async def list_showtimes(request: web.Request) -> web.Response:
     description="`end_time` is the start plus the movie's duration; the theater stays busy "
     "for CLEANING_BUFFER_MINUTES more. 409 `showtime_overlap` if that meets another showtime "
     "of the theater (decided by the database, so concurrent requests cannot both pass); 422 "
-    "`start_in_past`; 404 for an unknown movie or theater.",
+    "`start_in_past`; 404 for an unknown movie or theater. Without `price`, the price card "
+    "matching the local start decides it (422 `no_price` when none does).",
 )
 @admin_only
 @request_schema(ShowtimeCreateRequest, required=True)

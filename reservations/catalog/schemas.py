@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from ..api import (
+    MONEY_PATTERN,
     NOT_BLANK_PATTERN,
     SEAT_TYPES,
     SPACES_PATTERN,
@@ -101,8 +102,13 @@ class SeatTypeSchema(Schema):
         required=True,
         metadata={
             "example": "1.25",
-            "description": "a seat of this type costs the showtime's price times this",
+            "description": "a seat of this type costs the showtime's price times this, plus "
+            "the surcharge",
         },
+    )
+    surcharge = fields.String(
+        required=True,
+        metadata={"example": "2.00", "description": "added to the price (a decimal string)"},
     )
 
 
@@ -356,7 +362,17 @@ class ShowtimeCreateRequest(RequestSchema):
     movie_id = fields.UUID(required=True)
     theater_id = fields.UUID(required=True)
     start_time = Timestamp(required=True)
-    price = Money(required=True)
+    price = Money(
+        load_default=None,
+        allow_none=False,  # absent: the price cards decide; null is a mistake
+        metadata={
+            "type": "string",
+            "example": "12.50",
+            "pattern": MONEY_PATTERN,
+            "description": "the base price; without it, the price of the price card matching "
+            "the local start (GET /api/v1/admin/price-cards), or 422 no_price",
+        },
+    )
 
 
 class ShowtimeUpdateRequest(RequestSchema):

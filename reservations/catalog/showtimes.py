@@ -18,6 +18,7 @@ import asyncpg
 from ..booking.changes import lock_showtime
 from ..booking.errors import refusals
 from ..db import QUERIES
+from ..prices.price_cards import price_from_cards
 from ..settings import Settings
 from .errors import (
     MovieNotFound,
@@ -137,7 +138,7 @@ async def create_showtime(
     movie_id: uuid.UUID,
     theater_id: uuid.UUID,
     start_time: dt.datetime,
-    price: Decimal,
+    price: Decimal | None,
 ) -> dict:
     showtime_id = None
     for attempt in range(CREATE_ATTEMPTS):
@@ -149,6 +150,8 @@ async def create_showtime(
                 if start_time <= movie["now"]:
                     raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
                 end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
+                if price is None:
+                    price = await price_from_cards(conn, settings, theater_id, start_time)
                 showtime_id = await conn.fetchval(
                     QUERIES.insert_showtime,
                     movie_id,

@@ -17,6 +17,8 @@ from .schemas import (
     PopularMoviesReport,
     RevenueQuery,
     RevenueReport,
+    VoucherQuery,
+    VoucherReport,
 )
 
 routes = web.RouteTableDef()
@@ -66,8 +68,9 @@ async def capacity(request: web.Request) -> web.Response:
     tags=["admin"],
     summary="Tickets and revenue by day, movie or theater over a period of local days",
     description="Counts the seats of confirmed reservations of the showtimes of the period that "
-    "are not cancelled; revenue is the sum of their seat prices, as booked. A row for every "
-    "day, movie or theater with such a showtime, even when it sold nothing." + _CSV_NOTE,
+    "are not cancelled; revenue is the sum of their seat prices, as booked, less the discounts "
+    "of vouchers (what was charged). A row for every day, movie or theater with such a "
+    "showtime, even when it sold nothing; by ticket_type, a row per ticket type sold." + _CSV_NOTE,
     produces=[JSON_TYPE, CSV_TYPE],
 )
 @admin_only
@@ -111,6 +114,31 @@ async def popular_movies(request: web.Request) -> web.Response:
         report["movies"],
         service.POPULAR_MOVIE_COLUMNS,
         f"popular-movies-{period.start_date}-to-{period.end_date}.csv",
+    )
+
+
+@routes.get("/api/v1/admin/reports/vouchers")
+@docs(
+    tags=["admin"],
+    summary="Voucher redemptions and the discount given over a period of local days",
+    description="Each voucher used by confirmed reservations of the period's showtimes that "
+    "are not cancelled: its redemptions, their tickets, the discount given and the revenue "
+    "after it; most discount first, then the totals." + _CSV_NOTE,
+    produces=[JSON_TYPE, CSV_TYPE],
+)
+@admin_only
+@querystring_schema(VoucherQuery)
+@response_schema(VoucherReport, 200, description="The report (JSON), or its rows as CSV")
+@error_responses(401, 403, 422)
+async def vouchers(request: web.Request) -> web.Response:
+    period = _period(request)
+    report = await service.vouchers(request.app[POOL], period)
+    return report_response(
+        request,
+        report,
+        report["rows"],
+        service.VOUCHER_COLUMNS,
+        f"vouchers-{period.start_date}-to-{period.end_date}.csv",
     )
 
 

@@ -47,8 +47,9 @@ class RevenueQuery(PeriodQuery):
         metadata={
             "description": "`day`: one row per local day with showtimes (key YYYY-MM-DD, oldest "
             "first); `movie`: one row per movie shown (key its title, id its id); `theater`: "
-            "one row per theater used (key its name, id its id); movies and theaters by most "
-            "revenue first. Default `day`."
+            "one row per theater used (key its name, id its id); `ticket_type`: one row per "
+            "ticket type sold (key its code, id its id); movies, theaters and ticket types by "
+            "most revenue first. Revenue is after vouchers' discounts. Default `day`."
         },
     )
 
@@ -116,12 +117,15 @@ class CapacityReport(_PeriodFields):
 
 class RevenueRow(Schema):
     key = fields.String(
-        required=True, metadata={"description": "The local day, the movie title or theater name"}
+        required=True,
+        metadata={
+            "description": "The local day, the movie title, theater name or ticket type code"
+        },
     )
     id = fields.UUID(
         required=True,
         allow_none=True,
-        metadata={"description": "The movie or theater id; null when grouped by day"},
+        metadata={"description": "The movie, theater or ticket type id; null when grouped by day"},
     )
     tickets = fields.Integer(required=True, metadata={"description": "Seats sold"})
     revenue = fields.String(required=True, metadata=_MONEY)
@@ -132,6 +136,28 @@ class RevenueReport(_PeriodFields):
     total_revenue = fields.String(required=True, metadata=_MONEY)
     total_tickets = fields.Integer(required=True)
     group_by = fields.String(required=True, validate=validate.OneOf(GROUPINGS))
+
+
+class VoucherQuery(PeriodQuery):
+    pass
+
+
+class VoucherRow(Schema):
+    code = fields.String(required=True)
+    voucher_id = fields.UUID(required=True)
+    redemptions = fields.Integer(
+        required=True, metadata={"description": "Confirmed reservations that used it"}
+    )
+    tickets = fields.Integer(required=True, metadata={"description": "Their seats"})
+    discount = fields.String(required=True, metadata=_MONEY)
+    revenue = fields.String(required=True, metadata=_MONEY)
+
+
+class VoucherReport(_PeriodFields):
+    rows = fields.List(fields.Nested(VoucherRow), required=True)
+    total_redemptions = fields.Integer(required=True)
+    total_discount = fields.String(required=True, metadata=_MONEY)
+    total_revenue = fields.String(required=True, metadata=_MONEY)
 
 
 class PopularMovie(Schema):

@@ -20,7 +20,7 @@ from ..errors import Unprocessable
 
 DEFAULT_DAYS_AROUND_TODAY = 30
 MAX_PERIOD_DAYS = 366
-GROUPINGS = ("day", "movie", "theater")
+GROUPINGS = ("day", "movie", "theater", "ticket_type")
 
 CAPACITY_COLUMNS = (
     "showtime_id",
@@ -43,6 +43,7 @@ CAPACITY_TOTALS = (
 )
 REVENUE_COLUMNS = ("key", "id", "tickets", "revenue")
 POPULAR_MOVIE_COLUMNS = ("movie_id", "title", "tickets_sold", "revenue", "occupancy_rate")
+VOUCHER_COLUMNS = ("code", "voucher_id", "redemptions", "tickets", "discount", "revenue")
 
 
 class InvalidPeriod(Unprocessable):
@@ -142,13 +143,30 @@ async def revenue(pool: asyncpg.Pool, period: Period, group_by: str) -> dict[str
     if group_by not in GROUPINGS:
         raise ValueError(f"unknown grouping {group_by!r}")
     async with pool.acquire() as conn:
-        records = await conn.fetch(QUERIES.revenue_report, *period.arguments, group_by)
+        if group_by == "ticket_type":
+            records = await conn.fetch(QUERIES.revenue_by_ticket_type, *period.arguments)
+        else:
+            records = await conn.fetch(QUERIES.revenue_report, *period.arguments, group_by)
     rows, totals = _split_totals(records)
     return {
         "rows": [_row_view(row, REVENUE_COLUMNS) for row in rows],
         "total_revenue": totals["revenue"],
         "total_tickets": totals["tickets"],
         "group_by": group_by,
+        **period.describe(),
+    }
+
+
+async def vouchers(pool: asyncpg.Pool, period: Period) -> dict[str, Any]:
+    """The vouchers redeemed by confirmed reservations of the period and the discount given."""
+    async with pool.acquire() as conn:
+        records = await conn.fetch(QUERIES.voucher_report, *period.arguments)
+    rows, totals = _split_totals(records)
+    return {
+        "rows": [_row_view(row, VOUCHER_COLUMNS) for row in rows],
+        "total_redemptions": totals["redemptions"],
+        "total_discount": totals["discount"],
+        "total_revenue": totals["revenue"],
         **period.describe(),
     }
 

@@ -32,6 +32,9 @@ from ..checkin import service as checkin
 from ..context import POOL, SETTINGS
 from ..db import QUERIES
 from ..errors import NotFound, Unprocessable
+from ..prices import price_cards as prices_cards
+from ..prices import ticket_types as prices_ticket_types
+from ..prices import vouchers as prices_vouchers
 from ..reports import service as reports
 from . import hall as hall_view
 from .routes import not_found_page
@@ -47,7 +50,12 @@ SECTIONS = (
     ("reports", "Reports"),
     ("users", "Users"),
     ("emails", "Outbox"),  # reservations/web/admin_emails.py
+    ("prices", "Prices"),
+    ("vouchers", "Vouchers"),
 )
+WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
+NEWEST_VOUCHERS = 100
+NEWEST_BATCHES = 20
 
 
 async def _every(fetch: Callable[[int], Awaitable[tuple[list[dict], int]]]) -> list[dict]:
@@ -284,6 +292,49 @@ async def reports_panel(request: web.Request) -> web.Response:
     )
 
 
+@admin_panel
+async def prices_panel(request: web.Request) -> web.Response:
+    pool = request.app[POOL]
+    names = dict(WEEKDAYS)
+    cards = [
+        {**card, "days": ", ".join(names[day] for day in card["weekdays"])}
+        for card in await prices_cards.list_price_cards(pool)
+    ]
+    theaters = await _every(lambda page: catalog_theaters.list_theaters(pool, page, PAGE_SIZE))
+    return _panel(
+        "admin/prices.html",
+        request,
+        {
+            "ticket_types": await prices_ticket_types.list_ticket_types(pool, True),
+            "seat_types": await catalog_theaters.list_seat_types(pool),
+            "price_cards": cards,
+            "theaters": theaters,
+            "weekdays": WEEKDAYS,
+            "money": hall_view.money,
+        },
+    )
+
+
+@admin_panel
+async def vouchers_panel(request: web.Request) -> web.Response:
+    pool, settings = request.app[POOL], request.app[SETTINGS]
+    vouchers, total = await prices_vouchers.list_vouchers(pool, None, 1, NEWEST_VOUCHERS)
+    movies = await _every(
+        lambda page: catalog_movies.list_movies(pool, settings, page=page, page_size=PAGE_SIZE)
+    )
+    return _panel(
+        "admin/vouchers.html",
+        request,
+        {
+            "vouchers": vouchers,
+            "total": total,
+            "batches": await pool.fetch(QUERIES.voucher_batches, NEWEST_BATCHES),
+            "movies": movies,
+            "money": hall_view.money,
+        },
+    )
+
+
 def setup(app: web.Application) -> None:
     router = app.router
     router.add_get("/admin", admin_home)
@@ -297,6 +348,10 @@ def setup(app: web.Application) -> None:
         "/admin/showtimes/{id}/admissions", _shell("showtimes", "Admissions of a showtime")
     )
     router.add_get("/admin/users", _shell("users", "Users"))
+    router.add_get("/admin/prices", _shell("prices", "Prices"))
+    router.add_get("/admin/vouchers", _shell("vouchers", "Vouchers"))
+    router.add_get("/admin/panels/prices", prices_panel)
+    router.add_get("/admin/panels/vouchers", vouchers_panel)
     router.add_get("/admin/panels/showtimes", showtimes_panel)
     router.add_get("/admin/panels/showtimes/{id}/bookings", bookings_panel)
     router.add_get("/admin/panels/movies", movies_panel)

@@ -2,6 +2,26 @@
 --
 -- Applied by every `reservations migrate`, after the migrations: sql/code/README.md.
 
+-- The price of one seat for one ticket type, the one statement of the price rule (issue 25,
+-- the contract's "Prices"): the ticket type's fixed price if it has one, else the showtime's
+-- price times the seat type's multiplier plus its surcharge, less the ticket type's percent,
+-- rounded half up to the cent (round() on numeric rounds half away from zero, and prices are
+-- never negative). Every price the service shows or charges comes from here: the seat map and
+-- a hold's total (the default type), GET /showtimes/{id}/prices, and booking. Here and not in
+-- 05_prices.sql because the SQL functions below are checked against it when created.
+CREATE OR REPLACE FUNCTION ticket_price(
+    p_showtime_price numeric,
+    p_multiplier numeric,
+    p_surcharge numeric,
+    p_discount_percent numeric,
+    p_fixed_price numeric
+) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(
+        p_fixed_price,
+        round((p_showtime_price * p_multiplier + p_surcharge) * (100 - p_discount_percent) / 100, 2)
+    );
+$$;
+
 -- The claims that count now, the one statement of the rule "a hold counts while expires_at >
 -- now()": every claim of a confirmed reservation ('sold'), and a hold's ('held') until the
 -- moment its expires_at passes, whether or not anyone has deleted it yet. Reads of seats (the
@@ -24,7 +44,7 @@ WHERE c.reservation_id IS NOT NULL OR h.expires_at > now();
 -- columns it sends, and the planner, inlining this function, computes no others). One row per
 -- seat of its theater (a NULL seat id for a theater without seats; no row at all when the
 -- showtime is unknown or cancelled), each with the showtime's version, updated_at and now(),
--- the seat's price and status ('available', 'held' or 'sold', by live_claims), held_by_me
+-- the seat's price (for the default ticket type) and status ('available', 'held' or 'sold', by live_claims), held_by_me
 -- when user p_user_id (may be NULL) holds it, and held_until: when the hold that makes the
 -- seat 'held' expires, after which a map read now is no longer right though nothing changed.
 -- Unordered: callers order by row_index, column_index.
@@ -57,18 +77,20 @@ RETURNS TABLE (
            s.seat_type,
            s.row_index,
            s.column_index,
-           round(st.price * t.price_multiplier, 2),
+           ticket_price(st.price, t.price_multiplier, t.surcharge, d.discount_percent, d.fixed_price),
            coalesce(c.status, 'available'),
            coalesce(c.held_by = p_user_id, false),
            c.held_until
     FROM showtimes st
     LEFT JOIN seats s ON s.theater_id = st.theater_id
     LEFT JOIN seat_types t ON t.name = s.seat_type
+    LEFT JOIN ticket_types d ON d.is_default
     LEFT JOIN live_claims c ON c.showtime_id = st.id AND c.seat_id = s.id
     WHERE st.id = p_showtime_id AND st.cancelled_at IS NULL;
 $$;
 
--- A reservation as the API answers it: its seats (one JSON array, front row first), showtime,
+-- A reservation as the API answers it: its seats (one JSON array, front row first, each with
+-- its ticket type and price), what it was charged (subtotal, discount, voucher_code), showtime,
 -- movie and theater, and whether it may still be cancelled. reservations/booking/reservations.py
 -- reservation_view turns a row into the answer.
 CREATE OR REPLACE VIEW reservation_details AS
@@ -81,11 +103,16 @@ SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
        (SELECT json_agg(json_build_object(
                    'id', s.id, 'row_label', s.row_label, 'seat_number', s.seat_number,
                    'seat_label', s.row_label || s.seat_number, 'seat_type', s.seat_type,
-                   'price', rs.price::text)
+                   'price', rs.price::text, 'ticket_type', tt.code,
+                   'ticket_type_name', tt.name)
                ORDER BY s.row_index, s.column_index)
-        FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-        WHERE rs.reservation_id = r.id) AS seats
+        FROM reservation_seats rs
+        JOIN seats s ON s.id = rs.seat_id
+        JOIN ticket_types tt ON tt.id = rs.ticket_type_id
+        WHERE rs.reservation_id = r.id) AS seats,
+       r.subtotal, r.discount, v.code AS voucher_code
 FROM reservations r
+LEFT JOIN vouchers v ON v.id = r.voucher_id
 JOIN showtimes st ON st.id = r.showtime_id
 JOIN movies m ON m.id = st.movie_id
 JOIN theaters t ON t.id = st.theater_id;

@@ -254,6 +254,7 @@ $$;
 -- Put the seats p_seat_ids (distinct) in the user's hold on the showtime, all or none: creates
 -- the hold or adds to it and renews it (never past created_at + p_max_lifetime_seconds). Refuses
 -- with showtime_not_found, showtime_started, unknown_seats, seat_unavailable, too_many_seats,
+-- user_seat_limit (held plus booked seats of the user for the showtime beyond p_max_user_seats),
 -- too_many_showtimes_held, hold_cooldown, would_strand_seat (p_gap_rule 'enforce'). Answers the
 -- hold: hold_id, showtime_id, locked_seat_ids (front row first), expires_at, now, total_price
 -- (of the held seats at today's prices), stranded_seat_ids (the gap rule's warning, worked out
@@ -268,7 +269,8 @@ CREATE OR REPLACE FUNCTION hold_seats(
     p_max_seats integer,
     p_max_showtimes integer,
     p_cooldown_seconds integer,
-    p_gap_rule text
+    p_gap_rule text,
+    p_max_user_seats integer
 ) RETURNS jsonb LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
@@ -277,6 +279,7 @@ DECLARE
     taken_ids uuid[];
     new_ids uuid[];
     held_count integer;
+    booked_count integer;
     other_showtimes integer;
     last_hold expired_holds%ROWTYPE;
     stranded_ids uuid[] := '{}';
@@ -324,6 +327,23 @@ BEGIN
             'max_seats_per_hold', p_max_seats,
             'requested_total', held_count + cardinality(new_ids)
         ));
+    END IF;
+
+    -- What one customer may buy: seats held plus seats of confirmed reservations. Counted under
+    -- the showtime's lock, so two sessions of the user cannot both pass it, and booking held
+    -- seats moves them from one count to the other without freeing room.
+    IF cardinality(new_ids) > 0 THEN
+        SELECT count(*) INTO booked_count
+        FROM reservations r JOIN reservation_seats rs ON rs.reservation_id = r.id
+        WHERE r.user_id = p_user_id AND r.showtime_id = p_showtime_id AND r.status = 'confirmed';
+        IF held_count + booked_count + cardinality(new_ids) > p_max_user_seats THEN
+            RETURN refuse_seat_change('user_seat_limit', jsonb_build_object(
+                'max_seats_per_user', p_max_user_seats,
+                'held_seats', held_count,
+                'booked_seats', booked_count,
+                'requested_seats', cardinality(new_ids)
+            ));
+        END IF;
     END IF;
 
     IF held_count = 0 THEN
@@ -386,11 +406,13 @@ BEGIN
     DELETE FROM expired_holds e WHERE e.showtime_id = p_showtime_id AND e.user_id = p_user_id;
 
     SELECT coalesce(array_agg(s.id ORDER BY s.row_index, s.column_index), '{}'),
-           coalesce(sum(round(showtime.price * t.price_multiplier, 2)), 0)
+           coalesce(sum(ticket_price(showtime.price, t.price_multiplier, t.surcharge,
+                                     d.discount_percent, d.fixed_price)), 0)
     INTO held_ids, total
     FROM seat_claims c
     JOIN seats s ON s.id = c.seat_id
     JOIN seat_types t ON t.name = s.seat_type
+    LEFT JOIN ticket_types d ON d.is_default
     WHERE c.hold_id = hold.id;
 
     RETURN jsonb_build_object(
@@ -437,17 +459,24 @@ $$;
 
 -- --- reservations -------------------------------------------------------------------------------
 
--- Turn the user's live hold on the seats p_seat_ids (distinct) into a confirmed reservation,
--- priced now (showtime price x seat type multiplier), with the first free code of
--- p_ticket_codes. With an Idempotency-Key: request_in_flight while another request with the key
--- runs, the earlier reservation (created false) for a retry with the same p_request_hash,
--- idempotency_key_reused for another. Refuses with showtime_not_found, showtime_started,
--- hold_expired or seats_not_held (details.seat_ids: the seats not held), price_changed (the
--- total is not p_expected_total, when given). Answers reservation_id and created.
+-- Turn the user's live hold on the seats p_seat_ids (distinct) into a confirmed reservation with
+-- the first free code of p_ticket_codes. Each seat is sold as the ticket type whose code is at
+-- the same place in p_ticket_types (NULL, or an array shorter than p_seat_ids: the default
+-- type) at ticket_price (sql/code/02_seat_reads.sql), now, under the showtime's lock; with
+-- p_voucher_code its discount comes off the subtotal (never below zero), is shared among the
+-- seats by price (reservation_seats.discount), and the voucher's redemption is counted
+-- (redeem_voucher, sql/code/05_prices.sql). With an Idempotency-Key: request_in_flight while
+-- another request with the key runs, the earlier reservation (created false) for a retry with
+-- the same p_request_hash, idempotency_key_reused for another. Refuses with showtime_not_found,
+-- showtime_started, hold_expired or seats_not_held (details.seat_ids: the seats not held),
+-- unknown_ticket_type, voucher_invalid, voucher_exhausted, price_changed (the total charged is
+-- not p_expected_total, when given). Answers reservation_id and created.
 CREATE OR REPLACE FUNCTION book_held_seats(
     p_showtime_id uuid,
     p_user_id uuid,
     p_seat_ids uuid[],
+    p_ticket_types text[],
+    p_voucher_code text,
     p_ticket_codes text[],
     p_idempotency_key text,
     p_request_hash text,
@@ -460,6 +489,13 @@ DECLARE
     the_hold uuid;
     missing uuid[];
     expired_ids uuid[];
+    unknown_types text[];
+    seat_ids uuid[];
+    type_ids uuid[];
+    prices numeric[];
+    subtotal numeric;
+    voucher vouchers%ROWTYPE;
+    discount numeric := 0;
     booked_total numeric;
     ticket text;
     booked uuid;
@@ -500,9 +536,31 @@ BEGIN
         );
     END IF;
 
-    SELECT coalesce(sum(round(showtime.price * t.price_multiplier, 2)), 0) INTO booked_total
-    FROM seats s JOIN seat_types t ON t.name = s.seat_type
-    WHERE s.id = ANY(p_seat_ids);
+    -- Each seat's ticket type (an active one by its code, the default one when not named) and
+    -- its price, front row first.
+    SELECT coalesce(array_agg(DISTINCT r.code) FILTER (WHERE tt.id IS NULL), '{}'),
+           array_agg(r.seat_id ORDER BY s.row_index, s.column_index),
+           array_agg(tt.id ORDER BY s.row_index, s.column_index),
+           array_agg(ticket_price(showtime.price, st.price_multiplier, st.surcharge,
+                                  tt.discount_percent, tt.fixed_price)
+                     ORDER BY s.row_index, s.column_index)
+    INTO unknown_types, seat_ids, type_ids, prices
+    FROM unnest(p_seat_ids, p_ticket_types[1:cardinality(p_seat_ids)]) AS r(seat_id, code)
+    JOIN seats s ON s.id = r.seat_id
+    JOIN seat_types st ON st.name = s.seat_type
+    LEFT JOIN ticket_types tt
+           ON CASE WHEN r.code IS NULL THEN tt.is_default ELSE tt.code = r.code AND tt.active END;
+    IF cardinality(unknown_types) > 0 THEN
+        RETURN refuse_seat_change('unknown_ticket_type', jsonb_build_object('codes', unknown_types));
+    END IF;
+    SELECT coalesce(sum(price), 0) INTO subtotal FROM unnest(prices) AS price;
+
+    IF p_voucher_code IS NOT NULL THEN
+        SELECT * INTO voucher FROM redeem_voucher(p_voucher_code, p_showtime_id, showtime.now);
+        discount := voucher_discount(voucher.discount_percent, voucher.discount_amount, subtotal);
+    END IF;
+    booked_total := subtotal - discount;
+
     IF p_expected_total IS NOT NULL AND p_expected_total <> booked_total THEN
         RETURN refuse_seat_change('price_changed', jsonb_build_object(
             'expected_total', to_char(p_expected_total, 'FM999999999990.00'),
@@ -511,9 +569,10 @@ BEGIN
     END IF;
 
     FOREACH ticket IN ARRAY p_ticket_codes LOOP
-        INSERT INTO reservations (user_id, showtime_id, total_price, ticket_code, created_at,
-                                  updated_at)
-        VALUES (p_user_id, p_showtime_id, booked_total, ticket, showtime.now, showtime.now)
+        INSERT INTO reservations (user_id, showtime_id, discount, total_price, voucher_id,
+                                  ticket_code, created_at, updated_at)
+        VALUES (p_user_id, p_showtime_id, discount, booked_total, voucher.id, ticket,
+                showtime.now, showtime.now)
         ON CONFLICT (ticket_code) DO NOTHING
         RETURNING id INTO booked;
         EXIT WHEN booked IS NOT NULL;
@@ -521,10 +580,17 @@ BEGIN
     IF booked IS NULL THEN
         RAISE EXCEPTION 'every ticket code offered is taken';
     END IF;
-    INSERT INTO reservation_seats (reservation_id, seat_id, price)
-    SELECT booked, s.id, round(showtime.price * t.price_multiplier, 2)
-    FROM seats s JOIN seat_types t ON t.name = s.seat_type
-    WHERE s.id = ANY(p_seat_ids);
+    -- The discount shared by price: each seat takes the cents between the rounded shares of
+    -- the seats before it and of those up to it, so the shares add up to the discount exactly
+    -- and none is more than its seat's price.
+    INSERT INTO reservation_seats (reservation_id, seat_id, ticket_type_id, price, discount)
+    SELECT booked, p.seat_id, p.type_id, p.price,
+           CASE WHEN subtotal = 0 THEN 0
+                ELSE round(discount * sum(p.price) OVER upto / subtotal, 2)
+                     - round(discount * (sum(p.price) OVER upto - p.price) / subtotal, 2)
+           END
+    FROM unnest(seat_ids, type_ids, prices) WITH ORDINALITY AS p(seat_id, type_id, price, n)
+    WINDOW upto AS (ORDER BY p.n);
     UPDATE seat_claims c
     SET hold_id = NULL, reservation_id = booked
     WHERE c.showtime_id = p_showtime_id AND c.hold_id = the_hold
@@ -543,7 +609,8 @@ $$;
 -- Cancel a confirmed reservation before its show starts, by its owner (p_user_id) or an admin:
 -- the record stays, its seats are free at once. A cancelled one is left as it is. Refuses with
 -- reservation_not_found (also for someone else's) and showtime_started. Answers the reason it
--- was cancelled now (NULL if it already was).
+-- was cancelled now (NULL if it already was). A voucher it used gets its redemption back
+-- (the trigger reservation_gives_back_voucher, sql/code/05_prices.sql).
 CREATE OR REPLACE FUNCTION cancel_reservation(p_reservation_id uuid, p_user_id uuid, p_is_admin boolean)
 RETURNS jsonb LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan AS $$

@@ -18,11 +18,12 @@ RETURNS SETOF showtimes LANGUAGE sql STABLE AS $$
 $$;
 
 -- What showtime p_showtime_id sold: tickets (the seats of its confirmed reservations) and revenue
--- (the sum of their prices as booked), from reservations_showtime_idx and reservation_seats'
--- primary key however long the history is.
+-- (the sum of their prices as booked, less each seat's share of a voucher's discount: what was
+-- charged), from reservations_showtime_idx and reservation_seats' primary key however long the
+-- history is.
 CREATE OR REPLACE FUNCTION showtime_sales(p_showtime_id uuid)
 RETURNS TABLE (tickets bigint, revenue numeric) LANGUAGE sql STABLE AS $$
-    SELECT count(*), sum(rs.price)
+    SELECT count(*), sum(rs.price - rs.discount)
     FROM reservations r
     JOIN reservation_seats rs ON rs.reservation_id = r.id
     WHERE r.showtime_id = p_showtime_id AND r.status = 'confirmed';

@@ -91,11 +91,20 @@ function start(root) {
     const body = {};
     for (const field of form.elements) {
       if (!field.name || field.type === "submit" || field.type === "file") continue;
+      if (field.dataset.kind === "checked-numbers") {
+        // A group of checkboxes of one name: the numbers of those ticked.
+        body[field.name] = body[field.name] || [];
+        if (field.checked) body[field.name].push(Number(field.value));
+        continue;
+      }
       const raw = field.value.trim();
       if (!raw && !("keep" in field.dataset)) continue;
       switch (field.dataset.kind) {
         case "number":
           body[field.name] = Number(raw);
+          break;
+        case "boolean":
+          body[field.name] = raw === "true";
           break;
         case "list":
           body[field.name] = raw.split(",").map((item) => item.trim()).filter(Boolean);

@@ -7,6 +7,12 @@
 // Which seats are "mine" is the set `myHold`: filled by hold answers and by snapshots (held_by_me),
 // emptied by releases, bookings and expiry. A seat shows as mine when it is held AND in that set,
 // so a late WebSocket message can never paint another person's hold as mine.
+//
+// Ticket types: the held seats are sold as the types the stepper counts ("2 adults, 1 child"),
+// assigned to the seats in their order (the default type first); each seat's price comes from
+// GET /showtimes/{id}/prices, the voucher's discount from POST /vouchers/check, and the total
+// shown is sent as expected_total, so the total shown is the total charged (or 409
+// price_changed, and the page shows the new prices).
 import { api, session, token } from "./app.js";
 
 const root = document.querySelector("[data-seatmap]");
@@ -57,6 +63,12 @@ function startSeatMap(root) {
     barCountdown: root.querySelector("[data-bar-countdown]"),
     barConfirm: root.querySelector('[data-action="confirm-bar"]'),
     cancelled: root.querySelector("[data-cancelled-notice]"),
+    tickets: root.querySelector("[data-tickets]"),
+    ticketSteppers: root.querySelector("[data-ticket-steppers]"),
+    ticketsSummary: root.querySelector("[data-tickets-summary]"),
+    voucher: root.querySelector("[data-voucher]"),
+    voucherInput: root.querySelector("[data-voucher-input]"),
+    voucherStatus: root.querySelector("[data-voucher-status]"),
   };
 
   /** seat id -> {id, button, status, pending} */
@@ -86,6 +98,10 @@ function startSeatMap(root) {
   let ticker = null;
   let pollTimer = null;
   let mapEtag = null; // the ETag of the last seat map fetched: unchanged, it costs a bodyless 304
+  let ticketTypes = []; // the active ticket types, in their order (the default one first)
+  const ticketPrices = new Map(); // "code|seat type" -> price, from /prices
+  const ticketCounts = new Map(); // code -> seats of that type, for the types other than the default
+  let voucher = null; // {code, discount_percent, discount_amount} once checked
 
   // ---- rendering -------------------------------------------------------------------------
 
@@ -128,19 +144,161 @@ function startSeatMap(root) {
     return priced(`${Math.floor(totalCents / 100)}.${String(totalCents % 100).padStart(2, "0")}`);
   }
 
-  function renderSelection() {
-    const mine = mySeats();
-    ui.selectionList.replaceChildren(
-      ...mine.map((seat) => {
+  // ---- ticket types, prices and the voucher ------------------------------------------------
+
+  const defaultType = () => ticketTypes.find((type) => type.is_default) || ticketTypes[0];
+  const plural = (type, count) => {
+    const word = type.name.toLowerCase();
+    if (count === 1) return `${count} ${word}`;
+    return `${count} ${word === "child" ? "children" : `${word}s`}`;
+  };
+
+  /** The held seats, each with the ticket type the stepper gives it and its price. */
+  function ticketsOf(mine) {
+    const others = ticketTypes.filter((type) => type !== defaultType());
+    // The counts never name more seats than are held: the last types give way first.
+    let room = mine.length;
+    for (const type of others) {
+      const count = Math.min(ticketCounts.get(type.code) || 0, room);
+      ticketCounts.set(type.code, count);
+      room -= count;
+    }
+    const order = [];
+    if (defaultType()) for (let n = 0; n < room; n += 1) order.push(defaultType());
+    for (const type of others) for (let n = 0; n < ticketCounts.get(type.code); n += 1) order.push(type);
+    return mine.map((seat, index) => {
+      const type = order[index];
+      const known = type && ticketPrices.get(`${type.code}|${seat.button.dataset.type}`);
+      return { seat, type, price: known || seat.button.dataset.price };
+    });
+  }
+
+  /** Subtotal, discount and total in cents, as the service computes them. */
+  function totalsOf(tickets) {
+    const subtotal = tickets.reduce((sum, ticket) => sum + cents(ticket.price), 0);
+    let discount = 0;
+    if (voucher && voucher.discount_percent !== null) {
+      // Half up to the cent: round(subtotal x percent / 100), in whole hundredths.
+      const hundredths = cents(voucher.discount_percent);
+      discount = Math.floor((2 * subtotal * hundredths + 10000) / 20000);
+    } else if (voucher) {
+      discount = cents(voucher.discount_amount);
+    }
+    discount = Math.min(discount, subtotal);
+    return { subtotal, discount, total: subtotal - discount };
+  }
+
+  function renderTickets(tickets) {
+    if (!ui.tickets) return;
+    ui.tickets.hidden = tickets.length === 0 || ticketTypes.length < 2;
+    if (ui.voucher) ui.voucher.hidden = tickets.length === 0 || closed;
+    if (ui.tickets.hidden) return;
+    const counts = new Map();
+    for (const ticket of tickets) counts.set(ticket.type.code, (counts.get(ticket.type.code) || 0) + 1);
+    const defaults = counts.get(defaultType().code) || 0;
+    ui.ticketSteppers.replaceChildren(
+      ...ticketTypes.map((type) => {
+        const count = counts.get(type.code) || 0;
         const item = document.createElement("li");
-        item.textContent = `${seat.button.dataset.label} · ${priced(seat.button.dataset.price)}`;
+        item.className = "ticket-stepper";
+        const name = document.createElement("span");
+        name.className = "ticket-stepper-name";
+        name.textContent = type.name;
+        const value = document.createElement("output");
+        value.dataset.ticketCount = type.code;
+        value.textContent = String(count);
+        if (type === defaultType()) {
+          // The seats no other type takes: counted, not stepped; spacers keep the counts aligned.
+          const spacer = () => Object.assign(document.createElement("span"), { className: "ticket-stepper-spacer" });
+          item.append(name, spacer(), value, spacer());
+          return item;
+        }
+        const less = document.createElement("button");
+        less.type = "button";
+        less.className = "button button--small";
+        less.textContent = "−";
+        less.dataset.ticketRemove = type.code;
+        less.setAttribute("aria-label", `One ${type.name.toLowerCase()} ticket less`);
+        less.disabled = count === 0 || busy;
+        const more = document.createElement("button");
+        more.type = "button";
+        more.className = "button button--small";
+        more.textContent = "+";
+        more.dataset.ticketAdd = type.code;
+        more.setAttribute("aria-label", `One ${type.name.toLowerCase()} ticket more`);
+        more.disabled = defaults === 0 || busy;
+        item.append(name, less, value, more);
         return item;
       }),
     );
+    ui.ticketsSummary.textContent = ticketTypes
+      .filter((type) => counts.get(type.code))
+      .map((type) => plural(type, counts.get(type.code)))
+      .join(", ");
+  }
+
+  function stepTickets(code, change) {
+    const focusKey = change > 0 ? "ticketAdd" : "ticketRemove";
+    ticketCounts.set(code, Math.max(0, (ticketCounts.get(code) || 0) + change));
+    renderSelection();
+    // Keep the keyboard where it was, or on the other button of the stepper once this one is off.
+    const again = ui.ticketSteppers.querySelector(`[data-${focusKey === "ticketAdd" ? "ticket-add" : "ticket-remove"}="${code}"]`);
+    const other = ui.ticketSteppers.querySelector(`[data-${focusKey === "ticketAdd" ? "ticket-remove" : "ticket-add"}="${code}"]`);
+    (again && !again.disabled ? again : other)?.focus();
+  }
+
+  async function loadPrices() {
+    const [types, prices] = await Promise.all([
+      api("/api/v1/ticket-types", { auth: false }),
+      api(`/api/v1/showtimes/${showtimeId}/prices`, { auth: false }),
+    ]);
+    if (types.ok) ticketTypes = types.data.ticket_types;
+    if (prices.ok) {
+      ticketPrices.clear();
+      for (const row of prices.data.prices) ticketPrices.set(`${row.ticket_type}|${row.seat_type}`, row.price);
+    }
+    renderSelection();
+  }
+
+  async function applyVoucher() {
+    const code = ui.voucherInput.value.trim();
+    if (!code) {
+      voucher = null;
+      ui.voucherStatus.textContent = "";
+      renderSelection();
+      return;
+    }
+    if (!signedIn()) return;
+    const result = await api("/api/v1/vouchers/check", { method: "POST", body: { code, showtime_id: showtimeId } });
+    if (result.ok) {
+      voucher = result.data;
+      const off = voucher.discount_percent !== null ? `${Number(voucher.discount_percent)} % off` : `${priced(voucher.discount_amount)} off`;
+      ui.voucherStatus.textContent = `Voucher ${voucher.code} applied: ${off}.`;
+    } else {
+      voucher = null;
+      ui.voucherStatus.textContent = result.status === 429 ? explain(result, "check the voucher") : result.error.message;
+    }
+    renderSelection();
+  }
+
+  function renderSelection() {
+    const mine = mySeats();
+    const tickets = ticketsOf(mine);
+    ui.selectionList.replaceChildren(
+      ...tickets.map((ticket) => {
+        const item = document.createElement("li");
+        const kind = ticketTypes.length > 1 && ticket.type ? ` · ${ticket.type.name}` : "";
+        item.textContent = `${ticket.seat.button.dataset.label} · ${priced(ticket.price)}${kind}`;
+        return item;
+      }),
+    );
+    renderTickets(tickets);
     ui.selectionEmpty.hidden = mine.length > 0;
     ui.selectionTotal.hidden = mine.length === 0;
-    const total = mine.reduce((sum, seat) => sum + cents(seat.button.dataset.price), 0);
-    ui.selectionTotal.textContent = `${mine.length} seat${mine.length === 1 ? "" : "s"}, total ${money(total)}`;
+    const { subtotal, discount, total } = totalsOf(tickets);
+    const off = discount ? ` (${money(subtotal)} less ${money(discount)} voucher)` : "";
+    ui.selectionTotal.textContent = `${mine.length} seat${mine.length === 1 ? "" : "s"}, total ${money(total)}${off}`;
+    ui.selectionTotal.dataset.total = (total / 100).toFixed(2);
     ui.confirm.disabled = busy || mine.length === 0 || closed;
     ui.confirm.textContent = mine.length ? `Confirm ${mine.length} seat${mine.length === 1 ? "" : "s"} · ${money(total)}` : "Confirm booking";
     ui.release.hidden = mine.length === 0;
@@ -500,7 +658,12 @@ function startSeatMap(root) {
     if (busy || !signedIn()) return;
     const chosen = mySeats();
     if (!chosen.length) return;
+    const tickets = ticketsOf(chosen);
     const body = { showtime_id: showtimeId, seat_ids: chosen.map((seat) => seat.id).sort() };
+    const named = tickets.filter((ticket) => ticket.type && ticket.type !== defaultType());
+    if (named.length) body.tickets = Object.fromEntries(named.map((ticket) => [ticket.seat.id, ticket.type.code]));
+    if (voucher) body.voucher_code = voucher.code;
+    body.expected_total = (totalsOf(tickets).total / 100).toFixed(2);
     const bodyText = JSON.stringify(body);
     // A retry of the same booking reuses its key, so it can never book twice.
     if (!booking || booking.body !== bodyText) booking = { key: newIdempotencyKey(), body: bodyText };
@@ -538,6 +701,14 @@ function startSeatMap(root) {
       return;
     }
     booking = null;
+    if (result.error?.code === "price_changed" || result.error?.code === "unknown_ticket_type") {
+      await loadPrices(); // show the prices the service charges now, then let the person confirm
+    }
+    if (result.error?.code === "voucher_exhausted" || result.error?.code === "voucher_invalid") {
+      voucher = null;
+      ui.voucherStatus.textContent = result.error.message;
+      renderSelection();
+    }
     fail(result, "book the seats");
   }
 
@@ -864,6 +1035,20 @@ function startSeatMap(root) {
   });
 
   ui.confirm.addEventListener("click", confirmBooking);
+  if (ui.ticketSteppers) {
+    ui.ticketSteppers.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      if (!button || button.disabled) return;
+      if (button.dataset.ticketAdd) stepTickets(button.dataset.ticketAdd, 1);
+      if (button.dataset.ticketRemove) stepTickets(button.dataset.ticketRemove, -1);
+    });
+  }
+  if (ui.voucher) {
+    ui.voucher.addEventListener("submit", (event) => {
+      event.preventDefault();
+      applyVoucher();
+    });
+  }
   if (ui.barConfirm) ui.barConfirm.addEventListener("click", confirmBooking);
   ui.release.addEventListener("click", () => {
     const ids = mySeats().map((seat) => seat.id);
@@ -895,6 +1080,7 @@ function startSeatMap(root) {
   if (!session() && !started) ui.loginHint.hidden = false;
   renderAll();
   loadMyBookings();
+  loadPrices();
   // On a narrow screen the hall scrolls sideways: start from its middle, where the screen is.
   const scroller = root.querySelector(".hall-scroll");
   if (scroller && scroller.scrollWidth > scroller.clientWidth) {

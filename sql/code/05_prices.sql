@@ -1,0 +1,107 @@
+-- Prices: vouchers redeemed and given back, price cards. The price rule itself, ticket_price,
+-- is in 02_seat_reads.sql (the seat map, an SQL function, is checked against it when created).
+--
+-- Applied by every `reservations migrate`, after the migrations: sql/code/README.md.
+
+-- Why voucher p_voucher cannot be used for showtime p_showtime_id at p_now (voucher_invalid:
+-- unknown, disabled, outside its window, for another movie or showtime; voucher_exhausted:
+-- redeemed max_redemptions times), or NULL when it can.
+CREATE OR REPLACE FUNCTION voucher_refusal(p_voucher vouchers, p_showtime_id uuid, p_now timestamptz)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN p_voucher.id IS NULL OR NOT p_voucher.active THEN 'voucher_invalid'
+        WHEN p_voucher.valid_from IS NOT NULL AND p_now < p_voucher.valid_from THEN 'voucher_invalid'
+        WHEN p_voucher.valid_until IS NOT NULL AND p_now >= p_voucher.valid_until THEN 'voucher_invalid'
+        WHEN p_voucher.showtime_id IS NOT NULL AND p_voucher.showtime_id <> p_showtime_id
+            THEN 'voucher_invalid'
+        WHEN p_voucher.movie_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM showtimes s WHERE s.id = p_showtime_id AND s.movie_id = p_voucher.movie_id
+        ) THEN 'voucher_invalid'
+        WHEN p_voucher.redemptions >= p_voucher.max_redemptions THEN 'voucher_exhausted'
+    END;
+$$;
+
+-- The discount a voucher gives on p_subtotal: its percent of it rounded half up to the cent,
+-- or its amount, never more than the subtotal.
+CREATE OR REPLACE FUNCTION voucher_discount(
+    p_discount_percent numeric, p_discount_amount numeric, p_subtotal numeric
+) RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT least(
+        p_subtotal,
+        coalesce(round(p_subtotal * p_discount_percent / 100, 2), p_discount_amount, 0)
+    );
+$$;
+
+-- Redeem the voucher of code p_code (any case) once for a booking of showtime p_showtime_id at
+-- p_now, in the booking's transaction: refused (the whole booking undone) with voucher_invalid
+-- or voucher_exhausted. The voucher's row is locked until the booking commits, so bookings of
+-- every showtime redeem it one after the other, and its CHECK (redemptions <= max_redemptions)
+-- refuses whatever would go past the limit. The voucher as redeemed.
+CREATE OR REPLACE FUNCTION redeem_voucher(p_code text, p_showtime_id uuid, p_now timestamptz)
+RETURNS vouchers LANGUAGE plpgsql AS $$
+DECLARE
+    voucher vouchers%ROWTYPE;
+    refusal text;
+BEGIN
+    SELECT * INTO voucher FROM vouchers v WHERE v.code = upper(btrim(p_code)) FOR UPDATE;
+    refusal := voucher_refusal(voucher, p_showtime_id, p_now);
+    IF refusal IS NOT NULL THEN
+        PERFORM refuse_seat_change(
+            CASE refusal WHEN 'voucher_exhausted' THEN 'voucher_exhausted' ELSE 'voucher_invalid' END,
+            jsonb_build_object('code', upper(btrim(p_code)))
+        );
+    END IF;
+    UPDATE vouchers v SET redemptions = v.redemptions + 1 WHERE v.id = voucher.id
+    RETURNING * INTO voucher;
+    RETURN voucher;
+END;
+$$;
+
+-- A reservation that used a voucher and is cancelled (by its user, an admin, or with its
+-- showtime) gives the redemption back, whichever function cancelled it.
+CREATE OR REPLACE FUNCTION give_back_voucher() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE vouchers v SET redemptions = v.redemptions - 1 WHERE v.id = NEW.voucher_id;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER reservation_gives_back_voucher
+AFTER UPDATE OF status ON reservations
+FOR EACH ROW
+WHEN (OLD.status = 'confirmed' AND NEW.status = 'cancelled' AND NEW.voucher_id IS NOT NULL)
+EXECUTE FUNCTION give_back_voucher();
+
+-- The base price of a showtime of theater p_theater_id starting at p_start, from the price card
+-- matching its local weekday (ISO, Monday 1) and time in p_zone, daylight saving included: the
+-- theater's own cards before general ones, then the narrowest time range, then the newest.
+-- A range whose end is at or before its start runs past midnight (its weekdays are those of
+-- its start). NULL when no card matches.
+CREATE OR REPLACE FUNCTION price_card_price(p_theater_id uuid, p_start timestamptz, p_zone text)
+RETURNS numeric LANGUAGE sql STABLE AS $$
+    WITH local AS (
+        SELECT (p_start AT TIME ZONE p_zone) AS moment
+    ), cards AS (
+        SELECT c.*,
+               CASE WHEN c.end_local_time > c.start_local_time
+                    THEN c.end_local_time - c.start_local_time
+                    ELSE interval '24 hours' - (c.start_local_time - c.end_local_time)
+               END AS span,
+               CASE WHEN c.end_local_time > c.start_local_time THEN 0 ELSE 1 END AS wraps
+        FROM price_cards c
+        WHERE c.theater_id IS NULL OR c.theater_id = p_theater_id
+    )
+    SELECT c.price
+    FROM cards c, local l
+    WHERE (c.wraps = 0
+           AND extract(isodow FROM l.moment)::smallint = ANY(c.weekdays)
+           AND l.moment::time >= c.start_local_time AND l.moment::time < c.end_local_time)
+       OR (c.wraps = 1
+           AND extract(isodow FROM l.moment)::smallint = ANY(c.weekdays)
+           AND l.moment::time >= c.start_local_time)
+       OR (c.wraps = 1
+           AND extract(isodow FROM l.moment - interval '1 day')::smallint = ANY(c.weekdays)
+           AND l.moment::time < c.end_local_time)
+    ORDER BY c.theater_id IS NULL, c.span, c.created_at DESC, c.id
+    LIMIT 1;
+$$;
