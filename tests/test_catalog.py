@@ -960,3 +960,99 @@ async def test_the_api_docs_cover_the_catalog(client):
     )
     poster = paths["/api/v1/movies/{id}/poster"]["post"]
     assert any(p["in"] == "formData" and p["type"] == "file" for p in poster["parameters"])
+
+
+async def deadlocks_so_far(db) -> int:
+    """The deadlocks PostgreSQL has detected in this test's database (other backends report
+    their statistics within a second)."""
+    await asyncio.sleep(1.2)
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    return await db.fetchval(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    )
+
+
+async def test_rounds_of_concurrent_overlapping_creations_answer_409_never_503(client, admin, db):
+    """Creations in one theater are serialised on the theater's lock: every loser sees the
+    winner committed and gets its 409. Without it, two creations can each wait for the other's
+    index entry: a deadlock, tried again or answered 503; the database counts it either way."""
+    movie = await create_movie(client, admin, duration_minutes=120)
+    theater = await create_theater(client, admin)
+    start = in_future(days=3)
+    rounds, clients = 20, 8
+    deadlocks_before = await deadlocks_so_far(db)
+    for round_number in range(rounds):
+        day = start + dt.timedelta(days=round_number)
+        responses = await asyncio.gather(
+            *(
+                post_showtime(client, admin, movie, theater, day + dt.timedelta(minutes=7 * i))
+                for i in range(clients)
+            )
+        )
+        answers = sorted(response.status for response in responses)
+        assert answers == [201] + [409] * (clients - 1), answers
+        for response in responses:
+            if response.status == 409:
+                assert (await error_of(response))["code"] == "showtime_overlap"
+    assert await db.fetchval("SELECT count(*) FROM showtimes") == rounds
+    assert await deadlocks_so_far(db) == deadlocks_before
+
+
+async def test_concurrent_moves_and_creations_into_one_slot_answer_409(client, admin, db):
+    """Moves take the same theater lock as creations: moved into one slot at once, one wins."""
+    movie = await create_movie(client, admin, duration_minutes=60)
+    theater = await create_theater(client, admin)
+    base = in_future(days=4)
+    deadlocks_before = await deadlocks_so_far(db)
+    for round_number in range(8):
+        day = base + dt.timedelta(days=round_number)
+        parked = [
+            await create_showtime(client, admin, movie, theater, day + dt.timedelta(hours=3 * i))
+            for i in range(1, 4)
+        ]
+        target = iso(day - dt.timedelta(hours=1))
+        moves = [
+            client.put(
+                f"{API}/showtimes/{showtime['id']}",
+                json={"start_time": target},
+                headers=admin.headers,
+            )
+            for showtime in parked
+        ]
+        creations = [post_showtime(client, admin, movie, theater, target) for _ in range(3)]
+        responses = await asyncio.gather(*moves, *creations)
+        answers = sorted(response.status for response in responses)
+        assert answers.count(409) == 5 and len([a for a in answers if a in (200, 201)]) == 1, (
+            answers
+        )
+    assert await deadlocks_so_far(db) == deadlocks_before
+
+
+async def test_creations_queued_behind_an_open_overlap_all_answer_409(client, admin, db, database):
+    """An overlapping showtime inserted by a transaction still open (an operator's session):
+    the creations that meet it must wait, then each answer 409 once it commits. Without the
+    theater lock they wait on each other's index entries too, and deadlock into 503s."""
+    movie = await create_movie(client, admin, duration_minutes=120)
+    theater = await create_theater(client, admin)
+    start = in_future(days=3)
+    operator = await asyncpg.connect(database)
+    try:
+        for round_number in range(3):
+            day = start + dt.timedelta(days=round_number)
+            transaction = operator.transaction()
+            await transaction.start()
+            await insert_showtime(
+                operator, movie["id"], theater["id"], day, day + dt.timedelta(hours=2)
+            )
+            creations = asyncio.gather(
+                *(
+                    post_showtime(client, admin, movie, theater, day + dt.timedelta(minutes=7 * i))
+                    for i in range(1, 7)
+                )
+            )
+            await asyncio.sleep(0.5)  # every creation is waiting now
+            await transaction.commit()
+            responses = await creations
+            assert sorted(response.status for response in responses) == [409] * 6
+    finally:
+        await operator.close()

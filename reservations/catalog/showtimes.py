@@ -1,7 +1,9 @@
 """Showtimes: when a movie plays in a theater, at what price.
 
 The database decides overlaps (the `showtimes_no_overlap` exclusion constraint covers start to
-end plus the cleaning buffer), so two concurrent creations cannot both pass. A cancelled
+end plus the cleaning buffer), so two concurrent creations cannot both pass. Creations and moves
+in one theater take turns on the theater's schedule lock, so the loser of a race meets the
+winner's committed row and answers 409, never a deadlock's 503. A cancelled
 showtime keeps its row: its reservations are cancelled, never deleted.
 """
 
@@ -127,9 +129,6 @@ async def _overlap_error(
     return ShowtimeOverlap(details=details)
 
 
-CREATE_ATTEMPTS = 3  # a creation undone by a deadlock is tried again
-
-
 async def create_showtime(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -139,37 +138,32 @@ async def create_showtime(
     start_time: dt.datetime,
     price: Decimal,
 ) -> dict:
-    showtime_id = None
-    for attempt in range(CREATE_ATTEMPTS):
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                movie = await conn.fetchrow(QUERIES.movie_for_showtime, movie_id)
-                if movie is None:
-                    raise MovieNotFound(details={"movie_id": movie_id})
-                if start_time <= movie["now"]:
-                    raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
-                end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
-                showtime_id = await conn.fetchval(
-                    QUERIES.insert_showtime,
-                    movie_id,
-                    theater_id,
-                    start_time,
-                    end_time,
-                    busy_until,
-                    price,
-                )
-                if showtime_id is None:
-                    raise TheaterNotFound(details={"theater_id": theater_id})
-            break
-        except asyncpg.exceptions.ExclusionViolationError:
-            raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
-        except asyncpg.exceptions.DeadlockDetectedError:
-            # Two overlapping creations at once can each wait for the other's index entry;
-            # PostgreSQL then undoes one of them whole. Tried again, it finds the other
-            # committed: the overlap it is (409), not a 503.
-            if attempt + 1 == CREATE_ATTEMPTS:
-                raise
-    assert showtime_id is not None
+    """Lock order: the movie's row (shared), then the theater's schedule lock, as a movie's
+    new duration does (movies.update_movie), so the two never wait for each other."""
+    busy_until = None
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            movie = await conn.fetchrow(QUERIES.movie_for_showtime, movie_id)
+            if movie is None:
+                raise MovieNotFound(details={"movie_id": movie_id})
+            if start_time <= movie["now"]:
+                raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
+            end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
+            await conn.execute(QUERIES.lock_theater_schedule, theater_id)
+            showtime_id = await conn.fetchval(
+                QUERIES.insert_showtime,
+                movie_id,
+                theater_id,
+                start_time,
+                end_time,
+                busy_until,
+                price,
+            )
+            if showtime_id is None:
+                raise TheaterNotFound(details={"theater_id": theater_id})
+    except asyncpg.exceptions.ExclusionViolationError:
+        assert busy_until is not None
+        raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
     return await get_showtime(pool, showtime_id)
 
 
@@ -187,6 +181,8 @@ async def update_showtime(
     try:
         async with pool.acquire() as conn, conn.transaction():
             await lock_showtime(conn, showtime_id)
+            if start_time is not None:  # a move: after the showtime's lock, the theater's
+                await conn.execute(QUERIES.lock_schedule_of_showtime_theater, showtime_id)
             current = await conn.fetchrow(QUERIES.lock_live_showtime, showtime_id)
             if current is None:
                 raise ShowtimeNotFound()
