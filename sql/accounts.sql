@@ -39,53 +39,16 @@ SET role = 'admin',
 RETURNING id, email, first_name, last_name, role, created_at,
           (xmax <> 0) AS existed, (SELECT role FROM previous) AS previous_role;
 
--- name: open_rate_limit_keys
--- Make sure each key of $1 (text[]) has its row, so that it can be locked; in key order, as
--- lock_rate_limit_keys locks them, so two requests never wait for each other in a circle.
-INSERT INTO login_attempts (key)
-SELECT k FROM unnest($1::text[]) AS k ORDER BY k
-ON CONFLICT (key) DO NOTHING;
+-- name: judge_attempt
+-- Judge an attempt on the keys $1 (text[]) with their maxima $2 (int[]) in the last $3 seconds;
+-- undecided after $4 seconds counts as failed; $5 true counts it at once as decided (see the
+-- function in sql/code/07_rate_limits.sql). One row: verdict, seconds, attempted_at.
+SELECT verdict, seconds, attempted_at FROM judge_attempt($1::text[], $2::integer[], $3, $4, $5);
 
--- name: lock_rate_limit_keys
--- Lock the rows of the keys $1 (text[]) until the transaction ends, in key order.
-SELECT key FROM login_attempts WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE;
-
--- name: count_rate_limit_attempts
--- Per key of $1 (text[]): its attempts in the last $2 seconds, and the seconds until the
--- oldest of them leaves that window (NULL without any). Read after lock_rate_limit_keys.
-SELECT key,
-       recent.attempts,
-       ceil(extract(epoch FROM recent.oldest + make_interval(secs => $2) - now()))::int
-           AS seconds_to_room
-FROM login_attempts,
-     LATERAL (
-         SELECT count(*)::int AS attempts, min(t) AS oldest
-         FROM unnest(login_attempts.attempts) AS t
-         WHERE t > now() - make_interval(secs => $2)
-     ) AS recent
-WHERE key = ANY($1::text[]);
-
--- name: add_rate_limit_attempt
--- Count an attempt now for each key of $1 (text[]), forgetting those older than $2 seconds.
--- Returns the attempt's time, which refund_rate_limit_attempt takes back.
-UPDATE login_attempts
-SET attempts = ARRAY(
-        SELECT t FROM unnest(attempts) AS t
-        WHERE t > now() - make_interval(secs => $2)
-        ORDER BY t
-    ) || now(),
-    last_attempt = now()
-WHERE key = ANY($1::text[])
-RETURNING now() AS attempted_at;
-
--- name: refund_rate_limit_attempt
--- Take back the attempt made at $2 from each key of $1 (text[]): it turned out well.
-UPDATE login_attempts SET attempts = array_remove(attempts, $2::timestamptz)
-WHERE key = ANY($1::text[]);
-
--- name: forget_rate_limit_key
--- Forget every attempt of key $1 (a client that proved it knows the password).
-DELETE FROM login_attempts WHERE key = $1;
+-- name: decide_attempt
+-- Settle the attempt made at $2 on the keys $1 (text[]): $3 true if it failed; on a success,
+-- forget the failures of key $4 (or none).
+SELECT decide_attempt($1::text[], $2::timestamptz, $3, $4);
 
 -- name: forget_old_login_attempts
 -- Housekeeping: keys without an attempt for a day (the longest window).

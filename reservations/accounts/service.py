@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from ..addresses import client_network
 from ..db import QUERIES
 from ..errors import ApiError, Conflict, NotFound, Unauthorized
 from ..settings import Settings
-from .limits import Limit, count_attempt, refund
+from .limits import Limit, begin_attempt, count_attempt, decide
 from .passwords import MAX_PASSWORD_BYTES, PasswordHasher
 from .tokens import issue_token
 from .user_cache import UserCache
@@ -80,7 +81,7 @@ def login_limits(settings: Settings, email: str, address: str | None) -> list[Li
     pair = f"login:{network} {email}"
     limits = [
         Limit(pair, settings.login_max_failures),
-        Limit(f"login-email:{email}", settings.login_max_failures_per_email, pair),
+        Limit(f"login-email:{email}", settings.login_max_failures_per_email),
     ]
     if network:
         limits.append(Limit(f"login-address:{network}", settings.login_max_failures_per_address))
@@ -98,26 +99,41 @@ async def login(
 ) -> dict[str, Any]:
     """Unknown email and wrong password fail alike, in about the same time (a decoy hash).
 
-    The attempt is counted before the password is hashed, and taken back if it succeeds."""
+    The attempt is counted in flight before the password is hashed and settled after: a
+    failure counts, a success does not (limits.py)."""
     limits = login_limits(settings, email, address)
-    attempt = await count_attempt(
+    attempt = await begin_attempt(
         pool, limits, settings.login_window_seconds, "Too many failed logins; try again later."
     )
+    try:
+        user, ok = await _check_password(pool, hasher, email, password)
+    except BaseException:
+        # No answer reaches the client, so the attempt told it nothing: take it back (were it
+        # left in flight, it would count as a failure after UNDECIDED_SECONDS).
+        with contextlib.suppress(Exception):
+            await decide(pool, attempt, failed=False)
+        raise
+    await decide(pool, attempt, failed=not ok, forget=limits[0].key if ok else None)
+    if not ok or user is None:
+        raise BadCredentials()
+    token = issue_token(
+        user["id"], settings.jwt_secret, settings.jwt_ttl_seconds, user["token_generation"]
+    )
+    return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_seconds}
+
+
+async def _check_password(
+    pool: asyncpg.Pool, hasher: PasswordHasher, email: str, password: str
+) -> tuple[asyncpg.Record | None, bool]:
+    """The account of `email` (or None) and whether `password` is its password."""
     async with pool.acquire() as conn:
         user = await conn.fetchrow(QUERIES.find_user_by_email, email)
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         # No stored password is this long; still spend the time of a check.
         await hasher.check("x", None)
-        ok = False
-    else:
-        ok = await hasher.check(password, user["password_hash"] if user else None)
-    if not ok or user is None:
-        raise BadCredentials()
-    await refund(pool, attempt, forget=limits[0].key)
-    token = issue_token(
-        user["id"], settings.jwt_secret, settings.jwt_ttl_seconds, user["token_generation"]
-    )
-    return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_seconds}
+        return user, False
+    ok = await hasher.check(password, user["password_hash"] if user else None)
+    return user, ok and user is not None
 
 
 async def promote(
