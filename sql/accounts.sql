@@ -13,6 +13,13 @@ RETURNING id, email, first_name, last_name, role, created_at;
 SELECT id, email, password_hash, first_name, last_name, role, created_at, token_generation
 FROM users WHERE lower(email) = lower($1);
 
+-- name: find_login_account
+-- The email $1 as accounts are found by it (the database's lower(), which the login limits key
+-- on: Python's lower() differs, e.g. for U+0130), and the account it finds, if any (nulls).
+SELECT lower($1) AS email_key, u.id, u.password_hash, u.token_generation
+FROM (SELECT) AS one
+LEFT JOIN users u ON lower(u.email) = lower($1);
+
 -- name: find_user_by_id
 -- The user as the database says now; what instances cache of a user (accounts/user_cache.py),
 -- which the users trigger of sql/code/01_announcements.sql announces a change of.

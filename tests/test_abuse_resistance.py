@@ -173,6 +173,20 @@ async def test_logins_crossing_emails_and_networks_never_deadlock(app_client, db
     assert await db.fetchval(deadlocks) == before
 
 
+@pytest.mark.parametrize("variant", ["v\u0130ctim@example.com", "VICTIM@EXAMPLE.COM"])
+async def test_a_case_variant_of_the_email_meets_the_same_limit(app_client, db, variant):
+    """The keys come from the normalisation that finds the account (the database's lower()):
+    Python lowers `İ` (U+0130) to "i" and a combining dot, PostgreSQL to "i", so a key made in
+    Python gave `vİctim@` fresh tries at `victim@`'s password."""
+    client = await app_client(login_max_failures=5)
+    assert (await register(client, email="victim@example.com")).status == 201
+    assert await db.fetchval("SELECT lower($1) = 'victim@example.com'", variant)
+    for _ in range(5):
+        assert (await login(client, "victim@example.com", "wrong password")).status == 401
+    assert (await login(client, variant, "wrong password")).status == 429
+    assert (await login(client, variant)).status == 429
+
+
 # -- item 2: nobody can lock an account, or a network, out ----------------------------------
 
 

@@ -72,16 +72,15 @@ async def register(
     return user_view(row)
 
 
-def login_limits(settings: Settings, email: str, address: str | None) -> list[Limit]:
+def login_limits(settings: Settings, email_key: str, address: str | None) -> list[Limit]:
     """A client (email and network) gets LOGIN_MAX_FAILURES tries; an email and a network get
-    much higher ceilings, and the email's never stops a client that has not failed, so an
-    attacker cannot lock its owner out by guessing."""
-    email = email.lower()
+    much higher ceilings. `email_key` is the email as the database finds the account by it
+    (find_login_account), so that no case variant of an address gets keys of its own."""
     network = client_network(address)
-    pair = f"login:{network} {email}"
+    pair = f"login:{network} {email_key}"
     limits = [
         Limit(pair, settings.login_max_failures),
-        Limit(f"login-email:{email}", settings.login_max_failures_per_email),
+        Limit(f"login-email:{email_key}", settings.login_max_failures_per_email),
     ]
     if network:
         limits.append(Limit(f"login-address:{network}", settings.login_max_failures_per_address))
@@ -101,39 +100,37 @@ async def login(
 
     The attempt is counted in flight before the password is hashed and settled after: a
     failure counts, a success does not (limits.py)."""
-    limits = login_limits(settings, email, address)
+    async with pool.acquire() as conn:
+        account = await conn.fetchrow(QUERIES.find_login_account, email)
+    limits = login_limits(settings, account["email_key"], address)
     attempt = await begin_attempt(
         pool, limits, settings.login_window_seconds, "Too many failed logins; try again later."
     )
     try:
-        user, ok = await _check_password(pool, hasher, email, password)
+        ok = await _check_password(hasher, account, password)
     except BaseException:
-        # No answer reaches the client, so the attempt told it nothing: take it back (were it
-        # left in flight, it would count as a failure after UNDECIDED_SECONDS).
+        # The attempt was not judged (no answer about the password reaches the client): take
+        # it back (were it left in flight, it would count as a failure after UNDECIDED_SECONDS).
         with contextlib.suppress(Exception):
             await decide(pool, attempt, failed=False)
         raise
     await decide(pool, attempt, failed=not ok, forget=limits[0].key if ok else None)
-    if not ok or user is None:
+    if not ok:
         raise BadCredentials()
     token = issue_token(
-        user["id"], settings.jwt_secret, settings.jwt_ttl_seconds, user["token_generation"]
+        account["id"], settings.jwt_secret, settings.jwt_ttl_seconds, account["token_generation"]
     )
     return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_seconds}
 
 
-async def _check_password(
-    pool: asyncpg.Pool, hasher: PasswordHasher, email: str, password: str
-) -> tuple[asyncpg.Record | None, bool]:
-    """The account of `email` (or None) and whether `password` is its password."""
-    async with pool.acquire() as conn:
-        user = await conn.fetchrow(QUERIES.find_user_by_email, email)
+async def _check_password(hasher: PasswordHasher, account: asyncpg.Record, password: str) -> bool:
+    """Whether `password` is the password of the account (False without one)."""
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         # No stored password is this long; still spend the time of a check.
         await hasher.check("x", None)
-        return user, False
-    ok = await hasher.check(password, user["password_hash"] if user else None)
-    return user, ok and user is not None
+        return False
+    ok = await hasher.check(password, account["password_hash"])
+    return ok and account["id"] is not None
 
 
 async def promote(
