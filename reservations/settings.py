@@ -164,6 +164,7 @@ class Settings:
     login_window_seconds: int = 300
     login_max_failures_per_email: int = 100
     login_max_failures_per_address: int = 100
+    login_device_ttl_days: int = 90
     register_max_per_address: int = 10
     register_window_seconds: int = 3600
     max_body_bytes: int = 1024 * 1024
@@ -225,6 +226,7 @@ class Settings:
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES_PER_EMAIL", _positive_int)
         read("LOGIN_MAX_FAILURES_PER_ADDRESS", _positive_int)
+        read("LOGIN_DEVICE_TTL_DAYS", _positive_int)
         read("REGISTER_MAX_PER_ADDRESS", _positive_int)
         read("REGISTER_WINDOW_SECONDS", _positive_int)
         read("MAX_BODY_BYTES", _positive_int)

@@ -47,8 +47,9 @@ from tests.servers import (
 )
 
 
-async def login_from(app, address, email="ann@example.com", password=PASSWORD):
-    """A login as the service sees it from `address`: the token, or the error raised."""
+async def login_from(app, address, email="ann@example.com", password=PASSWORD, device=None):
+    """A login as the service sees it from `address` (with the device token `device`): the
+    token, or the error raised."""
     try:
         return await service.login(
             app[POOL],
@@ -57,6 +58,7 @@ async def login_from(app, address, email="ann@example.com", password=PASSWORD):
             email=email,
             password=password,
             address=address,
+            device_token=device,
         )
     except Exception as exc:  # noqa: BLE001 - the caller looks at what it was
         return exc
@@ -196,6 +198,7 @@ async def test_an_attacker_hammering_an_email_does_not_lock_its_owner_out(app_cl
     )
     app = client.app
     assert (await register(client)).status == 201
+    device = (await login_from(app, "192.0.2.44"))["device_token"]  # the owner's phone
     # One address, 100 guesses at once: five are tried, the rest refused.
     answers = await asyncio.gather(
         *(login_from(app, "203.0.113.9", password=f"guess {i}") for i in range(100))
@@ -207,6 +210,56 @@ async def test_an_attacker_hammering_an_email_does_not_lock_its_owner_out(app_cl
             await login_from(app, f"198.51.100.{i}", password="wrong password")
     # The ceiling holds whatever the address: a new one gets nothing more.
     assert isinstance(await login_from(app, "192.0.2.99", password="nope nope"), RateLimited)
+    # The owner, from a device that logged in before, still gets in.
+    assert isinstance(await login_from(app, "192.0.2.44", device=device), dict)
+
+
+async def test_an_account_gets_its_email_ceiling_of_guesses_whatever_the_addresses(app_client):
+    """Guesses from 60 IPv6 /64 networks (a /48 has 65,536): the account gets at most
+    LOGIN_MAX_FAILURES_PER_EMAIL of them in a window, however many networks try."""
+    client = await app_client(
+        login_max_failures=5, login_max_failures_per_email=20, login_max_failures_per_address=50
+    )
+    app = client.app
+    assert (await register(client)).status == 201
+    hasher = app[PASSWORDS]
+    checks_before = hasher.checks
+    for network in range(60):
+        for _ in range(5):
+            await login_from(app, f"2001:db8:77:{network:x}::1", password="a guess")
+    assert hasher.checks - checks_before == 20
+
+
+async def test_the_owner_gets_in_from_a_device_that_logged_in_before(app_client):
+    """With the email's ceiling full, a device token from an earlier login (the cookie a browser
+    keeps, or the body field) lets the owner in; without one the owner waits like everyone."""
+    client = await app_client(
+        login_max_failures=5, login_max_failures_per_email=20, login_max_failures_per_address=50
+    )
+    app = client.app
+    assert (await register(client)).status == 201
+    earlier = await login(client)  # the browser keeps the cookie
+    assert earlier.status == 200
+    device = (await earlier.json())["device_token"]
+    assert "device_token" in earlier.cookies and earlier.cookies["device_token"]["httponly"]
+    for network in range(10):
+        for _ in range(5):
+            await login_from(app, f"2001:db8:99:{network:x}::1", password="a guess")
+    assert isinstance(await login_from(app, "192.0.2.44"), RateLimited)  # a new device
+    assert (await login(client)).status == 200  # by its cookie
+    assert isinstance(await login_from(app, "192.0.2.44", device=device), dict)
+    # A forged device token is no device.
+    forged = jwt.encode({"typ": "device"}, "another secret", algorithm="HS256")
+    assert isinstance(await login_from(app, "192.0.2.44", device=forged), RateLimited)
+    # A device token is no access token.
+    assert (
+        await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {device}"})
+    ).status == 401
+    # The device has its own LOGIN_MAX_FAILURES.
+    for _ in range(5):
+        wrong = await login_from(app, "192.0.2.44", password="wrong password", device=device)
+        assert not isinstance(wrong, RateLimited)
+    assert isinstance(await login_from(app, "192.0.2.44", device=device), RateLimited)
 
 
 async def test_one_address_guessing_many_emails_meets_the_address_ceiling(app_client):
