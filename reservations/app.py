@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,7 +27,7 @@ from .accounts.passwords import PasswordHasher
 from .accounts.user_cache import UserCache
 from .api import error_responses, json_response
 from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, USERS
-from .db import QUERIES, create_pool
+from .db import QUERIES, create_pool, is_connection_fault
 from .errors import DatabaseUnavailable, make_error_middleware
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .proxies import make_trusted_proxy_middleware
@@ -34,6 +36,9 @@ from .settings import Settings, SettingsError
 from .validation import validation_middleware
 
 log = logging.getLogger("reservations.access")
+database_log = logging.getLogger(__name__)
+# A process that started without the database checks it again this often.
+DATABASE_RETRY_SECONDS = 1.0
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # aiohttp refuses a longer request line itself, with a text/plain 400 that no middleware sees.
@@ -180,22 +185,67 @@ async def _check_time_zone(pool: asyncpg.Pool, settings: Settings) -> None:
     async with pool.acquire() as conn:
         known = await conn.fetchval(QUERIES.time_zone_is_known, str(settings.cinema_tz))
     if not known:
-        await pool.close()
         raise SettingsError(f"CINEMA_TZ {settings.cinema_tz} is unknown to this PostgreSQL server")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached now (it may be later)."""
+    return is_connection_fault(exc) or isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.TooManyConnectionsError,
+    )
+
+
+async def _check_time_zone_once_reachable(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The zone check of a process that started without the database: tried until the database
+    answers; a zone it does not know stops the process, as at a normal start."""
+    while True:
+        await asyncio.sleep(DATABASE_RETRY_SECONDS)
+        try:
+            await _check_time_zone(pool, settings)
+        except SettingsError as exc:
+            database_log.critical("%s: stopping", exc)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        except Exception as exc:  # noqa: BLE001 - away still: try again
+            if not _unreachable(exc):
+                database_log.warning("checking CINEMA_TZ failed: %r; trying again", exc)
+            continue
+        database_log.info("the database answers")
+        return
 
 
 def _database_context(
     settings: Settings, dsn: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, settings, on_acquire_wait=app[METRICS].pool_waits.observe)
-        app[POOL] = pool
-        await _check_time_zone(pool, settings)
-        yield
+        waits = app[METRICS].pool_waits.observe
+        checking = None
         try:
-            await asyncio.wait_for(pool.close(), timeout=10)
-        except TimeoutError:
-            pool.terminate()
+            pool = await create_pool(dsn, settings, on_acquire_wait=waits)
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            # Serve anyway: requests answer 503 (Retry-After) and /readyz 503 until the
+            # database is back, when the pool connects on demand; no worker dies of it.
+            database_log.warning("the database is not reachable (%r); serving 503 until it is", exc)
+            pool = await create_pool(dsn, settings, on_acquire_wait=waits, connect_now=False)
+            checking = asyncio.create_task(_check_time_zone_once_reachable(pool, settings))
+        app[POOL] = pool
+        try:
+            if checking is None:
+                await _check_time_zone(pool, settings)
+            yield
+        finally:
+            if checking is not None:
+                checking.cancel()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
 
     return database
 

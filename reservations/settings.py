@@ -160,6 +160,9 @@ class Settings:
     db_pool_max_size: int = 20
     db_statement_timeout_ms: int = 5000
     db_acquire_timeout_seconds: int = 5
+    # On SIGTERM, in-flight requests get this long to finish; `serve --workers N` kills a
+    # worker still running 10 s after that.
+    shutdown_timeout_seconds: int = 15
     login_max_failures: int = 5
     login_window_seconds: int = 300
     login_max_failures_per_email: int = 100
@@ -222,6 +225,7 @@ class Settings:
         read("DB_POOL_MAX_SIZE", _positive_int)
         read("DB_STATEMENT_TIMEOUT_MS", _positive_int)
         read("DB_ACQUIRE_TIMEOUT_SECONDS", _positive_int)
+        read("SHUTDOWN_TIMEOUT_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES", _positive_int)
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES_PER_EMAIL", _positive_int)
