@@ -6,11 +6,13 @@ line instead of failing later in a request.
 
 from __future__ import annotations
 
+import decimal
 import ipaddress
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +24,8 @@ MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT_CHARACTERS = 8
 # Attempts older than a day are forgotten (forget_old_login_attempts): no window may be longer.
 MAX_RATE_WINDOW_SECONDS = 86400
+MAX_PRICE_MULTIPLIER = Decimal("99.99")  # seat_types.price_multiplier is numeric(4,2)
+MAX_STORED_AMOUNT = Decimal("99999999.99")  # prices and totals are numeric(10,2)
 # Values copied from tutorials and examples; a deployment using one is as good as unauthenticated.
 KNOWN_EXAMPLE_SECRETS = frozenset(
     {
@@ -51,6 +55,16 @@ def _positive_int(name: str, raw: str) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _price(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except decimal.InvalidOperation:
+        raise SettingsError(f"{name} must be an amount such as 250.00, got {raw!r}") from None
+    if not value.is_finite() or value < Decimal("0.01") or value != value.quantize(Decimal("0.01")):
+        raise SettingsError(f"{name} must be at least 0.01, with at most two places, got {raw!r}")
     return value
 
 
@@ -142,6 +156,9 @@ class Settings:
     sweep_interval_seconds: int = 5
     sweep_batch_size: int = 500
     max_seats_per_hold: int = 10
+    # The highest base price of a showtime; with seat multipliers (at most 99.99) and
+    # MAX_SEATS_PER_HOLD seats a reservation's total must fit numeric(10,2).
+    max_ticket_price: Decimal = Decimal("1000.00")
     max_showtimes_held_per_user: int = 3
     hold_cooldown_seconds: int = 300
     single_seat_gap_rule: str = "warn"
@@ -207,6 +224,7 @@ class Settings:
         read("SWEEP_INTERVAL_SECONDS", _positive_int)
         read("SWEEP_BATCH_SIZE", _positive_int)
         read("MAX_SEATS_PER_HOLD", _positive_int)
+        read("MAX_TICKET_PRICE", _price)
         read("MAX_SHOWTIMES_HELD_PER_USER", _positive_int)
         read("HOLD_COOLDOWN_SECONDS", _non_negative_int)
         read("SINGLE_SEAT_GAP_RULE", _choice(GAP_RULES))
@@ -265,6 +283,12 @@ class Settings:
         ):
             if ceiling < self.login_max_failures:
                 raise SettingsError(f"{name} must be at least LOGIN_MAX_FAILURES")
+        largest_total = self.max_ticket_price * MAX_PRICE_MULTIPLIER * self.max_seats_per_hold
+        if largest_total > MAX_STORED_AMOUNT:
+            raise SettingsError(
+                f"MAX_TICKET_PRICE x {MAX_PRICE_MULTIPLIER} (the largest seat multiplier) x "
+                f"MAX_SEATS_PER_HOLD must be at most {MAX_STORED_AMOUNT} (numeric(10,2))"
+            )
         if self.jwt_secret:
             check_jwt_secret(self.jwt_secret)
         elif not self.embedded:

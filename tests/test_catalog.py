@@ -17,6 +17,7 @@ from reservations.settings import Settings
 from tests.api import (
     API,
     SMALL_HALL,
+    book,
     create_movie,
     create_showtime,
     create_theater,
@@ -25,7 +26,7 @@ from tests.api import (
     iso,
     post_showtime,
 )
-from tests.factories import book_directly, hold_directly, insert_showtime
+from tests.factories import book_directly, create_hall, hold_directly, insert_showtime
 
 # ---- arranging ----------------------------------------------------------------------------
 
@@ -649,7 +650,7 @@ async def test_bad_showtime_bodies(client, admin, db, change, status, field_or_c
 
 
 @pytest.mark.parametrize(
-    ("price", "shown"), [("0", "0.00"), ("7", "7.00"), ("9.9", "9.90"), ("12.500", "12.50")]
+    ("price", "shown"), [("0.01", "0.01"), ("7", "7.00"), ("9.9", "9.90"), ("12.500", "12.50")]
 )
 async def test_prices_are_decimal_strings_with_two_places(client, admin, price, shown):
     movie = await create_movie(client, admin)
@@ -1056,3 +1057,30 @@ async def test_creations_queued_behind_an_open_overlap_all_answer_409(client, ad
             assert sorted(response.status for response in responses) == [409] * 6
     finally:
         await operator.close()
+
+
+@pytest.mark.parametrize("price", ["0", "0.00", "1000.01", "99999999.99"])
+async def test_a_showtime_price_outside_what_a_ticket_may_cost_is_422(client, admin, db, price):
+    """Above MAX_TICKET_PRICE (1000.00 here), a seat's price times its multiplier, or a
+    reservation's total, overflowed numeric(10,2): a 500 at booking. A free ticket is refused
+    too. Both on creation and on a change of price."""
+    movie = await create_movie(client, admin)
+    theater = await create_theater(client, admin)
+    response = await post_showtime(client, admin, movie, theater, in_future(days=1), price=price)
+    assert response.status == 422
+    assert "price" in (await error_of(response))["details"]["fields"]
+    showtime = await create_showtime(client, admin, movie, theater, in_future(days=2))
+    changed = await client.put(
+        f"{API}/showtimes/{showtime['id']}", json={"price": price}, headers=admin.headers
+    )
+    assert changed.status == 422
+    assert await db.fetchval("SELECT price::text FROM showtimes") == "10.00"
+
+
+async def test_the_dearest_ticket_in_the_dearest_seats_can_be_booked(client, db, user):
+    """MAX_TICKET_PRICE in seats of the largest multiplier, MAX_SEATS_PER_HOLD of them: the
+    reservation's total still fits (no 500)."""
+    hall = await create_hall(db, rows=1, seats_per_row=10, price="1000.00")
+    await db.execute("UPDATE seat_types SET price_multiplier = 99.99")
+    reservation = await book(client, user, hall.showtime_id, hall.seats.values())
+    assert reservation["total_price"] == "999900.00"

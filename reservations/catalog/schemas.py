@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from ..api import (
+    MONEY_PATTERN,
     NOT_BLANK_PATTERN,
     SEAT_TYPES,
     SPACES_PATTERN,
@@ -352,16 +353,25 @@ class TheaterListSchema(PageFields):
 # ---- showtimes ----------------------------------------------------------------------------
 
 
+_TICKET_PRICE = {
+    "type": "string",
+    "example": "12.50",
+    "pattern": MONEY_PATTERN,
+    "description": "a decimal string, at most two places, from 0.01 to MAX_TICKET_PRICE "
+    "(1000.00 unless configured); 422 outside",
+}
+
+
 class ShowtimeCreateRequest(RequestSchema):
     movie_id = fields.UUID(required=True)
     theater_id = fields.UUID(required=True)
     start_time = Timestamp(required=True)
-    price = Money(required=True)
+    price = Money(required=True, metadata=_TICKET_PRICE)
 
 
 class ShowtimeUpdateRequest(RequestSchema):
     start_time = Timestamp()
-    price = Money()
+    price = Money(metadata=_TICKET_PRICE)
 
 
 class _Reference(Schema):

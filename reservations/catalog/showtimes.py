@@ -20,6 +20,7 @@ import asyncpg
 from ..booking.changes import lock_showtime
 from ..booking.errors import refusals
 from ..db import QUERIES
+from ..errors import Unprocessable
 from ..settings import Settings
 from .errors import (
     MovieNotFound,
@@ -129,6 +130,25 @@ async def _overlap_error(
     return ShowtimeOverlap(details=details)
 
 
+def check_price(price: Decimal, settings: Settings) -> None:
+    """A ticket costs more than 0.00 and at most MAX_TICKET_PRICE: any seat's price (times a
+    multiplier of at most 99.99) and any reservation's total then fit numeric(10,2), where a
+    larger one overflowed into a 500 at booking."""
+    if not Decimal("0.01") <= price <= settings.max_ticket_price:
+        raise Unprocessable(
+            "Some fields are invalid.",
+            details={
+                "location": "json",
+                "fields": {
+                    "price": [
+                        f"A ticket costs from 0.01 to {settings.max_ticket_price:.2f} "
+                        "(MAX_TICKET_PRICE)."
+                    ]
+                },
+            },
+        )
+
+
 async def create_showtime(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -140,6 +160,7 @@ async def create_showtime(
 ) -> dict:
     """Lock order: the movie's row (shared), then the theater's schedule lock, as a movie's
     new duration does (movies.update_movie), so the two never wait for each other."""
+    check_price(price, settings)
     busy_until = None
     try:
         async with pool.acquire() as conn, conn.transaction():
@@ -177,6 +198,8 @@ async def update_showtime(
 ) -> dict:
     """Change the price, or move the start (end and busy-until follow). Moving a showtime with
     confirmed reservations is refused; the seat lock keeps a booking from slipping in."""
+    if price is not None:
+        check_price(price, settings)
     theater_id = busy_until = None
     try:
         async with pool.acquire() as conn, conn.transaction():
