@@ -58,5 +58,15 @@ SELECT verdict, seconds, attempted_at FROM judge_attempt($1::text[], $2::integer
 SELECT decide_attempt($1::text[], $2::timestamptz, $3, $4);
 
 -- name: forget_old_login_attempts
--- Housekeeping: keys without an attempt for a day (the longest window).
-DELETE FROM login_attempts WHERE last_attempt < now() - interval '1 day';
+-- Housekeeping: at most $1 keys without an attempt for a day (the longest window), skipping
+-- rows a login holds now; the number forgotten (the caller repeats while it is $1).
+WITH forgotten AS (
+    DELETE FROM login_attempts l
+    USING (
+        SELECT key FROM login_attempts WHERE last_attempt < now() - interval '1 day'
+        ORDER BY last_attempt LIMIT $1 FOR UPDATE SKIP LOCKED
+    ) AS old
+    WHERE l.key = old.key
+    RETURNING 1
+)
+SELECT count(*)::int FROM forgotten;

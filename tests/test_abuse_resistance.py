@@ -12,6 +12,7 @@ import time
 import uuid
 
 import aiohttp
+import asyncpg
 import bcrypt
 import jwt
 import pytest
@@ -710,12 +711,36 @@ async def test_workers_that_keep_dying_make_serve_exit_1(database):
 
 
 async def test_housekeeping_forgets_keys_without_an_attempt_for_a_day(db):
-    from reservations.db import QUERIES
+    from reservations.booking.sweeper import forget_old_rows
 
     await db.execute(
         "INSERT INTO login_attempts (key, attempts, last_attempt) VALUES"
         " ('login:old', ARRAY[now() - interval '2 days'], now() - interval '2 days'),"
         " ('login:new', ARRAY[now()], now())"
     )
-    await db.execute(QUERIES.forget_old_login_attempts)
+    await forget_old_rows(db)
     assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == ["login:new"]
+
+
+async def test_housekeeping_deletes_in_batches_and_skips_rows_in_use(db, database):
+    """A pile of old rows goes in bounded statements (each far inside the statement timeout),
+    and a row a request holds locked is skipped, not waited for."""
+    from reservations.booking.sweeper import forget_old_rows
+    from reservations.db import QUERIES
+
+    await db.execute(
+        "INSERT INTO login_attempts (key, last_attempt)"
+        " SELECT 'login:old ' || n, now() - interval '2 days' FROM generate_series(1, 2500) AS n"
+    )
+    assert await db.fetchval(QUERIES.forget_old_login_attempts, 1000) == 1000
+    busy = await asyncpg.connect(database)
+    try:
+        transaction = busy.transaction()
+        await transaction.start()
+        in_use = await busy.fetchval("SELECT key FROM login_attempts LIMIT 1 FOR UPDATE")
+        await db.execute("SET lock_timeout = '1s'")
+        assert await forget_old_rows(db, batch=100) == 1499
+        await transaction.rollback()
+    finally:
+        await busy.close()
+    assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == [in_use]
