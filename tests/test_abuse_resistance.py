@@ -30,7 +30,9 @@ from tests.factories import TEST_JWT_SECRET, create_hall, create_user, hold_dire
 from tests.live_map import (
     answers_within,
     change_seats,
+    close_code,
     eventually,
+    next_message,
     snapshot_of,
     snapshot_on_connect,
     upgrade_headers,
@@ -691,6 +693,32 @@ async def test_a_revoked_token_or_ticket_marks_nothing_on_the_live_map(client, d
 
         # Within the NOTIFY delay, as the instance may serve the user from its cache.
         await answers_within(marked, 0)
+
+
+async def test_a_live_map_socket_closes_when_its_users_tokens_are_revoked(client, db, user):
+    """The socket was opened as the user: once its tokens are revoked (the users trigger's
+    NOTIFY reaches the hub), it is closed, not left marking the user's holds; an anonymous
+    viewer and another user's socket stay open."""
+    hall = await create_hall(db, rows=1, seats_per_row=3)
+    answer = await client.post(
+        "/api/v1/ws-tickets", json={"showtime_id": str(hall.showtime_id)}, headers=user.headers
+    )
+    ticket = (await answer.json())["ticket"]
+    mine = await watch(client, hall.showtime_id, ticket=ticket)
+    anonymous = await watch(client, hall.showtime_id)
+    try:
+        await snapshot_of(mine)
+        await snapshot_of(anonymous)
+        await db.execute(
+            "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", user.id
+        )
+        assert await close_code(mine, within=5) == 1008
+        assert not anonymous.closed
+        await change_seats(db, hall.showtime_id, [(hall.seats["A1"], HELD)])
+        assert (await next_message(anonymous, within=3))["type"] == "seats"
+    finally:
+        await mine.close()
+        await anonymous.close()
 
 
 @pytest.mark.slow
