@@ -15,6 +15,7 @@ from tests.factories import create_hall
 from tests.servers import (
     free_port,
     kill_tree,
+    read_log,
     start_server,
     statuses_on_new_connections,
     stop,
@@ -208,3 +209,27 @@ async def test_in_flight_request_finishes_during_graceful_shutdown(database, db,
     finally:
         await blocker.close()
         kill_tree(process)
+
+
+async def test_a_path_cannot_forge_a_log_line(database, tmp_path):
+    """CR and LF sent as %0D%0A in the path are decoded in request.path; written as they are,
+    they start a line of the attacker's own in the text log. Each record stays one line."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    process = await start_server(database, port, env={"LOG_LEVEL": "INFO"}, log=log)
+    try:
+        forged = "12:00:00 INFO    reservations.access: POST /api/v1/admin 200"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"http://127.0.0.1:{port}/nothing%0D%0A{forged.replace(' ', '%20')}%0A%1B[2J"
+            ) as response,
+        ):
+            assert response.status == 404
+        assert await stop(process) == 0
+    finally:
+        kill_tree(process)
+    lines = read_log(log).splitlines()
+    assert not any(line.startswith(forged) for line in lines)
+    access = [line for line in lines if "/nothing" in line]
+    assert len(access) == 1 and "\\r\\n12:00:00 INFO" in access[0] and "\\x1b" in access[0]
