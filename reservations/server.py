@@ -24,6 +24,7 @@ from .app import create_app
 from .db import migrate, resolve_dsn
 from .errors import error_response, from_protocol_error
 from .logs import configure_logging
+from .seed import ADMIN_EMAIL, demo_admin_password_works
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,24 @@ def _run_worker(
         runner.run(serving)
 
 
+def _warn_of_demo_admin(dsn: str) -> None:
+    """On a real database (DATABASE_URL), say it loudly while the seeded demo admin still has
+    the password the README publishes."""
+    try:
+        works = asyncio.run(demo_admin_password_works(dsn))
+    except Exception as exc:  # noqa: BLE001 - a database away now is the workers' to handle
+        log.warning("could not check the demo admin's password: %r", exc)
+        return
+    if works:
+        message = (
+            f"WARNING: the demo admin {ADMIN_EMAIL} still has the published demo password: "
+            f"anyone can log in as an admin. Change it: reservations create-admin --email "
+            f"{ADMIN_EMAIL} --password-stdin (or remove the account)."
+        )
+        print(message, file=sys.stderr, flush=True)
+        log.warning("the demo admin %s still has the published demo password", ADMIN_EMAIL)
+
+
 def serve(
     settings: Settings, host: str | None = None, port: int | None = None, workers: int = 1
 ) -> int:
@@ -184,6 +203,8 @@ def serve(
         if embedded is not None:
             # The embedded demo keeps itself current; with DATABASE_URL run `reservations migrate`.
             migrate(dsn)
+        else:
+            _warn_of_demo_admin(dsn)
         if workers == 1:
             _run_worker(settings, dsn, host, port, reuse_port=False)
             return 0

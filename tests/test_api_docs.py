@@ -287,3 +287,10 @@ async def test_the_docs_page_says_how_to_get_a_token_and_authorize(client):
     assert "Bearer" in spec["securityDefinitions"]["bearerAuth"]["description"]
     money = spec["definitions"]["Reservation"]["properties"]["total_price"]
     assert "EUR" in money["description"] and "CURRENCY" in money["description"]
+
+
+async def test_the_docs_publish_no_password(client):
+    """The docs are public on every deployment: naming the demo admin's password there told
+    everyone how to try it on a real one."""
+    assert "admin123" not in await (await client.get("/api/docs/swagger.json")).text()
+    assert "admin123" not in await (await client.get("/api/docs")).text()

@@ -233,3 +233,36 @@ async def test_a_path_cannot_forge_a_log_line(database, tmp_path):
     assert not any(line.startswith(forged) for line in lines)
     access = [line for line in lines if "/nothing" in line]
     assert len(access) == 1 and "\\r\\n12:00:00 INFO" in access[0] and "\\x1b" in access[0]
+
+
+async def test_serve_warns_while_the_demo_admin_password_works(database, tmp_path):
+    """On a database of DATABASE_URL, `serve` says so at start while the seeded demo admin
+    still has the password the README publishes, and stops saying it once it is changed."""
+    from reservations.accounts.passwords import PasswordHasher
+    from reservations.accounts.service import create_admin
+    from reservations.db import create_pool
+    from reservations.seed import ADMIN_EMAIL, ADMIN_PASSWORD
+    from reservations.settings import Settings
+
+    settings = Settings(database_url=database, db_pool_min_size=1, db_pool_max_size=2)
+    pool = await create_pool(database, settings)
+    hasher = PasswordHasher(4)
+
+    async def started_with(password: str) -> str:
+        await create_admin(pool, hasher, ADMIN_EMAIL, password)
+        log = tmp_path / "serve.log"
+        process = await start_server(database, free_port(), log=log)
+        try:
+            assert await stop(process) == 0
+        finally:
+            kill_tree(process)
+        return read_log(log)
+
+    try:
+        assert "demo admin admin@example.com still has the published" in await started_with(
+            ADMIN_PASSWORD
+        )
+        assert "demo admin" not in await started_with("a password of its own")
+    finally:
+        hasher.close()
+        await pool.close()
