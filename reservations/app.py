@@ -45,6 +45,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Its default (8190 bytes) is less than a query that breaks a documented bound can take (101+
 # repeated seat_ids), which then never got the documented 422; 32 KiB leaves room for those.
 MAX_REQUEST_LINE_BYTES = 32 * 1024
+# Swagger UI for /api/docs: npm's swagger-ui-dist, vendored with its licence (README there).
+SWAGGER_UI_VERSION = "5.36.0"
+SWAGGER_UI_DIR = STATIC_DIR / "swagger-ui"
+DOCS_STATIC_PATH = "/api/docs/static"
 MONEY_EXAMPLE = "12.50"  # every money field of the schemas shows this example
 
 
@@ -142,8 +146,7 @@ def _setup_docs(app: web.Application) -> None:
     spec = ApiSpec(
         url="/api/docs/swagger.json",
         app=app,
-        swagger_path="/api/docs",
-        static_path="/api/docs/static",
+        swagger_path=None,  # its bundled Swagger UI is 3.16.0 (2018): ours is served below
         title="Reservations API",
         version="1",
         info={
@@ -178,6 +181,14 @@ def _setup_docs(app: web.Application) -> None:
         },
     )
     spec.currency = app[SETTINGS].currency
+    app.router.add_static(DOCS_STATIC_PATH, SWAGGER_UI_DIR, name="swagger.static")
+    app.router.add_get("/api/docs", api_docs_page, name="swagger.docs")
+
+
+@aiohttp_jinja2.template("api_docs.html")
+async def api_docs_page(request: web.Request) -> dict[str, Any]:
+    """Swagger UI (SWAGGER_UI_VERSION, vendored from npm's swagger-ui-dist) on the spec."""
+    return {"static": DOCS_STATIC_PATH, "spec_url": "/api/docs/swagger.json"}
 
 
 async def _check_time_zone(pool: asyncpg.Pool, settings: Settings) -> None:
