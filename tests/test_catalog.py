@@ -973,59 +973,91 @@ async def deadlocks_so_far(db) -> int:
     )
 
 
-async def test_rounds_of_concurrent_overlapping_creations_answer_409_never_503(client, admin, db):
+async def test_rounds_of_concurrent_overlapping_creations_answer_409_never_503(
+    client, admin, db, database
+):
     """Creations in one theater are serialised on the theater's lock: every loser sees the
-    winner committed and gets its 409. Without it, two creations can each wait for the other's
-    index entry: a deadlock, tried again or answered 503; the database counts it either way."""
+    winner committed and gets its 409. Without it, creations that meet each other's index
+    entries wait for each other: a deadlock, tried again or answered 503 (the database counts
+    it either way). Each round lines them up: a session's transaction holds an overlapping
+    showtime, which it deletes before it commits, so that every creation waiting for it wakes
+    to find only the others."""
     movie = await create_movie(client, admin, duration_minutes=120)
     theater = await create_theater(client, admin)
     start = in_future(days=3)
-    rounds, clients = 20, 8
+    rounds, clients = 3, 6
     deadlocks_before = await deadlocks_so_far(db)
-    for round_number in range(rounds):
-        day = start + dt.timedelta(days=round_number)
-        responses = await asyncio.gather(
-            *(
-                post_showtime(client, admin, movie, theater, day + dt.timedelta(minutes=7 * i))
-                for i in range(clients)
+    gate = await asyncpg.connect(database)
+    try:
+        for round_number in range(rounds):
+            day = start + dt.timedelta(days=round_number)
+            closed = gate.transaction()
+            await closed.start()
+            gone = await insert_showtime(
+                gate, movie["id"], theater["id"], day, day + dt.timedelta(hours=2)
             )
-        )
-        answers = sorted(response.status for response in responses)
-        assert answers == [201] + [409] * (clients - 1), answers
-        for response in responses:
-            if response.status == 409:
-                assert (await error_of(response))["code"] == "showtime_overlap"
+            await gate.execute("DELETE FROM showtimes WHERE id = $1", gone)
+            creations = asyncio.gather(
+                *(
+                    post_showtime(client, admin, movie, theater, day + dt.timedelta(minutes=7 * i))
+                    for i in range(clients)
+                )
+            )
+            await asyncio.sleep(0.5)  # every creation waits at the gate now
+            await closed.commit()
+            responses = await creations
+            answers = sorted(response.status for response in responses)
+            assert answers == [201] + [409] * (clients - 1), answers
+            for response in responses:
+                if response.status == 409:
+                    assert (await error_of(response))["code"] == "showtime_overlap"
+    finally:
+        await gate.close()
     assert await db.fetchval("SELECT count(*) FROM showtimes") == rounds
     assert await deadlocks_so_far(db) == deadlocks_before
 
 
-async def test_concurrent_moves_and_creations_into_one_slot_answer_409(client, admin, db):
-    """Moves take the same theater lock as creations: moved into one slot at once, one wins."""
+async def test_concurrent_moves_and_creations_into_one_slot_answer_409(client, admin, db, database):
+    """Moves take the same theater lock as creations: moved into one slot at once (lined up
+    as in the test above), one wins and the others answer 409, never 503."""
     movie = await create_movie(client, admin, duration_minutes=60)
     theater = await create_theater(client, admin)
     base = in_future(days=4)
     deadlocks_before = await deadlocks_so_far(db)
-    for round_number in range(8):
-        day = base + dt.timedelta(days=round_number)
-        parked = [
-            await create_showtime(client, admin, movie, theater, day + dt.timedelta(hours=3 * i))
-            for i in range(1, 4)
-        ]
-        target = iso(day - dt.timedelta(hours=1))
-        moves = [
-            client.put(
-                f"{API}/showtimes/{showtime['id']}",
-                json={"start_time": target},
-                headers=admin.headers,
+    gate = await asyncpg.connect(database)
+    try:
+        for round_number in range(3):
+            day = base + dt.timedelta(days=round_number)
+            parked = [
+                await create_showtime(
+                    client, admin, movie, theater, day + dt.timedelta(hours=3 * i)
+                )
+                for i in range(1, 4)
+            ]
+            target = day - dt.timedelta(hours=1)
+            closed = gate.transaction()
+            await closed.start()
+            gone = await insert_showtime(
+                gate, movie["id"], theater["id"], target, target + dt.timedelta(hours=1)
             )
-            for showtime in parked
-        ]
-        creations = [post_showtime(client, admin, movie, theater, target) for _ in range(3)]
-        responses = await asyncio.gather(*moves, *creations)
-        answers = sorted(response.status for response in responses)
-        assert answers.count(409) == 5 and len([a for a in answers if a in (200, 201)]) == 1, (
-            answers
-        )
+            await gate.execute("DELETE FROM showtimes WHERE id = $1", gone)
+            moves = [
+                client.put(
+                    f"{API}/showtimes/{showtime['id']}",
+                    json={"start_time": iso(target)},
+                    headers=admin.headers,
+                )
+                for showtime in parked
+            ]
+            creations = [post_showtime(client, admin, movie, theater, target) for _ in range(3)]
+            answering = asyncio.gather(*moves, *creations)
+            await asyncio.sleep(0.5)
+            await closed.commit()
+            answers = sorted(response.status for response in await answering)
+            assert answers.count(409) == 5, answers
+            assert len([a for a in answers if a in (200, 201)]) == 1, answers
+    finally:
+        await gate.close()
     assert await deadlocks_so_far(db) == deadlocks_before
 
 
