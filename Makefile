@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format schema bench bench-quick clean
+.PHONY: run test test-fast lint format schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ run: $(STAMP)
 	$(BIN)/reservations seed
 	$(BIN)/reservations serve
 
+# Two workers (pytest-xdist), one a core; the long kinds start first (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+
+# What a developer runs every few minutes: no browser, no subprocesses, no storms.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not browser and not processes and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reservations tests bench

@@ -61,6 +61,32 @@ DETAILS: dict[str, dict[str, Any]] = {
         "end_date": "2026-12-01",
     },
     "image_too_large": {"max_pixels": 40000000},
+    "ticket_forged": {"reason": "bad_signature"},
+    "already_admitted": {
+        "admitted_at": "2026-12-01T18:42:10+00:00",
+        "device": "door-2",
+        "seat_ids": [SEAT],
+        "remaining_seat_ids": [],
+        "admissions": [
+            {
+                "checkin_id": "0d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                "admitted_at": "2026-12-01T18:42:10+00:00",
+                "device": "door-2",
+                "seat_ids": [SEAT],
+            }
+        ],
+    },
+    "checkin_not_open": {
+        "opens_at": "2026-12-01T18:00:00+00:00",
+        "start_time": "2026-12-01T19:00:00+00:00",
+    },
+    "wrong_showtime": {
+        "showtime_id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+        "start_time": "2026-12-01T21:30:00+00:00",
+    },
+    "showtime_ended": {"end_time": "2026-12-01T21:10:00+00:00"},
+    "reservation_cancelled": {"cancelled_at": "2026-11-30T10:00:00+00:00"},
+    "seats_not_on_ticket": {"seat_ids": [SEAT]},
     "unsupported_image": {"detected_format": "GIF"},
 }
 
@@ -123,6 +149,21 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
     },
     ("DELETE", "/api/v1/reservations/{id}"): {409: ["showtime_started"]},
     ("GET", "/ws/showtimes/{id}"): {400: ["bad_request"], 403: ["forbidden"]},
+    ("POST", "/api/v1/admin/users/{id}/role"): {404: ["not_found"]},
+    ("POST", "/api/v1/checkins"): {
+        404: ["ticket_unknown"],
+        409: [
+            "already_admitted",
+            "reservation_cancelled",
+            "wrong_showtime",
+            "checkin_not_open",
+            "showtime_ended",
+        ],
+        422: ["ticket_forged", "seats_not_on_ticket", "nonce_reused", "validation_error"],
+    },
+    ("DELETE", "/api/v1/checkins/{id}"): {404: ["checkin_not_found"]},
+    ("GET", "/api/v1/showtimes/{id}/checkins"): {404: ["showtime_not_found"]},
+    ("GET", "/api/v1/showtimes/{id}/tickets"): {404: ["showtime_not_found"]},
     ("GET", "/api/v1/admin/reports/capacity"): {422: ["invalid_date_range", "validation_error"]},
     ("GET", "/api/v1/admin/reports/revenue"): {422: ["invalid_date_range", "validation_error"]},
     ("GET", "/api/v1/admin/reports/popular-movies"): {

@@ -20,13 +20,14 @@ from aiohttp import web
 from aiohttp_apispec import AiohttpApiSpec, docs, response_schema
 from marshmallow import Schema, fields
 
-from . import accounts, api_examples, booking, catalog, live, metrics, reports
+from . import accounts, api_examples, booking, catalog, checkin, live, metrics, reports
 from . import web as web_pages
 from .accounts.access import auth_middleware
 from .accounts.passwords import PasswordHasher
 from .accounts.user_cache import UserCache
 from .api import error_responses, json_response
-from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, USERS
+from .checkin.codes import SigningKeyError, TicketSigner, signer_for
+from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, TICKET_SIGNER, USERS
 from .db import QUERIES, create_pool, is_connection_fault
 from .errors import DatabaseUnavailable, make_error_middleware
 from .paths import STATIC_DIR, TEMPLATES_DIR
@@ -269,6 +270,16 @@ async def _passwords_context(app: web.Application) -> AsyncIterator[None]:
     hasher.close()
 
 
+def ticket_signer(settings: Settings) -> TicketSigner:
+    """The keys of TICKET_SIGNING_KEYS, or those generated under DATA_DIR; a bad value is a
+    SettingsError naming the variable."""
+    try:
+        return signer_for(settings.ticket_signing_keys, settings.data_dir)
+    except SigningKeyError as exc:
+        source = "TICKET_SIGNING_KEYS" if settings.ticket_signing_keys else "the key file"
+        raise SettingsError(f"{source}: {exc}") from None
+
+
 def create_app(settings: Settings, dsn: str) -> web.Application:
     """An application serving `settings` on the database at `dsn` (already migrated)."""
     middlewares = [
@@ -290,6 +301,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     app[SETTINGS] = settings
     app[DSN] = dsn
     app[USERS] = UserCache()  # kept right by the live listener (live/listener.py)
+    app[TICKET_SIGNER] = ticket_signer(settings)
     metrics.setup(app)
     app.cleanup_ctx.append(_database_context(settings, dsn))
     app.cleanup_ctx.append(_passwords_context)
@@ -309,6 +321,7 @@ def create_app(settings: Settings, dsn: str) -> web.Application:
     booking.setup(app)
     live.setup(app)
     reports.setup(app)
+    checkin.setup(app)
     web_pages.setup(app)
     _setup_docs(app)
     return app

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .accounts.user_cache import UserCache
     from .booking.seat_map import SeatMapCache
     from .booking.sweeper import Sweeper
+    from .checkin.codes import TicketSigner
     from .live.hub import Hub
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,6 +27,8 @@ METRICS: web.AppKey[Any] = web.AppKey("metrics")
 PASSWORDS: web.AppKey[PasswordHasher] = web.AppKey("passwords")
 SEAT_MAPS: web.AppKey[SeatMapCache] = web.AppKey("seat_maps")
 USERS: web.AppKey[UserCache] = web.AppKey("users")
+# Signs the QR codes of tickets and verifies scanned ones (checkin/codes.py); set by create_app.
+TICKET_SIGNER: web.AppKey[TicketSigner] = web.AppKey("ticket_signer")
 
 # Request-scoped keys (request[...]).
 REQUEST_ID = "request_id"

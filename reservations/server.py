@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from .app import create_app
+from .app import create_app, ticket_signer
 from .db import migrate, resolve_dsn
 from .errors import error_response, from_protocol_error
 from .logs import configure_logging
@@ -191,6 +191,7 @@ def serve(
     settings: Settings, host: str | None = None, port: int | None = None, workers: int = 1
 ) -> int:
     settings = settings.with_jwt_secret()
+    ticket_signer(settings)  # a bad TICKET_SIGNING_KEYS stops the start; workers share the keys
     host = host or settings.host
     port = settings.port if port is None else port
     if workers < 1:

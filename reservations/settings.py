@@ -192,6 +192,10 @@ class Settings:
     max_viewers: int = 10000
     ws_queue_size: int = 256
     ws_heartbeat_seconds: int = 30
+    # Ed25519 keys that sign ticket codes, `kid:seed,...`, the first signing (checkin/codes.py);
+    # empty: generated once under DATA_DIR. Read and checked when the app is made.
+    ticket_signing_keys: str = field(default="", repr=False)
+    checkin_opens_minutes: int = 60  # the door opens this long before a showtime starts
     # Reverse proxies whose X-Forwarded-For is believed (reservations/proxies.py); none: ignored.
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Threads hashing passwords in each process (not read from the environment): `serve` sets
@@ -257,6 +261,8 @@ class Settings:
         read("WS_QUEUE_SIZE", _positive_int)
         read("WS_HEARTBEAT_SECONDS", _positive_int)
         read("TRUSTED_PROXIES", _networks)
+        read("TICKET_SIGNING_KEYS", _text)
+        read("CHECKIN_OPENS_MINUTES", _non_negative_int)
 
         if "poster_dir" not in values and "data_dir" in values:
             values["poster_dir"] = Path(str(values["data_dir"])) / "posters"

@@ -31,6 +31,23 @@ FROM users WHERE id = $1;
 UPDATE users SET role = $2 WHERE id = $1
 RETURNING id, email, first_name, last_name, role, created_at;
 
+-- name: user_page
+-- Users whose email contains $1 (any case; NULL: all) and whose role is $2 (NULL: any), by
+-- email; $3 page size, $4 offset. `total` counts every match (a row with NULL id when the page
+-- is past the end).
+WITH matching AS (
+    SELECT id, email, first_name, last_name, role, created_at
+      FROM users
+     WHERE ($1::text IS NULL OR strpos(lower(email), lower($1::text)) > 0)
+       AND ($2::text IS NULL OR role = $2::text)
+)
+SELECT page.id, page.email, page.first_name, page.last_name, page.role, page.created_at,
+       (SELECT count(*) FROM matching)::int AS total
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+      SELECT * FROM matching ORDER BY lower(email), id LIMIT $3 OFFSET $4
+  ) AS page ON true;
+
 -- name: upsert_admin
 -- Create an admin, or take over the existing account of this email: admin, this password, and
 -- every token issued to it before revoked; $1 email, $2 hash. `existed` says which happened,
@@ -49,7 +66,7 @@ RETURNING id, email, first_name, last_name, role, created_at,
 -- name: judge_attempt
 -- Judge an attempt on the keys $1 (text[]) with their maxima $2 (int[]) in the last $3 seconds;
 -- undecided after $4 seconds counts as failed; $5 true counts it at once as decided (see the
--- function in sql/code/07_rate_limits.sql). One row: verdict, seconds, attempted_at.
+-- function in sql/code/08_rate_limits.sql). One row: verdict, seconds, attempted_at.
 SELECT verdict, seconds, attempted_at FROM judge_attempt($1::text[], $2::integer[], $3, $4, $5);
 
 -- name: decide_attempt

@@ -65,6 +65,10 @@ FROM (
     SELECT showtime_id FROM holds WHERE expires_at <= now() ORDER BY expires_at LIMIT $1
 ) AS due;
 
+-- name: next_hold_expiry
+-- Seconds until the earliest live hold expires (NULL: none), for the sweeper's next wake.
+SELECT extract(epoch FROM min(expires_at) - now())::float8 FROM holds WHERE expires_at > now();
+
 -- name: forget_old_idempotency_keys
 -- Housekeeping: at most $1 Idempotency-Keys older than two days (they are promised for one),
 -- skipping rows locked now; the number forgotten (the caller repeats while it is $1).

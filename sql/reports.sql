@@ -11,7 +11,8 @@
 -- empty set, so it is there even when nothing matched).
 
 -- name: capacity_report
--- Seats and seats sold per showtime of the period, then the totals; $4 movie id, $5 theater id (each or both may be null).
+-- Seats, seats sold and seats admitted at the door (no-shows: sold - admitted) per showtime of
+-- the period, then the totals; $4 movie id, $5 theater id (each or both may be null).
 WITH hall_sizes AS (
     SELECT theater_id, count(*) AS seats FROM seats GROUP BY theater_id
 )
@@ -24,12 +25,15 @@ SELECT grouping(s.id) = 1 AS is_total,
        coalesce(sum(coalesce(h.seats, 0)), 0)::int AS total_seats,
        coalesce(sum(sold.tickets), 0)::int AS sold_seats,
        coalesce(round(sum(sold.tickets)::numeric / nullif(sum(h.seats), 0), 4), 0)::float8
-           AS occupancy_rate
+           AS occupancy_rate,
+       coalesce(sum(door.admitted), 0)::int AS admitted_seats,
+       coalesce(sum(sold.tickets - door.admitted), 0)::int AS no_shows
   FROM showtimes_in_period($1::date, $2::date, $3::text) AS s
   JOIN movies m ON m.id = s.movie_id
   JOIN theaters t ON t.id = s.theater_id
   LEFT JOIN hall_sizes h ON h.theater_id = s.theater_id
  CROSS JOIN LATERAL showtime_sales(s.id) AS sold
+ CROSS JOIN LATERAL (SELECT showtime_admitted_seats(s.id) AS admitted) AS door
  WHERE ($4::uuid IS NULL OR s.movie_id = $4::uuid)
    AND ($5::uuid IS NULL OR s.theater_id = $5::uuid)
  GROUP BY GROUPING SETS ((s.id, m.title, t.name, s.start_time), ())

@@ -14,6 +14,28 @@ CREATE TYPE seat_change_showtime AS (
 	alone boolean
 );
 
+CREATE TABLE admissions (
+    checkin_id uuid NOT NULL,
+    reservation_id uuid NOT NULL,
+    seat_id uuid NOT NULL,
+    undone_at timestamp with time zone
+);
+
+CREATE TABLE checkins (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    reservation_id uuid NOT NULL,
+    showtime_id uuid NOT NULL,
+    nonce text NOT NULL,
+    device text DEFAULT ''::text NOT NULL,
+    admitted_by uuid,
+    admitted_at timestamp with time zone DEFAULT now() NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    undone_at timestamp with time zone,
+    undone_by uuid,
+    CONSTRAINT checkins_device_check CHECK ((length(device) <= 100)),
+    CONSTRAINT checkins_nonce_check CHECK (((length(nonce) >= 1) AND (length(nonce) <= 100)))
+);
+
 CREATE TABLE expired_holds (
     showtime_id uuid NOT NULL,
     user_id uuid NOT NULL,
@@ -171,8 +193,17 @@ CREATE TABLE users (
     CONSTRAINT users_email_check CHECK (((length(email) >= 3) AND (length(email) <= 254))),
     CONSTRAINT users_first_name_check CHECK ((length(first_name) <= 100)),
     CONSTRAINT users_last_name_check CHECK ((length(last_name) <= 100)),
-    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['user'::text, 'admin'::text])))
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['user'::text, 'usher'::text, 'admin'::text])))
 );
+
+ALTER TABLE ONLY admissions
+    ADD CONSTRAINT admissions_pkey PRIMARY KEY (checkin_id, seat_id);
+
+ALTER TABLE ONLY checkins
+    ADD CONSTRAINT checkins_nonce_key UNIQUE (nonce);
+
+ALTER TABLE ONLY checkins
+    ADD CONSTRAINT checkins_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY expired_holds
     ADD CONSTRAINT expired_holds_pkey PRIMARY KEY (showtime_id, user_id);
@@ -237,6 +268,12 @@ ALTER TABLE ONLY theaters
 ALTER TABLE ONLY users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
+CREATE UNIQUE INDEX admissions_once ON admissions USING btree (reservation_id, seat_id) WHERE (undone_at IS NULL);
+
+CREATE INDEX checkins_reservation_idx ON checkins USING btree (reservation_id);
+
+CREATE INDEX checkins_showtime_idx ON checkins USING btree (showtime_id, admitted_at);
+
 CREATE INDEX expired_holds_expired_idx ON expired_holds USING btree (expired_at);
 
 CREATE UNIQUE INDEX genres_name_key ON genres USING btree (lower(name));
@@ -274,6 +311,24 @@ CREATE INDEX showtimes_theater_idx ON showtimes USING btree (theater_id, start_t
 CREATE UNIQUE INDEX theaters_name_key ON theaters USING btree (lower(name));
 
 CREATE UNIQUE INDEX users_email_key ON users USING btree (lower(email));
+
+ALTER TABLE ONLY admissions
+    ADD CONSTRAINT admissions_checkin_id_fkey FOREIGN KEY (checkin_id) REFERENCES checkins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY admissions
+    ADD CONSTRAINT admissions_reservation_id_seat_id_fkey FOREIGN KEY (reservation_id, seat_id) REFERENCES reservation_seats(reservation_id, seat_id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY checkins
+    ADD CONSTRAINT checkins_admitted_by_fkey FOREIGN KEY (admitted_by) REFERENCES users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY checkins
+    ADD CONSTRAINT checkins_reservation_id_fkey FOREIGN KEY (reservation_id) REFERENCES reservations(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY checkins
+    ADD CONSTRAINT checkins_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY checkins
+    ADD CONSTRAINT checkins_undone_by_fkey FOREIGN KEY (undone_by) REFERENCES users(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY expired_holds
     ADD CONSTRAINT expired_holds_showtime_id_fkey FOREIGN KEY (showtime_id) REFERENCES showtimes(id) ON DELETE CASCADE;

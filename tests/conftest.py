@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from reservations.app import create_app
+from reservations.context import SWEEPER
 from reservations.db import (
     MIGRATIONS_DIR,
     EmbeddedDatabase,
@@ -36,6 +37,36 @@ from tests.servers import ROOT
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
+
+
+# What a test module uses that makes it a `processes` test: it starts `reservations serve` or a
+# PostgreSQL of its own (tests/servers.py, EmbeddedDatabase).
+_PROCESS_HELPERS = frozenset(
+    {"start_server", "run_serve", "kill_tree", "kill_hard", "EmbeddedDatabase", "ROOT"}
+)
+# Kinds run first: a few long tests start at once instead of ending the run alone on one worker.
+_FIRST = ("slow", "processes", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by kind (browser: uses Chromium; processes: starts processes), so that
+    `make test-fast` can leave them out, and run the long kinds first."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if "browser" in getattr(item, "fixturenames", ()) or "start_site" in getattr(
+            item, "fixturenames", ()
+        ):
+            item.add_marker(pytest.mark.browser)
+        if module is not None and _PROCESS_HELPERS & set(vars(module)):
+            item.add_marker(pytest.mark.processes)
+
+    def rank(item: pytest.Item) -> int:
+        for index, kind in enumerate(_FIRST):
+            if item.get_closest_marker(kind) is not None:
+                return index
+        return len(_FIRST)
+
+    items.sort(key=rank)
 
 
 def _template_name() -> str:
@@ -54,10 +85,28 @@ def admin_dsn() -> Iterator[str]:
         return
     embedded = EmbeddedDatabase(ROOT / ".data" / "test")
     embedded.start()
+    _no_durability(embedded.admin_dsn())
     try:
         yield embedded.admin_dsn()
     finally:
         embedded.stop()
+
+
+def _no_durability(admin: str) -> None:
+    """The tests' own embedded server need not survive a power cut: no fsync, no waiting for
+    the WAL at commit. Each test creates and drops a database; on a busy machine that is most of
+    a short test's time. (Never done to DATABASE_URL's server.)"""
+
+    async def configure() -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+                await conn.execute(f"ALTER SYSTEM SET {setting}")
+            await conn.execute("SELECT pg_reload_conf()")
+        finally:
+            await conn.close()
+
+    asyncio.run(configure())
 
 
 async def _ensure_template(admin: str) -> str:
@@ -154,13 +203,26 @@ async def client(
 
 
 @pytest.fixture
-async def quiet_client(
+def sweeperless_client(
     aiohttp_client: Callable[..., Awaitable[TestClient]],
     make_settings: Callable[..., Settings],
     database: str,
-) -> TestClient:
-    """A client whose own sweeper never runs during the test (it sweeps once an hour)."""
-    return await aiohttp_client(create_app(make_settings(sweep_interval_seconds=3600), database))
+) -> Callable[..., Awaitable[TestClient]]:
+    """A client of an app with these settings whose own sweeper is stopped: expiry is then the
+    requests' job alone (a running sweeper wakes at the earliest hold expiry)."""
+
+    async def make(**changes: Any) -> TestClient:
+        client = await aiohttp_client(create_app(make_settings(**changes), database))
+        await client.server.app[SWEEPER].stop()
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def quiet_client(sweeperless_client: Callable[..., Awaitable[TestClient]]) -> TestClient:
+    """A client whose own sweeper never runs during the test."""
+    return await sweeperless_client()
 
 
 @pytest.fixture

@@ -212,13 +212,14 @@ async def test_promote_unknown_user_is_404(client, admin):
 
 
 async def test_every_route_enforces_its_access_level(app, client, user):
-    """Walk the router: admin routes refuse a user token (403), user routes refuse no token (401)."""
-    from reservations.accounts.access import ADMIN, USER, access_of
+    """Walk the router: admin and usher routes refuse a user token (403), user routes refuse no
+    token (401)."""
+    from reservations.accounts.access import ADMIN, USER, USHER, access_of
 
-    checked = {ADMIN: 0, USER: 0}
+    checked = {ADMIN: 0, USER: 0, USHER: 0}
     for route in app.router.routes():
         level = access_of(route.handler)
-        if level not in (ADMIN, USER) or route.method == "HEAD":
+        if level not in (ADMIN, USHER, USER) or route.method == "HEAD":
             continue
         info = route.resource.get_info()
         path = info.get("path") or info["formatter"].format_map(
@@ -226,7 +227,7 @@ async def test_every_route_enforces_its_access_level(app, client, user):
         )
         anonymous = await client.request(route.method, path)
         assert anonymous.status == 401, (route.method, path)
-        if level == ADMIN:
+        if level in (ADMIN, USHER):
             as_user = await client.request(route.method, path, headers=user.headers)
             assert as_user.status == 403, (route.method, path)
         checked[level] += 1

@@ -19,6 +19,7 @@ PANELS = [
     "/admin/panels/movies",
     "/admin/panels/theaters",
     "/admin/panels/reports",
+    "/admin/panels/users",
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from reservations.accounts.access import ADMIN, USER, access_of
+from reservations.accounts.access import ADMIN, USER, USHER, access_of
 from reservations.app import create_app
 
 # HTML pages (reservations/web): they answer pages, not API, and are not in the API docs.
@@ -24,6 +24,8 @@ PAGES = {
     ("POST", "/register"),
     ("GET", "/my/reservations"),
     ("GET", "/my/reservations/{id}/ticket"),
+    ("GET", "/scan"),
+    ("GET", "/scan-sw.js"),  # the page's service worker
 }
 # The admin console (reservations/web/admin.py): pages and their HTML panels, not API.
 CONSOLE_PREFIX = "/admin"
@@ -96,11 +98,11 @@ async def test_routes_that_need_a_token_declare_the_bearer_scheme(app, client):
     for method, path, handler in documented_routes(app):
         docs = operation(spec, method, path)
         level = access_of(handler)
-        if level in (USER, ADMIN):
+        if level in (USER, USHER, ADMIN):
             marked += 1
             assert docs.get("security") == [{"bearerAuth": []}], f"{method} {path}"
             assert "401" in docs["responses"], f"{method} {path}"
-            if level == ADMIN:
+            if level in (USHER, ADMIN):
                 assert "403" in docs["responses"], f"{method} {path}"
         else:  # public, or a token only adds to the answer (an invalid one counts as none)
             assert "security" not in docs, f"{method} {path}"
@@ -140,9 +142,9 @@ async def test_the_errors_a_route_can_give_are_documented(app, client):
             expected |= {"400", "413", "415", "422"}
         if "querystring" in locations:
             expected.add("422")
-        if access_of(handler) in (USER, ADMIN):
+        if access_of(handler) in (USER, USHER, ADMIN):
             expected.add("401")
-        if access_of(handler) == ADMIN:
+        if access_of(handler) in (USHER, ADMIN):
             expected.add("403")
         if any(p.get("format") == "uuid" for p in docs["parameters"] if p["in"] == "path"):
             expected.add("404")

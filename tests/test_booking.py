@@ -153,12 +153,8 @@ async def test_seat_map_shows_held_sold_and_held_by_me(client, db, user, make_ac
     assert response.status == 200
 
 
-async def test_expired_hold_counts_as_available_at_once(
-    aiohttp_client, make_settings, database, db, user, make_account
-):
-    client = await aiohttp_client(
-        create_app(make_settings(hold_ttl_seconds=2, sweep_interval_seconds=3600), database)
-    )
+async def test_expired_hold_counts_as_available_at_once(sweeperless_client, db, user, make_account):
+    client = await sweeperless_client(hold_ttl_seconds=2)
     hall = await create_hall(db, rows=1, seats_per_row=2)
     assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))).status == 201
     assert statuses(await seat_map(client, hall.showtime_id))[hall.ids("A1")[0]] == "held"
@@ -526,12 +522,8 @@ async def test_reserving_seats_not_held_is_409(client, db, user, make_account):
     assert statuses(await seat_map(client, hall.showtime_id))[hall.ids("A1")[0]] == "held"
 
 
-async def test_reserving_after_the_hold_expired_is_hold_expired(
-    aiohttp_client, make_settings, database, db, user
-):
-    client = await aiohttp_client(
-        create_app(make_settings(hold_ttl_seconds=1, sweep_interval_seconds=3600), database)
-    )
+async def test_reserving_after_the_hold_expired_is_hold_expired(sweeperless_client, db, user):
+    client = await sweeperless_client(hold_ttl_seconds=1)
     hall = await create_hall(db, rows=1, seats_per_row=3)
     assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
     await asyncio.sleep(1.2)

@@ -38,6 +38,7 @@ from hypothesis.stateful import (
 )
 
 from reservations.app import create_app
+from reservations.context import SWEEPER
 from tests.factories import create_account, create_hall
 
 pytestmark = pytest.mark.slow
@@ -87,6 +88,7 @@ class Service:
             self.users.append((account.id, account.headers))
         self.client = TestClient(TestServer(create_app(self.app_settings, self.database)))
         await self.client.start_server()
+        await self.client.server.app[SWEEPER].stop()  # expiry is the requests' job here
 
     async def reset(self) -> None:
         await self.db.execute(
@@ -538,7 +540,6 @@ def test_booking_agrees_with_a_simple_model(database, make_settings):
             hold_ttl_seconds=TTL,
             max_hold_lifetime_seconds=LIFETIME,
             max_seats_per_hold=MAX_SEATS,
-            sweep_interval_seconds=3600,  # expiry is the requests' job here, not the sweeper's
             hold_cooldown_seconds=0,  # the cooldown after a capped hold has tests of its own
         ),
     )

@@ -130,11 +130,12 @@ async def test_two_people_see_each_others_holds_and_sales_live(browser, start_si
         "aria-label", "Row C, seat 7, regular, 10.00 EUR, sold"
     )
 
-    # Leaving the page gives a held seat back at once.
+    # Leaving the page keeps a held seat: the hold is Alice's, not the tab's (issue 29).
     await seat(alice, hall, "D5").click()
     await expect_status(bob, hall, "D5", "held")
     await alice.goto(f"{base}/my/reservations")
-    await expect_status(bob, hall, "D5", "available")
+    await asyncio.sleep(0.5)
+    await expect_status(bob, hall, "D5", "held")
 
     # The booking is on Alice's reservations page, with its code and QR code.
     card = alice.locator(".reservation-card", has_text=ticket_code)
@@ -368,3 +369,92 @@ async def test_best_seats_and_the_stranded_seat_warning(browser, start_site, db)
     await expect_status(eve, hall, "A1", "available")
     await expect(warning).to_be_visible()
     await expect(warning).to_contain_text("A1")
+
+
+async def test_a_showtime_cancelled_while_people_watch_says_so_on_every_page(
+    browser, start_site, db
+):
+    """Issue 29 item 2: the live feed's `cancelled` message, not a map that stays clickable."""
+    base = await start_site()
+    hall = await create_hall(db, rows=2, seats_per_row=6, price="10.00")
+    path = f"/showtimes/{hall.showtime_id}"
+    alice_email, admin_email = (
+        f"alice-{uuid.uuid4().hex[:6]}@example.com",
+        f"boss-{uuid.uuid4().hex[:6]}@example.com",
+    )
+    await register(base, alice_email)
+    await register(base, admin_email)
+    await db.execute("UPDATE users SET role = 'admin' WHERE lower(email) = lower($1)", admin_email)
+    alice = await log_in(await browser.new_context(), base, alice_email, path)
+    anyone = await (await browser.new_context()).new_page()
+    await anyone.goto(f"{base}{path}")
+    await expect(anyone.locator("[data-connection]")).to_have_attribute("data-connection", "live")
+    await seat(alice, hall, "A3").click()
+    await expect_status(alice, hall, "A3", "held", mine=True)
+    await expect_status(anyone, hall, "A3", "held")
+
+    async with aiohttp.ClientSession() as session:
+        login = await session.post(
+            f"{base}/api/v1/auth/login", json={"email": admin_email, "password": PASSWORD}
+        )
+        token = (await login.json())["access_token"]
+        cancelled = await session.delete(
+            f"{base}/api/v1/showtimes/{hall.showtime_id}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert cancelled.status == 204
+
+    for page in (alice, anyone):
+        notice = page.locator("[data-cancelled-notice]")
+        await expect(notice).to_be_visible(timeout=LIVE)
+        await expect(notice).to_contain_text("cancelled this showtime")
+        await expect(notice.get_by_role("link", name="See what else is on")).to_have_attribute(
+            "href", re.compile(r"^/\?date=")
+        )
+        await expect(seat(page, hall, "A1")).to_have_attribute("aria-disabled", "true")
+        await expect(page.locator("[data-best-seats]")).to_be_hidden()
+        await expect(page.locator("[data-connection]")).to_contain_text("cancelled")
+        await seat(page, hall, "A1").click(force=True)
+        await expect(page.locator("[data-messages]")).to_contain_text("was cancelled")
+    await expect(alice.locator("[data-countdown]")).to_be_hidden()
+
+
+async def test_a_hold_belongs_to_the_person_not_the_tab(browser, start_site, db):
+    """Issue 29 item 1: reloading, leaving or closing one tab keeps the hold; every tab of the
+    holder shows the same seats and the same countdown from the live feed."""
+    base = await start_site()
+    hall = await create_hall(db, rows=2, seats_per_row=6, price="10.00")
+    path = f"/showtimes/{hall.showtime_id}"
+    email = f"carol-{uuid.uuid4().hex[:6]}@example.com"
+    await register(base, email)
+    context = await browser.new_context()
+    first = await log_in(context, base, email, path)
+    second = await context.new_page()
+    await second.goto(f"{base}{path}")
+    await expect(second.locator("[data-connection]")).to_have_attribute("data-connection", "live")
+
+    await seat(first, hall, "B3").click()
+    await expect_status(first, hall, "B3", "held", mine=True)
+    # The other tab shows it as hers, with a countdown, not as someone else's.
+    await expect_status(second, hall, "B3", "held", mine=True)
+    await expect(second.locator("[data-countdown]")).to_contain_text(
+        re.compile(r"held for (9|10):\d\d")
+    )
+
+    # Closing the second tab and reloading the first keep the hold, and show the time left.
+    await second.close()
+    await first.reload()
+    await expect(first.locator("[data-connection]")).to_have_attribute("data-connection", "live")
+    await expect_status(first, hall, "B3", "held", mine=True)
+    await expect(first.locator("[data-countdown]")).to_contain_text(
+        re.compile(r"held for (9|10):\d\d")
+    )
+    # Leaving for another page and coming back: still held.
+    await first.goto(f"{base}/my/reservations")
+    await first.go_back()
+    await expect_status(first, hall, "B3", "held", mine=True)
+    held = await db.fetchval(
+        "SELECT count(*) FROM seat_claims WHERE seat_id = $1 AND hold_id IS NOT NULL",
+        hall.seats["B3"],
+    )
+    assert held == 1

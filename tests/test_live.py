@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import os
 import socket
 import struct
@@ -37,6 +38,7 @@ from tests.live_map import (
     eventually,
     next_message,
     snapshot_of,
+    snapshot_on_connect,
     upgrade_headers,
     watch,
 )
@@ -151,7 +153,9 @@ async def test_an_invalid_token_is_treated_as_anonymous(client, db, user):
     assert not any("held_by_me" in seat for seat in snapshot["seats"])
 
 
-@pytest.mark.parametrize("showtime_id", [str(uuid.uuid4()), "not-a-uuid", "12345"])
+@pytest.mark.parametrize(
+    "showtime_id", ["6c1f8a52-9d3e-4b7a-8f21-3a5e0c9d7b14", "not-a-uuid", "12345"]
+)
 async def test_unknown_showtime_closes_with_4404(client, showtime_id):
     ws = await watch(client, showtime_id)
     assert await close_code(ws) == 4404
@@ -598,20 +602,85 @@ async def test_an_expired_hold_swept_by_either_instance_reaches_every_viewer(
     assert set(statuses(await snapshot_of(watchers[0].ws)).values()) == {AVAILABLE}
 
 
-async def test_a_cancelled_showtime_frees_its_seats_for_viewers_then_is_gone(
+async def test_a_cancelled_showtime_tells_every_viewer_on_every_instance_then_closes(
     database, aiohttp_client, settings, db, user, admin
 ):
     hall = await create_hall(db, rows=1, seats_per_row=4)
     api = await instance(aiohttp_client, settings, database)
     other = await instance(aiohttp_client, settings, database)
-    watcher = await Watcher.open(other, hall.showtime_id)
+    watchers = [
+        await Watcher.open(other, hall.showtime_id),
+        await Watcher.open(api, hall.showtime_id, token=user.token),
+    ]
     a1, a2 = hall.ids("A1", "A2")
     held = await hold_seats(api, user, hall.showtime_id, [a1, a2])
     assert held.status == 201
-    await watcher.expect({a1: HELD, a2: HELD})
+    for watcher in watchers:
+        await watcher.expect({a1: HELD, a2: HELD})
 
     gone = await api.delete(f"/api/v1/showtimes/{hall.showtime_id}", headers=admin.headers)
     assert gone.status == 204
-    await watcher.expect({a1: AVAILABLE, a2: AVAILABLE})
-    await watcher.ws.send_json({"type": "resync"})
-    assert await close_code(watcher.ws) == 4404
+    for watcher in watchers:
+        message = await next_message(watcher.ws, within=2.0)
+        assert message == {"type": "cancelled", "showtime_id": str(hall.showtime_id)}
+        assert await close_code(watcher.ws) == 4404
+    # A viewer arriving now is refused the same way.
+    late = await watch(other, hall.showtime_id)
+    assert await close_code(late) == 4404
+
+
+async def test_an_expired_hold_reaches_viewers_within_a_second_of_its_expiry(
+    database, aiohttp_client, make_settings, db, user
+):
+    """The sweeper wakes at the earliest expiry, not on its interval (an hour here): a hold
+    made on one instance is heard by the other's sweeper too."""
+    settings = make_settings(hold_ttl_seconds=2, sweep_interval_seconds=3600)
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    api = await instance(aiohttp_client, settings, database)
+    other = await instance(aiohttp_client, settings, database)
+    watcher = await Watcher.open(other, hall.showtime_id)
+    a1, a2 = hall.ids("A1", "A2")
+
+    held = await hold_seats(api, user, hall.showtime_id, [a1, a2])
+    assert held.status == 201
+    expires_at = dt.datetime.fromisoformat((await held.json())["expires_at"])
+    await watcher.expect({a1: HELD, a2: HELD})
+    await watcher.expect({a1: AVAILABLE, a2: AVAILABLE}, within=4.0)
+    late_by = (await db.fetchval("SELECT clock_timestamp()")) - expires_at
+    assert late_by < dt.timedelta(seconds=1), late_by
+
+
+async def test_every_page_of_the_holder_sees_its_seats_as_its_own_with_the_expiry(
+    database, aiohttp_client, settings, db, user, make_account
+):
+    """Issue 29 item 1: a hold belongs to the user, not to a tab. The holder's viewers, on any
+    instance, get its seats marked held_by_me with the hold's expiry; nobody else does."""
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    api = await instance(aiohttp_client, settings, database)
+    other = await instance(aiohttp_client, settings, database)
+    tabs = [
+        await Watcher.open(other, hall.showtime_id, token=user.token),
+        await Watcher.open(api, hall.showtime_id, token=user.token),
+    ]
+    stranger = await Watcher.open(other, hall.showtime_id, token=(await make_account()).token)
+    a1, a2 = hall.ids("A1", "A2")
+
+    held = await hold_seats(api, user, hall.showtime_id, [a1, a2])
+    assert held.status == 201
+    expires_at = dt.datetime.fromisoformat((await held.json())["expires_at"])
+    for tab in tabs:
+        message = await next_message(tab.ws)
+        assert message["changes"] == [
+            {"id": a1, "status": HELD, "held_by_me": True},
+            {"id": a2, "status": HELD, "held_by_me": True},
+        ]
+        assert dt.datetime.fromisoformat(message["hold_expires_at"]) == expires_at
+    message = await next_message(stranger.ws)
+    assert message["changes"] == [{"id": a1, "status": HELD}, {"id": a2, "status": HELD}]
+    assert "hold_expires_at" not in message
+
+    # A page opened now (a reload) is told when the hold expires; a stranger's is not.
+    mine = await snapshot_on_connect(other, hall.showtime_id, token=user.token)
+    assert dt.datetime.fromisoformat(mine["hold_expires_at"]) == expires_at
+    theirs = await snapshot_on_connect(other, hall.showtime_id)
+    assert "hold_expires_at" not in theirs

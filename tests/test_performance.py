@@ -64,11 +64,9 @@ async def test_the_cached_seat_map_follows_every_change(client, db, user, make_a
 
 
 async def test_the_cached_seat_map_frees_an_expired_hold_without_a_new_version(
-    aiohttp_client, make_settings, database, db, user
+    sweeperless_client, db, user
 ):
-    client = await aiohttp_client(
-        create_app(make_settings(hold_ttl_seconds=1, sweep_interval_seconds=3600), database)
-    )
+    client = await sweeperless_client(hold_ttl_seconds=1)
     hall = await create_hall(db, rows=1, seats_per_row=2)
     a1 = hall.ids("A1")[0]
     assert (await hold_seats(client, user, hall.showtime_id, [a1])).status == 201

@@ -193,6 +193,8 @@ def capacity_row(cinema, showtime, movie, theater, start, total, sold, rate):
         "total_seats": total,
         "sold_seats": sold,
         "occupancy_rate": rate,
+        "admitted_seats": 0,  # nobody came through the door (tests/test_checkin.py counts them)
+        "no_shows": sold,
     }
 
 
@@ -215,6 +217,8 @@ async def test_capacity_counts_confirmed_seats_of_live_showtimes_in_local_days(
         "total_seats": 39,
         "sold_seats": 16,
         "occupancy_rate": 0.4103,
+        "admitted_seats": 0,
+        "no_shows": 16,
     }
     assert report["start_date"] == "2026-03-10"
     assert report["end_date"] == "2026-03-11"
@@ -236,6 +240,8 @@ async def test_capacity_filters_by_movie_and_theater(new_york, admin, cinema):
         "total_seats": 13,
         "sold_seats": 5,
         "occupancy_rate": 0.3846,
+        "admitted_seats": 0,
+        "no_shows": 5,
     }
 
     by_theater = await get_json(new_york, CAPACITY, admin, theater_id=hall_b, **PERIOD)
@@ -248,6 +254,8 @@ async def test_capacity_filters_by_movie_and_theater(new_york, admin, cinema):
         "total_seats": 9,
         "sold_seats": 5,
         "occupancy_rate": 0.5556,
+        "admitted_seats": 0,
+        "no_shows": 5,
     }
 
     both = await get_json(new_york, CAPACITY, admin, movie_id=alpha, theater_id=hall_b, **PERIOD)
@@ -259,6 +267,8 @@ async def test_capacity_filters_by_movie_and_theater(new_york, admin, cinema):
         "total_seats": 3,
         "sold_seats": 2,
         "occupancy_rate": 0.6667,
+        "admitted_seats": 0,
+        "no_shows": 2,
     }
 
 
@@ -272,6 +282,8 @@ async def test_capacity_of_an_empty_period_has_zero_totals(new_york, admin, cine
         "total_seats": 0,
         "sold_seats": 0,
         "occupancy_rate": 0,
+        "admitted_seats": 0,
+        "no_shows": 0,
     }
 
 
@@ -547,15 +559,17 @@ async def test_capacity_as_csv(new_york, admin, cinema):
             "total_seats",
             "sold_seats",
             "occupancy_rate",
+            "admitted_seats",
+            "no_shows",
         ],
-        [ids["s1"], "Alpha", "Hall A", "2026-03-10T04:00:00+00:00", "10", "3", "0.3"],
-        [ids["s2"], "Zulu", "Hall B", "2026-03-10T23:00:00+00:00", "3", "2", "0.6667"],
-        [ids["s3"], "Alpha", "Hall B", "2026-03-11T03:30:00+00:00", "3", "2", "0.6667"],
+        [ids["s1"], "Alpha", "Hall A", "2026-03-10T04:00:00+00:00", "10", "3", "0.3", "0", "3"],
+        [ids["s2"], "Zulu", "Hall B", "2026-03-10T23:00:00+00:00", "3", "2", "0.6667", "0", "2"],
+        [ids["s3"], "Alpha", "Hall B", "2026-03-11T03:30:00+00:00", "3", "2", "0.6667", "0", "2"],
         # "+1" would be a formula in a spreadsheet
-        [ids["s8"], "'+1", "Hall A", "2026-03-11T13:00:00+00:00", "10", "5", "0.5"],
-        [ids["s6"], "'+1", "Empty", "2026-03-11T14:00:00+00:00", "0", "0", "0.0"],
-        [ids["s7"], "'+1", "Hall B", "2026-03-11T16:00:00+00:00", "3", "1", "0.3333"],
-        [ids["s4"], "Zulu", "Hall A", "2026-03-12T00:00:00+00:00", "10", "3", "0.3"],
+        [ids["s8"], "'+1", "Hall A", "2026-03-11T13:00:00+00:00", "10", "5", "0.5", "0", "5"],
+        [ids["s6"], "'+1", "Empty", "2026-03-11T14:00:00+00:00", "0", "0", "0.0", "0", "0"],
+        [ids["s7"], "'+1", "Hall B", "2026-03-11T16:00:00+00:00", "3", "1", "0.3333", "0", "1"],
+        [ids["s4"], "Zulu", "Hall A", "2026-03-12T00:00:00+00:00", "10", "3", "0.3", "0", "3"],
     ]
 
 

@@ -1,14 +1,16 @@
 """Who may call a route, decided in one place.
 
-Handlers are marked with `@user_only`, `@admin_only` or `@optional_user`; `auth_middleware`
-reads the mark before the body is parsed, so an anonymous caller gets 401 and a user on an
-admin route 403, whatever the body. The user's role and token generation (raising it revokes
-every token issued before) come from the database, through this instance's cache of users
-(user_cache.py): while the instance listens for user changes, a cached user costs no query, and
-a role change, a revocation or a deletion made through another instance or the CLI takes effect
-here within the NOTIFY delay (this instance's own changes, such as a promotion through the API,
-at once); while the listener is down, the row is read on every request, so they take effect at
-once.
+Handlers are marked with `@user_only`, `@usher_only`, `@admin_only` or `@optional_user`;
+`auth_middleware` reads the mark before the body is parsed, so an anonymous caller gets 401 and
+a user on an admin route 403, whatever the body. An usher (door staff) passes `@usher_only`
+(check-in) and `@user_only`, never `@admin_only`; an admin passes every mark.
+
+The user's role and token generation (raising it revokes every token issued before) come from
+the database, through this instance's cache of users (user_cache.py): while the instance
+listens for user changes, a cached user costs no query, and a role change, a revocation or a
+deletion made through another instance or the CLI takes effect here within the NOTIFY delay
+(this instance's own changes, such as a promotion through the API, at once); while the listener
+is down, the row is read on every request, so they take effect at once.
 """
 
 from __future__ import annotations
@@ -29,14 +31,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"
 OPTIONAL = "optional"
 USER = "user"
+USHER = "usher"
 ADMIN = "admin"
+ROLES = (USER, USHER, ADMIN)
+# Who passes each mark that needs a role beyond signing in.
+_ALLOWED_ROLES = {USHER: frozenset({USHER, ADMIN}), ADMIN: frozenset({ADMIN})}
 BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _mark(level: str) -> Callable[[F], F]:
     def decorate(handler: F) -> F:
         handler.__access__ = level  # type: ignore[attr-defined]
-        if level in (USER, ADMIN):
+        if level in (USER, USHER, ADMIN):
             apispec = handler.__dict__.setdefault(
                 "__apispec__", {"schemas": [], "responses": {}, "parameters": []}
             )
@@ -48,6 +54,7 @@ def _mark(level: str) -> Callable[[F], F]:
 
 
 user_only = _mark(USER)
+usher_only = _mark(USHER)  # ushers and admins: the door
 admin_only = _mark(ADMIN)
 optional_user = _mark(OPTIONAL)
 
@@ -99,8 +106,13 @@ async def auth_middleware(
         if level == OPTIONAL:
             return await handler(request)
         raise Unauthorized("The token is invalid or expired, or its user no longer exists.")
-    if level == ADMIN and user["role"] != ADMIN:
-        raise Forbidden("This needs an admin account.")
+    allowed = _ALLOWED_ROLES.get(level)
+    if allowed is not None and user["role"] not in allowed:
+        raise Forbidden(
+            "This needs an admin account."
+            if level == ADMIN
+            else "This needs an usher's or an admin's account."
+        )
     request[CURRENT_USER] = user
     return await handler(request)
 

@@ -1,7 +1,7 @@
 """Rate limits on attempts (logins, registrations), judged in PostgreSQL before the work.
 
 Each key (`login:<network> <email>`, `login-email:<email>`, ...) keeps its failures of the
-last window and its attempts in flight (sql/code/07_rate_limits.sql). An attempt is judged on
+last window and its attempts in flight (sql/code/08_rate_limits.sql). An attempt is judged on
 all its keys at once, under their row locks taken in key order, before any password is hashed:
 
 - a key that has had its failures refuses (429, Retry-After until the oldest leaves the window);

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_apispec import docs, request_schema, response_schema
+from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
-from ..api import error_responses, json_response, path_uuid, uuid_path
+from ..api import error_responses, json_response, page_of, path_uuid, uuid_path
 from ..context import PASSWORDS, POOL, SETTINGS, USERS
 from . import service
 from .access import admin_only, current_user, user_only
-from .schemas import LoginRequest, RegisterRequest, TokenSchema, UserSchema
+from .schemas import (
+    LoginRequest,
+    RegisterRequest,
+    RoleRequest,
+    TokenSchema,
+    UserListQuery,
+    UserPageSchema,
+    UserSchema,
+)
 
 routes = web.RouteTableDef()
 DEVICE_COOKIE = "device_token"
@@ -85,6 +93,40 @@ async def promote(request: web.Request) -> web.Response:
     return json_response(
         await service.promote(request.app[POOL], path_uuid(request), request.app[USERS])
     )
+
+
+@routes.post("/api/v1/admin/users/{id}/role")
+@docs(
+    tags=["admin"],
+    summary="Give a user a role: user, usher (checks tickets in) or admin",
+    description="Takes effect on the user's very next request, with the token they have. "
+    "An admin may take their own admin role away; another admin can give it back.",
+)
+@admin_only
+@uuid_path("The user")
+@request_schema(RoleRequest, required=True)
+@response_schema(UserSchema, 200, description="The user with the new role")
+@error_responses(400, 401, 403, 404, 413, 415, 422)
+async def set_role(request: web.Request) -> web.Response:
+    return json_response(
+        await service.set_role(
+            request.app[POOL], path_uuid(request), request["data"]["role"], request.app[USERS]
+        )
+    )
+
+
+@routes.get("/api/v1/admin/users")
+@docs(tags=["admin"], summary="Users by email, to find one (q) or list a role's members")
+@admin_only
+@querystring_schema(UserListQuery)
+@response_schema(UserPageSchema, 200, description="A page of users, by email")
+@error_responses(401, 403, 422)
+async def list_users(request: web.Request) -> web.Response:
+    query = request["querystring"]
+    users, total = await service.list_users(
+        request.app[POOL], query.get("q"), query.get("role"), query["page"], query["page_size"]
+    )
+    return json_response(page_of("users", users, total, query["page"], query["page_size"]))
 
 
 def setup(app: web.Application) -> None:

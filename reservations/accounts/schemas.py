@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates
 
-from ..api import NOT_BLANK_PATTERN, RequestSchema
+from ..api import NOT_BLANK_PATTERN, PageFields, PageQuery, RequestSchema
+from .access import ROLES
 from .passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_BYTES
 
 
@@ -65,8 +66,28 @@ class UserSchema(Schema):
     email = fields.String(required=True)
     first_name = fields.String(required=True)
     last_name = fields.String(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(["user", "admin"]))
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(ROLES),
+        metadata={"description": "user; usher (checks tickets in at the door); admin"},
+    )
     created_at = fields.DateTime(required=True)
+
+
+class RoleRequest(RequestSchema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class UserListQuery(PageQuery):
+    q = fields.String(
+        validate=validate.Length(min=1, max=254),
+        metadata={"description": "Part of the email, in any case"},
+    )
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class UserPageSchema(PageFields):
+    users = fields.List(fields.Nested(UserSchema), required=True)
 
 
 class TokenSchema(Schema):

@@ -173,19 +173,38 @@ async def _check_password(hasher: PasswordHasher, account: asyncpg.Record, passw
 async def promote(
     pool: asyncpg.Pool, user_id: uuid.UUID, users: UserCache | None = None
 ) -> dict[str, Any]:
-    """Make the user an admin. This instance's cached copy of the user (`users`) is dropped as
-    soon as the change is over, made or not (a call whose answer was lost may still have
-    committed), so its very next request here sees the new role; other instances hear of it
-    through the users trigger's NOTIFY."""
+    """Make the user an admin (set_role)."""
+    return await set_role(pool, user_id, "admin", users)
+
+
+async def set_role(
+    pool: asyncpg.Pool, user_id: uuid.UUID, role: str, users: UserCache | None = None
+) -> dict[str, Any]:
+    """Give the user this role (user, usher or admin). This instance's cached copy of the user
+    (`users`) is dropped as soon as the change is over, made or not (a call whose answer was
+    lost may still have committed), so its very next request here sees the new role; other
+    instances hear of it through the users trigger's NOTIFY."""
     try:
         async with pool.acquire() as conn:
-            row = await conn.fetchrow(QUERIES.set_user_role, user_id, "admin")
+            row = await conn.fetchrow(QUERIES.set_user_role, user_id, role)
     finally:
         if users is not None:
             users.user_changed(user_id)
     if row is None:
         raise NotFound("No user has this id.")
     return user_view(row)
+
+
+async def list_users(
+    pool: asyncpg.Pool, email_part: str | None, role: str | None, page: int, page_size: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of users by email, those whose email contains `email_part` (any case) and who
+    have `role` (None: any); and how many match in all."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            QUERIES.user_page, email_part, role, page_size, (page - 1) * page_size
+        )
+    return [user_view(row) for row in rows if row["id"] is not None], rows[0]["total"]
 
 
 async def create_admin(

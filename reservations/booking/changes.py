@@ -10,6 +10,7 @@ own version, so that a payload stays far below PostgreSQL's 8000-byte limit.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 import orjson
@@ -19,6 +20,8 @@ from ..db import QUERIES
 CHANNEL = "seat_changes"
 # A showtime's price, times or cancellation changed; the payload is its id.
 SHOWTIME_CHANNEL = "showtime_changes"
+# A showtime was cancelled; the payload is its id. Its viewers are told, and their sockets close.
+CANCELLATION_CHANNEL = "showtime_cancellations"
 
 AVAILABLE = "available"
 HELD = "held"
@@ -26,11 +29,29 @@ SOLD = "sold"
 STATUSES = (AVAILABLE, HELD, SOLD)
 
 
-def decode_notification(payload: str) -> tuple[str, int, list[dict[str, str]]]:
-    """(showtime id, version, [{"id", "status"}]) of a seat_changes payload:
-    {"s": showtime id, "v": version, "c": [[seat id, status], ...]}."""
+@dataclass(frozen=True)
+class SeatChanges:
+    """A seat_changes payload: {"s": showtime id, "v": version, "c": [[seat id, status], ...],
+    "u": the holder of the seats newly held, "x": when that hold expires} ("u" and "x" null, or
+    absent, when no seat was newly held)."""
+
+    showtime_id: str
+    version: int
+    changes: list[dict[str, str]]
+    holder: str | None = None
+    hold_expires_at: str | None = None
+
+
+def read_notification(payload: str) -> SeatChanges:
     data = orjson.loads(payload)
-    return data["s"], int(data["v"]), [{"id": seat, "status": status} for seat, status in data["c"]]
+    changes = [{"id": seat, "status": status} for seat, status in data["c"]]
+    return SeatChanges(data["s"], int(data["v"]), changes, data.get("u"), data.get("x"))
+
+
+def decode_notification(payload: str) -> tuple[str, int, list[dict[str, str]]]:
+    """(showtime id, version, [{"id", "status"}]) of a seat_changes payload."""
+    note = read_notification(payload)
+    return note.showtime_id, note.version, note.changes
 
 
 async def lock_showtime(conn: asyncpg.Connection, showtime_id: uuid.UUID) -> None:

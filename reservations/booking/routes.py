@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp_apispec import docs, querystring_schema, request_schema, response_schema
 
 from ..accounts.access import current_user, maybe_user, optional_user, user_only
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
-from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS
+from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS, TICKET_SIGNER
 from . import holds, reservations, seat_map
 from .schemas import (
     BestAvailableRequest,
@@ -205,7 +207,7 @@ async def create_reservation(request: web.Request) -> web.Response:
     )
     if created:
         request.app[METRICS].reservations.inc()
-    return json_response(reservation, status=201 if created else 200)
+    return json_response(_with_qr_payload(request, reservation), status=201 if created else 200)
 
 
 @routes.get("/api/v1/reservations")
@@ -228,6 +230,7 @@ async def list_reservations(request: web.Request) -> web.Response:
         query["page"],
         query["page_size"],
     )
+    page = [_with_qr_payload(request, reservation) for reservation in page]
     return json_response(page_of("reservations", page, total, query["page"], query["page_size"]))
 
 
@@ -241,7 +244,7 @@ async def get_reservation(request: web.Request) -> web.Response:
     reservation = await reservations.get_reservation(
         request.app[POOL], current_user(request), path_uuid(request)
     )
-    return json_response(reservation)
+    return json_response(_with_qr_payload(request, reservation))
 
 
 @routes.delete("/api/v1/reservations/{id}")
@@ -262,7 +265,16 @@ async def cancel_reservation(request: web.Request) -> web.Response:
     )
     if reason is not None:
         request.app[METRICS].cancellations.labels(reason).inc()
-    return json_response(reservation)
+    return json_response(_with_qr_payload(request, reservation))
+
+
+def _with_qr_payload(request: web.Request, reservation: dict[str, Any]) -> dict[str, Any]:
+    """The reservation with what its ticket's QR code holds: its ticket code signed
+    (checkin/codes.py), for its owner or an admin, who are the only ones it is answered to."""
+    return {
+        **reservation,
+        "qr_payload": request.app[TICKET_SIGNER].qr_payload(reservation["ticket_code"]),
+    }
 
 
 def setup(app: web.Application) -> None:

@@ -265,6 +265,13 @@ class ReservationSchema(Schema):
     total_price = _money("Sum of the seat prices")
     seats = fields.List(fields.Nested(ReservedSeatSchema), required=True)
     ticket_code = fields.String(required=True, metadata={"example": "K7QX-2M9P-R4TD"})
+    qr_payload = fields.String(
+        required=True,
+        metadata={
+            "description": "What the ticket's QR code holds: the ticket code signed with the "
+            "service's Ed25519 key, `<kid>.<ticket code>.<signature>` (POST /checkins `code`)."
+        },
+    )
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     cancelled_at = fields.DateTime(required=True, allow_none=True)

@@ -12,6 +12,11 @@ BACKLOG_PAUSE_SECONDS) instead of a whole interval: a backlog (a popular showtim
 holds, all expiring together) is cleared in bounded batches one after another rather than at one
 batch per interval, while the sweeper keeps its connection busy at most 1 / (1 +
 BACKLOG_PAUSE_FACTOR) of the time, leaving the database to the API.
+
+Between ticks it sleeps until the earliest live hold expires (plus EXPIRY_SLACK_SECONDS), never
+longer than SWEEP_INTERVAL_SECONDS, so that an expired hold's seats turn available for every
+viewer within a second of its expires_at. A hold made meanwhile, on any instance, is heard through
+the live listener (`holds_changed`), and the sweeper looks again for an earlier expiry.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ HOUSEKEEPING_EVERY_SECONDS = 60
 STOP_GRACE_SECONDS = 5
 BACKLOG_PAUSE_SECONDS = 0.1  # at least, between two full batches
 BACKLOG_PAUSE_FACTOR = 4.0  # the pause after a full batch, in times the batch took
+EXPIRY_SLACK_SECONDS = (
+    0.05  # after a hold's expires_at: its expiry is then due by the database clock
+)
+RECHECK_PAUSE_SECONDS = 0.2  # at most one look for an earlier expiry per this many seconds
 
 
 HOUSEKEEPING_BATCH = 1000  # rows one statement deletes, well inside the statement timeout
@@ -71,8 +80,10 @@ class Sweeper:
         self.freed_holds = 0
         self.errors = 0
         self.backlog = False  # the last tick stopped at its batch size: more holds are due
+        self.next_expiry_in: float | None = None  # seconds from the last look, None: no hold
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._holds_changed = asyncio.Event()
         self._housekeeping_every = max(
             1, HOUSEKEEPING_EVERY_SECONDS // settings.sweep_interval_seconds
         )
@@ -115,12 +126,56 @@ class Sweeper:
                 self.errors += 1
                 self.backlog = False
                 log.exception("sweeping expired holds failed; trying again next tick")
-            pause: float = self.settings.sweep_interval_seconds
+            pause: float = self._until_next_expiry()
             if self.backlog:
                 took = loop.time() - started
                 pause = min(pause, max(BACKLOG_PAUSE_SECONDS, BACKLOG_PAUSE_FACTOR * took))
-            with contextlib.suppress(TimeoutError):
+            await self._sleep(loop.time() + pause)
+
+    def holds_changed(self) -> None:
+        """Someone holds seats now (heard on any instance): a hold may expire before the
+        sweeper planned to wake."""
+        self._holds_changed.set()
+
+    def _until_next_expiry(self) -> float:
+        pause = float(self.settings.sweep_interval_seconds)
+        if self.next_expiry_in is not None:
+            pause = min(pause, self.next_expiry_in + EXPIRY_SLACK_SECONDS)
+        return max(pause, 0.0)
+
+    async def _sleep(self, deadline: float) -> None:
+        """Until `deadline` (loop time), or the stop; sooner when a hold made meanwhile
+        expires first."""
+        loop = asyncio.get_running_loop()
+        self._holds_changed.clear()
+        while not self._stopping.is_set() and (remaining := deadline - loop.time()) > 0:
+            stopping = asyncio.ensure_future(self._stopping.wait())
+            changed = asyncio.ensure_future(self._holds_changed.wait())
+            try:
+                await asyncio.wait(
+                    (stopping, changed), timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                stopping.cancel()
+                changed.cancel()
+            if not self._holds_changed.is_set() or self._stopping.is_set():
+                continue
+            self._holds_changed.clear()
+            try:
+                await self._look_for_next_expiry()
+            except Exception as exc:  # noqa: BLE001 - the planned wake still comes
+                log.warning("looking for the next hold expiry failed: %r", exc)
+            deadline = min(deadline, loop.time() + self._until_next_expiry())
+            pause = min(RECHECK_PAUSE_SECONDS, max(0.0, deadline - loop.time()))
+            with contextlib.suppress(TimeoutError):  # a burst of holds: one look per pause
                 await asyncio.wait_for(self._stopping.wait(), timeout=pause)
+
+    async def _look_for_next_expiry(self, conn: asyncpg.Connection | None = None) -> None:
+        if conn is None:
+            async with self.pool.acquire(timeout=self.settings.db_acquire_timeout_seconds) as own:
+                await self._look_for_next_expiry(own)
+            return
+        self.next_expiry_in = await conn.fetchval(QUERIES.next_hold_expiry)
 
     async def sweep_once(self, housekeeping: bool = False) -> int:
         """One tick: free at most `sweep_batch_size` expired holds; the seats freed."""
@@ -136,6 +191,7 @@ class Sweeper:
                 budget -= holds
                 freed += seats
             self.backlog = budget <= 0
+            await self._look_for_next_expiry(conn)
             if housekeeping:
                 await forget_old_rows(conn)
         if freed:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..accounts.user_cache import user_of_token
-from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS, USERS
+from ..context import DSN, HUB, POOL, SEAT_MAPS, SETTINGS, SWEEPER, USERS
 from .hub import Hub
 from .listener import LISTENER, Listener
 from .routes import issue_ticket, watch_showtime
@@ -37,7 +37,13 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
 
     hub.token_stands = token_stands
     app[HUB] = hub
-    listener = Listener(app[DSN], hub, seat_maps=app.get(SEAT_MAPS), users=app.get(USERS))
+    listener = Listener(
+        app[DSN],
+        hub,
+        seat_maps=app.get(SEAT_MAPS),
+        users=app.get(USERS),
+        sweeper=app.get(SWEEPER),
+    )
     app[LISTENER] = listener
     await listener.start()
     yield

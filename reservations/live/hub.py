@@ -44,6 +44,8 @@ DIRECT_WRITE_MAX_BUFFERED = 64 * 1024
 
 # A queued change is (version, frame); None asks the writer for a fresh snapshot at that point.
 QueueItem = tuple[int, bytes] | None
+# The version of a queued notice: above any snapshot's, so the writer always sends it.
+NOTICE_VERSION = 2**62
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -184,26 +186,72 @@ class Hub:
 
     # -- what they see --------------------------------------------------------------------
 
-    def broadcast(self, showtime_id: str, version: int, changes: list[dict[str, str]]) -> None:
-        """Queue one committed change for every viewer of the showtime, serialised once."""
+    def broadcast(
+        self,
+        showtime_id: str,
+        version: int,
+        changes: list[dict[str, str]],
+        holder: str | None = None,
+        hold_expires_at: str | None = None,
+    ) -> None:
+        """Queue one committed change for every viewer of the showtime, serialised once; the
+        holder of seats newly held gets, on each of its pages, a second serialisation that
+        marks them `held_by_me` and says when the hold expires."""
         viewers = self._showtimes.get(showtime_id)
         if not viewers:
             return
         self.broadcasts += 1
-        frame = orjson.dumps(
-            {"type": "seats", "showtime_id": showtime_id, "version": version, "changes": changes}
-        )
+        message: dict[str, Any] = {
+            "type": "seats",
+            "showtime_id": showtime_id,
+            "version": version,
+            "changes": changes,
+        }
+        frame = orjson.dumps(message)
         item = (version, frame)
         wire = text_frame(frame)
+        personal: tuple[QueueItem, bytes] | None = None
         for viewer in list(viewers):
             if version <= viewer.version:
                 continue  # its snapshot has it already
-            if viewer.idle and viewer.queue.empty() and self._write_directly(viewer, wire):
+            if holder is not None and viewer.user_id is not None and str(viewer.user_id) == holder:
+                if personal is None:
+                    personal = self._holder_frame(message, hold_expires_at)
+                self._send(viewer, *personal)
                 continue
-            try:
-                viewer.queue.put_nowait(item)
-            except asyncio.QueueFull:
-                self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+            self._send(viewer, item, wire)
+
+    @staticmethod
+    def _holder_frame(
+        message: dict[str, Any], hold_expires_at: str | None
+    ) -> tuple[QueueItem, bytes]:
+        changes = [
+            {**change, "held_by_me": True} if change["status"] == "held" else change
+            for change in message["changes"]
+        ]
+        frame = orjson.dumps({**message, "changes": changes, "hold_expires_at": hold_expires_at})
+        return (message["version"], frame), text_frame(frame)
+
+    def _send(self, viewer: Viewer, item: QueueItem, wire: bytes) -> None:
+        """Write `wire` now if the viewer keeps up, else queue `item` for its writer."""
+        if viewer.idle and viewer.queue.empty() and self._write_directly(viewer, wire):
+            return
+        try:
+            viewer.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.drop(viewer, WSCloseCode.TRY_AGAIN_LATER, b"too slow; reconnect to resync")
+
+    def notice(self, showtime_id: str, message: dict[str, str]) -> None:
+        """An unversioned message for every viewer of the showtime (an admission at the door):
+        after what each was sent so far, and never skipped as already in a snapshot."""
+        viewers = self._showtimes.get(showtime_id)
+        if not viewers:
+            return
+        frame = orjson.dumps(message)
+        item = (NOTICE_VERSION, frame)
+        wire = text_frame(frame)
+        for viewer in list(viewers):
+            self._send(viewer, item, wire)
 
     @staticmethod
     def _write_directly(viewer: Viewer, wire: bytes) -> bool:
@@ -295,6 +343,16 @@ class Hub:
                 log.exception("live viewer writer failed")
                 self.drop(viewer, WSCloseCode.INTERNAL_ERROR, b"internal error")
 
+    def showtime_cancelled(self, showtime_id: str) -> None:
+        """The cinema cancelled the showtime: each viewer is told so, in a message of its own,
+        and its socket closes with UNKNOWN_SHOWTIME (what a viewer connecting now gets)."""
+        viewers = self._showtimes.get(showtime_id)
+        if not viewers:
+            return
+        frame = orjson.dumps({"type": "cancelled", "showtime_id": showtime_id})
+        for viewer in list(viewers):
+            self.drop(viewer, UNKNOWN_SHOWTIME, b"showtime cancelled", last_frame=frame)
+
     # -- whose they are -------------------------------------------------------------------
 
     def users_changed(self, user_id: uuid.UUID | None) -> None:
@@ -328,8 +386,11 @@ class Hub:
 
     # -- ending ---------------------------------------------------------------------------
 
-    def drop(self, viewer: Viewer, code: int, message: bytes) -> None:
-        """Stop serving the viewer and close its socket with `code`, without waiting for it."""
+    def drop(
+        self, viewer: Viewer, code: int, message: bytes, last_frame: bytes | None = None
+    ) -> None:
+        """Stop serving the viewer and close its socket with `code` (after `last_frame`, a
+        text message, when given), without waiting for it."""
         if viewer.closing is not None:
             return
         self._unregister(viewer)
@@ -337,10 +398,16 @@ class Hub:
             self.dropped_viewers += 1
         if viewer.writer is not None and viewer.writer is not asyncio.current_task():
             viewer.writer.cancel()
-        viewer.closing = self._spawn(self._close(viewer, code, message))
+        viewer.closing = self._spawn(self._close(viewer, code, message, last_frame))
 
-    async def _close(self, viewer: Viewer, code: int, message: bytes) -> None:
+    async def _close(
+        self, viewer: Viewer, code: int, message: bytes, last_frame: bytes | None = None
+    ) -> None:
         try:
+            if last_frame is not None:
+                await asyncio.wait_for(
+                    viewer.ws.send_frame(last_frame, WSMsgType.TEXT), CLOSE_TIMEOUT_SECONDS
+                )
             await asyncio.wait_for(
                 viewer.ws.close(code=code, message=message), CLOSE_TIMEOUT_SECONDS
             )

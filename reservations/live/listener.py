@@ -2,9 +2,12 @@
 
 Every seat change queues a NOTIFY (triggers on seat_claims) that PostgreSQL delivers to every
 listening instance only when the transaction commits; a showtime's price, times or cancellation
-queue one on SHOWTIME_CHANNEL. Both reach the hub's viewers and this instance's seat-map cache.
+queue one on SHOWTIME_CHANNEL, and a cancellation one more on CANCELLATION_CHANNEL. They reach
+the hub's viewers, this instance's seat-map cache, and the sweeper (a new hold may expire before
+its planned wake).
 A change or deletion of a user queues one on USER_CHANNEL, which reaches the cache of users
-(accounts/user_cache.py). Each cache serves entries with no query only while this connection is
+(accounts/user_cache.py). An admission at the door queues one on CHECKIN_CHANNEL, which reaches
+the showtime's viewers as a notice. Each cache serves entries with no query only while this connection is
 up: it is told when the connection comes and goes, and clears everything each time.
 The listening connection is a dedicated one (a pooled connection could be handed to a query at
 any time). A supervisor task notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
@@ -23,8 +26,16 @@ import asyncpg
 from aiohttp import web
 
 from ..accounts.user_cache import USER_CHANNEL, UserCache
-from ..booking.changes import CHANNEL, SHOWTIME_CHANNEL, decode_notification
+from ..booking.changes import (
+    CANCELLATION_CHANNEL,
+    CHANNEL,
+    HELD,
+    SHOWTIME_CHANNEL,
+    read_notification,
+)
 from ..booking.seat_map import SeatMapCache
+from ..booking.sweeper import Sweeper
+from ..checkin.service import CHECKIN_CHANNEL
 from .hub import Hub
 
 log = logging.getLogger(__name__)
@@ -45,11 +56,13 @@ class Listener:
         check_interval: float = CHECK_INTERVAL_SECONDS,
         seat_maps: SeatMapCache | None = None,
         users: UserCache | None = None,
+        sweeper: Sweeper | None = None,
     ) -> None:
         self.dsn = dsn
         self.hub = hub
         self.seat_maps = seat_maps
         self.users = users
+        self.sweeper = sweeper
         self.check_interval = check_interval
         self.connections = 0  # successful connects, the first one included
         self.notifications = 0
@@ -107,7 +120,9 @@ class Listener:
             conn.add_termination_listener(lambda _conn: lost.set())
             await conn.add_listener(CHANNEL, self._on_notification)
             await conn.add_listener(SHOWTIME_CHANNEL, self._on_showtime_change)
+            await conn.add_listener(CANCELLATION_CHANNEL, self._on_showtime_cancelled)
             await conn.add_listener(USER_CHANNEL, self._on_user_change)
+            await conn.add_listener(CHECKIN_CHANNEL, self._on_checkin)
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(True)
             if self.users is not None:
@@ -144,14 +159,18 @@ class Listener:
 
     def _on_notification(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            showtime_id, version, changes = decode_notification(payload)
+            note = read_notification(payload)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring a malformed seat change notification: %r", exc)
             return
         self.notifications += 1
         if self.seat_maps is not None:
-            self.seat_maps.seats_changed(uuid.UUID(showtime_id), version)
-        self.hub.broadcast(showtime_id, version, changes)
+            self.seat_maps.seats_changed(uuid.UUID(note.showtime_id), note.version)
+        self.hub.broadcast(
+            note.showtime_id, note.version, note.changes, note.holder, note.hold_expires_at
+        )
+        if self.sweeper is not None and any(change["status"] == HELD for change in note.changes):
+            self.sweeper.holds_changed()
 
     def _on_showtime_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -161,6 +180,24 @@ class Listener:
             return
         if self.seat_maps is not None:
             self.seat_maps.showtime_changed(showtime_id)
+
+    def _on_showtime_cancelled(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            showtime_id = uuid.UUID(payload)
+        except ValueError:
+            log.warning("ignoring a malformed showtime cancellation notification: %r", payload)
+            return
+        self.hub.showtime_cancelled(str(showtime_id))
+
+    def _on_checkin(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        """A seat was admitted at the door or an admission undone: the showtime's viewers hear
+        of it (the usher's page refreshes its counter; the seat map ignores it)."""
+        try:
+            showtime_id = str(uuid.UUID(payload))
+        except ValueError:
+            log.warning("ignoring a malformed check-in notification: %r", payload)
+            return
+        self.hub.notice(showtime_id, {"type": "admissions", "showtime_id": showtime_id})
 
     def _on_user_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         user_id: uuid.UUID | None = None

@@ -49,9 +49,17 @@ def snapshot_message(showtime_id: str, rows: list[asyncpg.Record]) -> Snapshot |
             seat["held_by_me"] = True
         seats.append(seat)
     version = int(rows[0]["version"])
-    frame = orjson.dumps(
-        {"type": "snapshot", "showtime_id": showtime_id, "version": version, "seats": seats}
-    )
+    message: dict[str, object] = {
+        "type": "snapshot",
+        "showtime_id": showtime_id,
+        "version": version,
+        "seats": seats,
+    }
+    # The viewer's own hold: when it expires, so that a reloaded page shows the time left.
+    mine = [row["held_until"] for row in rows if row["held_by_me"]]
+    if mine:
+        message["hold_expires_at"] = min(mine)
+    frame = orjson.dumps(message)
     expiries = [row["held_until"] for row in rows if row["held_until"] is not None]
     return Snapshot(version, frame, min(expiries, default=None))
 

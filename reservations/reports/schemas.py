@@ -82,6 +82,12 @@ class CapacityRow(Schema):
     occupancy_rate = fields.Float(
         required=True, validate=_RATE, metadata={"description": _OCCUPANCY}
     )
+    admitted_seats = fields.Integer(
+        required=True, metadata={"description": "Seats sold that were admitted at the door"}
+    )
+    no_shows = fields.Integer(
+        required=True, metadata={"description": "Seats sold never admitted: sold - admitted"}
+    )
 
 
 class CapacityTotals(Schema):
@@ -90,6 +96,12 @@ class CapacityTotals(Schema):
     sold_seats = fields.Integer(required=True)
     occupancy_rate = fields.Float(
         required=True, validate=_RATE, metadata={"description": _OCCUPANCY}
+    )
+    admitted_seats = fields.Integer(
+        required=True, metadata={"description": "Seats sold that were admitted at the door"}
+    )
+    no_shows = fields.Integer(
+        required=True, metadata={"description": "Seats sold never admitted: sold - admitted"}
     )
 
 

@@ -30,8 +30,17 @@ CAPACITY_COLUMNS = (
     "total_seats",
     "sold_seats",
     "occupancy_rate",
+    "admitted_seats",
+    "no_shows",
 )
-CAPACITY_TOTALS = ("showtimes", "total_seats", "sold_seats", "occupancy_rate")
+CAPACITY_TOTALS = (
+    "showtimes",
+    "total_seats",
+    "sold_seats",
+    "occupancy_rate",
+    "admitted_seats",
+    "no_shows",
+)
 REVENUE_COLUMNS = ("key", "id", "tickets", "revenue")
 POPULAR_MOVIE_COLUMNS = ("movie_id", "title", "tickets_sold", "revenue", "occupancy_rate")
 

@@ -22,11 +22,13 @@ import aiohttp_jinja2
 import asyncpg
 from aiohttp import web
 
-from ..accounts.access import admin_panel
+from ..accounts import service as accounts
+from ..accounts.access import ROLES, admin_panel
 from ..booking import seat_map as booking_seat_map
 from ..catalog import movies as catalog_movies
 from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
+from ..checkin import service as checkin
 from ..context import POOL, SETTINGS
 from ..db import QUERIES
 from ..errors import NotFound, Unprocessable
@@ -43,6 +45,7 @@ SECTIONS = (
     ("movies", "Movies"),
     ("theaters", "Theaters"),
     ("reports", "Reports"),
+    ("users", "Users"),
 )
 
 
@@ -207,6 +210,34 @@ async def bookings_panel(request: web.Request) -> web.Response:
     )
 
 
+@admin_panel
+async def admissions_panel(request: web.Request) -> web.Response:
+    """Who came in at the door: every check-in of the showtime (undone ones too), each with an
+    Undo button that calls DELETE /api/v1/checkins/{id}."""
+    pool = request.app[POOL]
+    showtime_id = _uuid(request)
+    showtime = await catalog_showtimes.get_showtime(pool, showtime_id)
+    door = await checkin.showtime_checkins(pool, showtime_id)
+    return _panel("admin/admissions.html", request, {"showtime": showtime, "door": door})
+
+
+@admin_panel
+async def users_panel(request: web.Request) -> web.Response:
+    """Users found by part of their email and by role, each with its role to change (POST
+    /api/v1/admin/users/{id}/role)."""
+    q = request.query.get("q", "").replace("\x00", "").strip()[:254]
+    role = request.query.get("role", "")
+    role = role if role in ROLES else ""
+    users, total = await accounts.list_users(
+        request.app[POOL], q or None, role or None, 1, PAGE_SIZE
+    )
+    return _panel(
+        "admin/users.html",
+        request,
+        {"users": users, "total": total, "q": q, "role": role, "roles": ROLES},
+    )
+
+
 def _date(request: web.Request, name: str) -> dt.date | None:
     raw = request.query.get(name, "").strip()
     if not raw:
@@ -261,9 +292,15 @@ def setup(app: web.Application) -> None:
     router.add_get("/admin/theaters", _shell("theaters", "Theaters"))
     router.add_get("/admin/theaters/{id}", _shell("theaters", "Theater"))
     router.add_get("/admin/reports", _shell("reports", "Reports"))
+    router.add_get(
+        "/admin/showtimes/{id}/admissions", _shell("showtimes", "Admissions of a showtime")
+    )
+    router.add_get("/admin/users", _shell("users", "Users"))
     router.add_get("/admin/panels/showtimes", showtimes_panel)
     router.add_get("/admin/panels/showtimes/{id}/bookings", bookings_panel)
     router.add_get("/admin/panels/movies", movies_panel)
     router.add_get("/admin/panels/theaters", theaters_panel)
     router.add_get("/admin/panels/theaters/{id}", theater_panel)
     router.add_get("/admin/panels/reports", reports_panel)
+    router.add_get("/admin/panels/showtimes/{id}/admissions", admissions_panel)
+    router.add_get("/admin/panels/users", users_panel)

@@ -28,7 +28,7 @@ from ..booking import seat_map as booking_seat_map
 from ..catalog import movies as catalog_movies
 from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
-from ..context import POOL, SETTINGS
+from ..context import POOL, SETTINGS, TICKET_SIGNER
 from ..errors import ApiError, NotFound, from_database_error
 from ..paths import STATIC_DIR
 from . import hall as hall_view
@@ -243,10 +243,11 @@ async def ticket_page(request: web.Request) -> dict[str, Any] | web.Response:
 # ---- the ticket's QR code -----------------------------------------------------------------
 
 
-def ticket_svg(ticket_code: str) -> bytes:
-    """The ticket code as a QR code (error correction M, the standard 4-module quiet zone)."""
+def ticket_svg(ticket_code: str, qr_payload: str) -> bytes:
+    """The ticket's signed code (`qr_payload`) as a QR code (error correction M, the standard
+    4-module quiet zone), titled with the ticket code."""
     buffer = io.BytesIO()
-    segno.make(ticket_code, error="m", micro=False).save(
+    segno.make(qr_payload, error="m", micro=False).save(
         buffer,
         kind="svg",
         scale=4,
@@ -262,7 +263,7 @@ def ticket_svg(ticket_code: str) -> bytes:
 @routes.get("/api/v1/reservations/{id}/ticket.svg")
 @docs(
     tags=["booking"],
-    summary="The reservation's ticket code as a QR code (SVG)",
+    summary="The reservation's signed ticket code (qr_payload) as a QR code (SVG)",
     description="For the owner or an admin; 404 for anyone else, as for the reservation.",
     produces=[SVG_CONTENT_TYPE, "application/json"],
     responses={200: {"description": "An SVG image of the QR code"}},
@@ -275,7 +276,10 @@ async def ticket_qr_code(request: web.Request) -> web.Response:
         request.app[POOL], current_user(request), path_uuid(request)
     )
     return web.Response(
-        body=ticket_svg(reservation["ticket_code"]),
+        body=ticket_svg(
+            reservation["ticket_code"],
+            request.app[TICKET_SIGNER].qr_payload(reservation["ticket_code"]),
+        ),
         content_type=SVG_CONTENT_TYPE,
         charset="utf-8",
         headers={"Cache-Control": "private, max-age=3600"},

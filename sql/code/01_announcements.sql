@@ -3,19 +3,25 @@
 -- Applied by every `reservations migrate`, after the migrations: sql/code/README.md.
 --
 -- Channels (reservations/live/listener.py names each): seat_changes, showtime_changes,
--- user_changes.
+-- showtime_cancellations, user_changes.
 
 -- --- seat changes -------------------------------------------------------------------------------
 
 -- Bump showtime versions and queue the NOTIFY of the changes (seat ids and their new status, in
 -- parallel arrays, several showtimes allowed): one version per chunk of at most 100 seats, so a
 -- payload stays far below PostgreSQL's 8000 bytes (about 57 bytes a seat).
--- Payload: {"s": showtime id, "v": version, "c": [[seat id, status], ...]}.
+-- Payload: {"s": showtime id, "v": version, "c": [[seat id, status], ...]}, and for seats newly
+-- held (one hold_seats call: one hold) "u", the holder's user id, and "x", when the hold expires
+-- now, so that each of the holder's pages (every tab, every device) shows the seats as theirs,
+-- with the same countdown.
 CREATE OR REPLACE FUNCTION announce_seat_changes(p_showtime_ids uuid[], p_seat_ids uuid[], p_statuses text[])
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     chunk record;
     new_version bigint;
+    held_seat uuid;
+    holder_id uuid;
+    held_until timestamptz;
 BEGIN
     IF cardinality(p_seat_ids) <= 100
        AND p_showtime_ids[1] = ALL(p_showtime_ids)
@@ -23,11 +29,19 @@ BEGIN
         UPDATE showtimes SET version = version + 1 WHERE id = p_showtime_ids[1]
         RETURNING version INTO new_version;
         IF FOUND THEN
+            held_seat := p_seat_ids[array_position(p_statuses, 'held')];
+            IF held_seat IS NOT NULL THEN
+                SELECT h.user_id, h.expires_at INTO holder_id, held_until
+                FROM seat_claims c JOIN holds h ON h.id = c.hold_id
+                WHERE c.showtime_id = p_showtime_ids[1] AND c.seat_id = held_seat;
+            END IF;
             PERFORM pg_notify('seat_changes', json_build_object(
                 's', p_showtime_ids[1],
                 'v', new_version,
                 'c', (SELECT json_agg(json_build_array(c.seat_id, c.status) ORDER BY c.n)
-                      FROM unnest(p_seat_ids, p_statuses) WITH ORDINALITY AS c(seat_id, status, n))
+                      FROM unnest(p_seat_ids, p_statuses) WITH ORDINALITY AS c(seat_id, status, n)),
+                'u', holder_id,
+                'x', held_until
             )::text);
         END IF;
         RETURN;
@@ -107,9 +121,15 @@ FOR EACH STATEMENT EXECUTE FUNCTION seat_claims_deleted();
 
 -- A showtime's price, times or cancellation changed (updated_at moves with each, but a hand-made
 -- change may forget it): instances drop their cached seat map of it. Payload: the showtime id.
+-- A cancellation also goes on 'showtime_cancellations' (same payload), on which instances tell
+-- the showtime's live viewers and close their sockets; a channel of its own, so that instances
+-- of an earlier release, which do not listen on it, are not confused by it.
 CREATE OR REPLACE FUNCTION showtime_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('showtime_changes', NEW.id::text);
+    IF OLD.cancelled_at IS NULL AND NEW.cancelled_at IS NOT NULL THEN
+        PERFORM pg_notify('showtime_cancellations', NEW.id::text);
+    END IF;
     RETURN NULL;
 END;
 $$;

@@ -27,3 +27,14 @@ RETURNS TABLE (tickets bigint, revenue numeric) LANGUAGE sql STABLE AS $$
     JOIN reservation_seats rs ON rs.reservation_id = r.id
     WHERE r.showtime_id = p_showtime_id AND r.status = 'confirmed';
 $$;
+
+-- The seats of showtime p_showtime_id admitted at the door (issue 27): admissions not undone of
+-- its confirmed reservations, through checkins_showtime_idx. No-shows are its tickets minus these.
+CREATE OR REPLACE FUNCTION showtime_admitted_seats(p_showtime_id uuid)
+RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT count(*)
+    FROM checkins c
+    JOIN admissions a ON a.checkin_id = c.id AND a.undone_at IS NULL
+    JOIN reservations r ON r.id = c.reservation_id AND r.status = 'confirmed'
+    WHERE c.showtime_id = p_showtime_id AND c.undone_at IS NULL;
+$$;

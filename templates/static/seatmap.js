@@ -30,6 +30,7 @@ if (root) startSeatMap(root);
 function startSeatMap(root) {
   const showtimeId = root.dataset.showtimeId;
   const started = root.dataset.started === "true";
+  let closed = started; // started, or cancelled while the page is open: nothing can be booked
   const maxSeats = Number(root.dataset.maxSeats) || 10;
   const strandedCheck = root.dataset.strandedCheck === "true";
   const currency = root.dataset.currency || "";
@@ -54,6 +55,7 @@ function startSeatMap(root) {
     bar: root.querySelector("[data-booking-bar]"),
     barCountdown: root.querySelector("[data-bar-countdown]"),
     barConfirm: root.querySelector('[data-action="confirm-bar"]'),
+    cancelled: root.querySelector("[data-cancelled-notice]"),
   };
 
   /** seat id -> {id, button, status, pending} */
@@ -67,6 +69,7 @@ function startSeatMap(root) {
   let messageAbout = new Map(); // seat id -> its status when the current message spoke of it
   let messageTimer = null;
   let holdExpiresAt = null; // ms, local clock
+  let skew = 0; // ms: the service's clock minus this one, when clearly off (clockSkew)
   let warned = false;
   let strandedIds = [];
   let busy = false; // a booking request is in flight
@@ -100,7 +103,7 @@ function startSeatMap(root) {
     button.dataset.yours = isBookedByMe(seat) ? "true" : "false";
     button.dataset.pending = seat.pending ? "true" : "false";
     button.setAttribute("aria-pressed", mine ? "true" : "false");
-    if (started || (seat.status !== "available" && !mine)) button.setAttribute("aria-disabled", "true");
+    if (closed || (seat.status !== "available" && !mine)) button.setAttribute("aria-disabled", "true");
     else button.removeAttribute("aria-disabled");
     const data = button.dataset;
     const words = mine ? STATUS_WORDS.mine : isBookedByMe(seat) ? STATUS_WORDS.yours : STATUS_WORDS[seat.status] || seat.status;
@@ -135,7 +138,7 @@ function startSeatMap(root) {
     ui.selectionTotal.hidden = mine.length === 0;
     const total = mine.reduce((sum, seat) => sum + cents(seat.button.dataset.price), 0);
     ui.selectionTotal.textContent = `${mine.length} seat${mine.length === 1 ? "" : "s"}, total ${money(total)}`;
-    ui.confirm.disabled = busy || mine.length === 0 || started;
+    ui.confirm.disabled = busy || mine.length === 0 || closed;
     ui.confirm.textContent = mine.length ? `Confirm ${mine.length} seat${mine.length === 1 ? "" : "s"} · ${money(total)}` : "Confirm booking";
     ui.release.hidden = mine.length === 0;
     if (ui.bestSeatsMode) {
@@ -144,7 +147,7 @@ function startSeatMap(root) {
         : "Finds the best free seats together and holds them for you.";
     }
     if (ui.bar) {
-      ui.bar.hidden = mine.length === 0 || started;
+      ui.bar.hidden = mine.length === 0 || closed;
       ui.barConfirm.disabled = ui.confirm.disabled;
       ui.barConfirm.textContent = ui.confirm.textContent;
     }
@@ -284,6 +287,24 @@ function startSeatMap(root) {
     ticker = null;
   }
 
+  /** The cinema cancelled the showtime (the live feed said so): say it plainly, release nothing
+   * more (the service has freed every hold and cancelled every booking), and close the hall. */
+  function showtimeCancelled() {
+    closed = true;
+    myHold.clear();
+    holdExpiresAt = null;
+    strandedIds = [];
+    stopTicker();
+    if (ui.cancelled) ui.cancelled.hidden = false;
+    if (ui.bestSeats) ui.bestSeats.hidden = true;
+    if (ui.bookedNote) ui.bookedNote.remove();
+    ui.bookedNote = null;
+    hall.setAttribute("aria-disabled", "true");
+    renderAll();
+    say("");
+    setConnection("offline", "This showtime was cancelled.");
+  }
+
   function expireHold() {
     // Every seat of the hold, also those the live map already showed going free (the sweeper
     // may announce them before this countdown gets there).
@@ -301,9 +322,10 @@ function startSeatMap(root) {
   function clockSkew(response) {
     // The service's clock decides expiry; correct for a local clock that is clearly off.
     const served = Date.parse(response?.headers.get("Date") || "");
-    if (Number.isNaN(served)) return 0;
-    const skew = served - Date.now();
-    return Math.abs(skew) > 3000 ? skew : 0;
+    if (Number.isNaN(served)) return skew;
+    const measured = served - Date.now();
+    skew = Math.abs(measured) > 3000 ? measured : 0;
+    return skew;
   }
 
   function applyHold(hold, response) {
@@ -607,6 +629,7 @@ function startSeatMap(root) {
       }
     }
     for (const id of heldByMe) if (!myHold.has(id)) myHold.set(id, Date.now());
+    if (heldByMe.size) learnExpiry(message.hold_expires_at);
     // The service freed our seats at their expiry before this page's own countdown got there
     // (the sweeper and the live map are that quick): the same words as the countdown's.
     const expired = lost > 0 && holdExpiresAt !== null && holdExpiresAt - Date.now() <= EXPIRY_SLACK_MS;
@@ -623,15 +646,32 @@ function startSeatMap(root) {
     const gap = message.version > version + 1;
     version = message.version;
     let suspicious = gap;
+    let mine = false;
     for (const change of message.changes || []) {
       const seat = seats.get(change.id);
       if (!seat) continue;
-      // One of ours going free or sold without us asking: expired, or released in another tab.
-      if (myHold.has(change.id) && change.status !== "held") suspicious = true;
+      if (change.held_by_me) {
+        // Held by us on another page (another tab or device), or this page's own hold.
+        if (!myHold.has(change.id)) myHold.set(change.id, Date.now());
+        mine = true;
+      } else if (myHold.has(change.id) && change.status !== "held") {
+        suspicious = true; // one of ours went free or sold: expired, released or booked elsewhere
+        myHold.delete(change.id);
+      }
       seat.status = change.status;
     }
+    if (mine) learnExpiry(message.hold_expires_at);
     renderAll();
     if (suspicious) requestSnapshot();
+  }
+
+  /** The hold's expiry as the live feed says it (the same on every page of ours). */
+  function learnExpiry(expiresAt) {
+    const expires = Date.parse(expiresAt || "");
+    if (Number.isNaN(expires)) return;
+    holdExpiresAt = expires - skew;
+    warned = false;
+    startTicker();
   }
 
   function onMessage(event) {
@@ -647,6 +687,8 @@ function startSeatMap(root) {
       applySnapshot(message);
     } else if (message.type === "seats") {
       applyChanges(message);
+    } else if (message.type === "cancelled") {
+      showtimeCancelled();
     }
   }
 
@@ -678,7 +720,7 @@ function startSeatMap(root) {
       if (socket !== current || leaving) return;
       socket = null;
       if (event.code === 4404) {
-        setConnection("offline", "This showtime is no longer on sale.");
+        if (!closed) setConnection("offline", "This showtime is no longer on sale.");
         return;
       }
       if (event.code >= 4400 && event.code < 4500 && useToken) useToken = false; // a refused token: watch anonymously
@@ -700,8 +742,9 @@ function startSeatMap(root) {
     if (!button) return;
     const seat = seats.get(button.dataset.seatId);
     if (!seat || seat.pending) return;
-    if (started) {
-      say("This showtime has started; its seats can no longer be booked.", "error");
+    if (closed) {
+      say(started ? "This showtime has started; its seats can no longer be booked."
+        : "This showtime was cancelled; its seats can no longer be booked.", "error");
       return;
     }
     if (isMine(seat)) {
@@ -800,23 +843,13 @@ function startSeatMap(root) {
     });
   }
 
-  // Leaving the page gives the seats back at once rather than when the hold expires.
+  // A hold belongs to the person, not to this tab: leaving the page keeps it until it expires or
+  // they release it, and every open page of theirs shows it (the live feed marks their seats).
   window.addEventListener("pagehide", () => {
     leaving = true;
-    const ids = mySeats().map((seat) => seat.id);
-    const bearer = token();
-    if (!ids.length || !bearer) return;
-    fetch(`/api/v1/showtimes/${showtimeId}/lock-seats`, {
-      method: "DELETE",
-      keepalive: true,
-      headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ seat_ids: ids }),
-    }).catch(() => {});
-    myHold.clear();
-    holdExpiresAt = null;
   });
   window.addEventListener("pageshow", (event) => {
-    if (!event.persisted) return; // back from the back-forward cache: our hold is gone
+    if (!event.persisted) return; // back from the back-forward cache: catch up
     leaving = false;
     renderAll();
     if (!socket) connect();
