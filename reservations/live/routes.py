@@ -234,6 +234,10 @@ async def watch_showtime(request: web.Request) -> web.StreamResponse:
             request.transport,
             claims.generation if claims else 0,
         )
+        if claims is not None:
+            # A revocation announced between the check above and the join found no socket of
+            # this viewer to close: check once more, now that it is one.
+            hub.users_changed(claims.user_id)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT and _asks_for_resync(message.data):
