@@ -9,7 +9,9 @@ Kinds of work (spec["kind"]):
   http_book     lock-seats then POST /reservations           closed or open loop
   http_login    POST /api/v1/auth/login                      closed loop
   db_seatmap    the seat map's SQL + orjson, no HTTP          closed loop   (a note)
-  db_book_raw   hold + book as one-call SQL scripts, asyncpg  closed loop   (baseline)
+  db_book_raw   hold + book as one-call SQL scripts, asyncpg  closed loop   (a note)
+  db_book_plpgsql  hold + book as one PL/pgSQL call each      closed loop   (baseline)
+  db_book_service  the service's hold_seats + reserve, no HTTP closed loop  (a note)
   bcrypt        bcrypt.checkpw on N threads                  closed loop   (baseline)
   viewers       N live seat-map WebSockets                    until stopped
   changer       lock-seats of one seat each, at a fixed rate open loop
@@ -369,6 +371,173 @@ async def db_book_raw(spec: dict[str, Any], control: Control) -> dict[str, Any]:
         await pool.close()
 
 
+# The same two transactions as RAW_HOLD and RAW_BOOK, each one PL/pgSQL call with bound
+# parameters: PostgreSQL plans each statement once per connection and keeps the plan, where a
+# multi-statement simple query is parsed and planned again on every call. This is the honest
+# physics of a booking (issue 28 item 10): the fastest way to do the same work in the database.
+# The functions are temporary (pg_temp, one copy per connection): the bench leaves nothing behind.
+PLPGSQL_FUNCTIONS = """
+CREATE FUNCTION pg_temp.bench_hold(p_showtime uuid, p_user uuid, p_seats uuid[], p_held text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_hold uuid;
+    v_version bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_showtime::text, 727));
+    INSERT INTO holds (showtime_id, user_id, created_at, expires_at)
+    VALUES (p_showtime, p_user, now(), now() + interval '10 minutes')
+    ON CONFLICT (showtime_id, user_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    RETURNING id INTO v_hold;
+    INSERT INTO seat_claims (showtime_id, seat_id, hold_id)
+    SELECT p_showtime, seat, v_hold FROM unnest(p_seats) AS seat;
+    UPDATE showtimes SET version = version + 1 WHERE id = p_showtime RETURNING version
+    INTO v_version;
+    PERFORM pg_notify(
+        'seat_changes', '{"s":"' || p_showtime || '","v":' || v_version || ',"c":' || p_held || '}'
+    );
+END;
+$$;
+CREATE FUNCTION pg_temp.bench_book(
+    p_showtime uuid, p_user uuid, p_seats uuid[], p_ticket text, p_sold text
+)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_reservation uuid;
+    v_version bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_showtime::text, 727));
+    WITH priced AS (
+        SELECT s.id AS seat_id, round(st.price * t.price_multiplier, 2) AS price
+        FROM showtimes st
+        JOIN seats s ON s.theater_id = st.theater_id
+        JOIN seat_types t ON t.name = s.seat_type
+        WHERE st.id = p_showtime AND s.id = ANY (p_seats)
+    ), reservation AS (
+        INSERT INTO reservations
+            (user_id, showtime_id, total_price, ticket_code, created_at, updated_at)
+        SELECT p_user, p_showtime, sum(price), p_ticket, now(), now() FROM priced
+        RETURNING id
+    ), lines AS (
+        INSERT INTO reservation_seats (reservation_id, seat_id, price)
+        SELECT reservation.id, priced.seat_id, priced.price FROM reservation, priced
+    )
+    SELECT id INTO v_reservation FROM reservation;
+    UPDATE seat_claims c
+    SET hold_id = NULL, reservation_id = v_reservation
+    FROM holds h
+    WHERE h.showtime_id = p_showtime AND h.user_id = p_user
+      AND c.showtime_id = p_showtime AND c.seat_id = ANY (p_seats) AND c.hold_id = h.id;
+    DELETE FROM holds h
+    WHERE h.showtime_id = p_showtime AND h.user_id = p_user
+      AND NOT EXISTS (SELECT 1 FROM seat_claims c WHERE c.hold_id = h.id);
+    UPDATE showtimes SET version = version + 1 WHERE id = p_showtime RETURNING version
+    INTO v_version;
+    PERFORM pg_notify(
+        'seat_changes', '{"s":"' || p_showtime || '","v":' || v_version || ',"c":' || p_sold || '}'
+    );
+END;
+$$;
+"""
+PLPGSQL_HOLD = "SELECT pg_temp.bench_hold($1::uuid, $2::uuid, $3::uuid[], $4)"
+PLPGSQL_BOOK = "SELECT pg_temp.bench_book($1::uuid, $2::uuid, $3::uuid[], $4, $5)"
+
+
+async def db_book_plpgsql(spec: dict[str, Any], control: Control) -> dict[str, Any]:
+    """The honest physics: each item held and booked by two transactions of one PL/pgSQL call
+    each (PLPGSQL_FUNCTIONS), bound parameters, plans cached per connection; a pool of the
+    server's size, no service code, no HTTP. Client i books as user i, as in http_book."""
+    import asyncpg
+
+    items = collections.deque(spec["items"])
+    user_ids = spec["user_ids"]
+
+    async def keep_session(_conn: asyncpg.Connection) -> None:
+        """Nothing on release: the temporary functions live as long as the connection."""
+
+    size = int(spec["pool_size"])
+    pool = await asyncpg.create_pool(
+        spec["dsn"],
+        min_size=size,
+        max_size=size,
+        reset=keep_session,
+        init=lambda conn: conn.execute(PLPGSQL_FUNCTIONS),
+    )
+    try:
+
+        def arguments(index: int, showtime: str, seats: list[str]) -> tuple[tuple, tuple]:
+            seat_ids = [uuid.UUID(seat) for seat in seats]
+            held = orjson.dumps([[seat, "held"] for seat in seats]).decode()
+            sold = orjson.dumps([[seat, "sold"] for seat in seats]).decode()
+            user = uuid.UUID(user_ids[index])
+            ticket = "PLP-" + uuid.uuid4().hex.upper()
+            showtime_id = uuid.UUID(showtime)
+            return (showtime_id, user, seat_ids, held), (showtime_id, user, seat_ids, ticket, sold)
+
+        # Warm every connection (catalog caches, and each statement's plan) with the first
+        # item's hold and booking in one transaction, rolled back.
+        if items:
+            showtime, seats = items[0]
+            hold, book = arguments(0, showtime, seats)
+            connections = [await pool.acquire() for _ in range(size)]
+            for conn in connections:
+                warming = conn.transaction()
+                await warming.start()
+                await conn.execute(PLPGSQL_HOLD, *hold)
+                await conn.execute(PLPGSQL_BOOK, *book)
+                await warming.rollback()
+            for conn in connections:
+                await pool.release(conn)
+
+        async def operation(index: int) -> str | None:
+            if not items:
+                raise NoMoreWork()
+            showtime, seats = items.popleft()
+            hold, book = arguments(index, showtime, seats)
+            async with pool.acquire() as conn:
+                await conn.execute(PLPGSQL_HOLD, *hold)
+            async with pool.acquire() as conn:
+                await conn.execute(PLPGSQL_BOOK, *book)
+            return None
+
+        result = await run_loop(spec, control, operation)
+        return {**result.as_dict(), "left": len(items)}
+    finally:
+        await pool.close()
+
+
+async def db_book_service(spec: dict[str, Any], control: Control) -> dict[str, Any]:
+    """The service's own SQL functions called directly, through its own Python calls
+    (booking.holds.hold_seats, booking.reservations.reserve) and pool, with no HTTP: what is
+    left of the gap to the physics is SQL cost; the rest, to the HTTP figure, is HTTP cost."""
+    from reservations.booking import holds, reservations
+    from reservations.db import create_pool
+    from reservations.settings import Settings
+
+    items = collections.deque(spec["items"])
+    user_ids = [uuid.UUID(user) for user in spec["user_ids"]]
+    size = int(spec["pool_size"])
+    settings = Settings.from_env(
+        {**spec["env"], "DB_POOL_MIN_SIZE": str(size), "DB_POOL_MAX_SIZE": str(size)}
+    )
+    pool = await create_pool(spec["dsn"], settings)
+    try:
+
+        async def operation(index: int) -> str | None:
+            if not items:
+                raise NoMoreWork()
+            showtime, seats = items.popleft()
+            showtime_id = uuid.UUID(showtime)
+            seat_ids = [uuid.UUID(seat) for seat in seats]
+            await holds.hold_seats(pool, settings, user_ids[index], showtime_id, seat_ids)
+            await reservations.reserve(pool, user_ids[index], showtime_id, seat_ids)
+            return None
+
+        result = await run_loop(spec, control, operation)
+        return {**result.as_dict(), "left": len(items)}
+    finally:
+        await pool.close()
+
+
 async def bcrypt_threads(spec: dict[str, Any], control: Control) -> dict[str, Any]:
     """Bare bcrypt.checkpw on `threads` threads, back to back, nothing else."""
     import bcrypt
@@ -434,6 +603,8 @@ KINDS = {
     "changer": changer,
     "db_seatmap": db_seatmap,
     "db_book_raw": db_book_raw,
+    "db_book_plpgsql": db_book_plpgsql,
+    "db_book_service": db_book_service,
     "bcrypt": bcrypt_threads,
     "viewers": viewers,
 }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -24,7 +27,7 @@ from .api import error_responses, json_response
 from .booking.fast_path import seat_map_fast_path
 from .checkin.codes import SigningKeyError, TicketSigner, signer_for
 from .context import DSN, METRICS, PASSWORDS, POOL, REQUEST_ID, SETTINGS, TICKET_SIGNER, USERS
-from .db import QUERIES, create_pool
+from .db import QUERIES, create_pool, is_connection_fault
 from .errors import DatabaseUnavailable, make_error_middleware
 from .logs import log_access, request_id_of
 from .paths import STATIC_DIR, TEMPLATES_DIR
@@ -34,10 +37,18 @@ from .security import security_middleware
 from .settings import Settings, SettingsError
 from .validation import validation_middleware
 
+database_log = logging.getLogger(__name__)
+# A process that started without the database checks it again this often.
+DATABASE_RETRY_SECONDS = 1.0
+
 # aiohttp refuses a longer request line itself, with a text/plain 400 that no middleware sees.
 # Its default (8190 bytes) is less than a query that breaks a documented bound can take (101+
 # repeated seat_ids), which then never got the documented 422; 32 KiB leaves room for those.
 MAX_REQUEST_LINE_BYTES = 32 * 1024
+# Swagger UI for /api/docs: npm's swagger-ui-dist, vendored with its licence (README there).
+SWAGGER_UI_VERSION = "5.36.0"
+SWAGGER_UI_DIR = STATIC_DIR / "swagger-ui"
+DOCS_STATIC_PATH = "/api/docs/static"
 MONEY_EXAMPLE = "12.50"  # every money field of the schemas shows this example
 
 
@@ -118,8 +129,7 @@ def _setup_docs(app: web.Application) -> None:
     spec = ApiSpec(
         url="/api/docs/swagger.json",
         app=app,
-        swagger_path="/api/docs",
-        static_path="/api/docs/static",
+        swagger_path=None,  # its bundled Swagger UI is 3.16.0 (2018): ours is served below
         title="Reservations API",
         version="1",
         info={
@@ -132,8 +142,8 @@ def _setup_docs(app: web.Application) -> None:
             "give, with an example of the first.\n\n"
             "**Calling the routes that need a token** (the padlocks):\n"
             "1. Open `POST /api/v1/auth/login`, press *Try it out*, enter your email and "
-            "password (an admin's for the admin routes; `make run` seeds admin@example.com / "
-            "admin123 until you change it) and press *Execute*.\n"
+            "password (an admin's for the admin routes: see the README for the demo admin "
+            "that `make run` seeds) and press *Execute*.\n"
             "2. Copy `access_token` from the answer (it lasts `expires_in` seconds).\n"
             "3. Press *Authorize* (top right), enter `Bearer ` followed by the token, e.g. "
             "`Bearer eyJhbGciOi...`, and press *Authorize*, then *Close*.\n\n"
@@ -154,6 +164,14 @@ def _setup_docs(app: web.Application) -> None:
         },
     )
     spec.currency = app[SETTINGS].currency
+    app.router.add_static(DOCS_STATIC_PATH, SWAGGER_UI_DIR, name="swagger.static")
+    app.router.add_get("/api/docs", api_docs_page, name="swagger.docs")
+
+
+@aiohttp_jinja2.template("api_docs.html")
+async def api_docs_page(request: web.Request) -> dict[str, Any]:
+    """Swagger UI (SWAGGER_UI_VERSION, vendored from npm's swagger-ui-dist) on the spec."""
+    return {"static": DOCS_STATIC_PATH, "spec_url": "/api/docs/swagger.json"}
 
 
 async def _check_time_zone(pool: asyncpg.Pool, settings: Settings) -> None:
@@ -161,22 +179,67 @@ async def _check_time_zone(pool: asyncpg.Pool, settings: Settings) -> None:
     async with pool.acquire() as conn:
         known = await conn.fetchval(QUERIES.time_zone_is_known, str(settings.cinema_tz))
     if not known:
-        await pool.close()
         raise SettingsError(f"CINEMA_TZ {settings.cinema_tz} is unknown to this PostgreSQL server")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached now (it may be later)."""
+    return is_connection_fault(exc) or isinstance(
+        exc,
+        OSError
+        | TimeoutError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.TooManyConnectionsError,
+    )
+
+
+async def _check_time_zone_once_reachable(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The zone check of a process that started without the database: tried until the database
+    answers; a zone it does not know stops the process, as at a normal start."""
+    while True:
+        await asyncio.sleep(DATABASE_RETRY_SECONDS)
+        try:
+            await _check_time_zone(pool, settings)
+        except SettingsError as exc:
+            database_log.critical("%s: stopping", exc)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        except Exception as exc:  # noqa: BLE001 - away still: try again
+            if not _unreachable(exc):
+                database_log.warning("checking CINEMA_TZ failed: %r; trying again", exc)
+            continue
+        database_log.info("the database answers")
+        return
 
 
 def _database_context(
     settings: Settings, dsn: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(app: web.Application) -> AsyncIterator[None]:
-        pool = await create_pool(dsn, settings, on_acquire_wait=app[METRICS].pool_waits.observe)
-        app[POOL] = pool
-        await _check_time_zone(pool, settings)
-        yield
+        waits = app[METRICS].pool_waits.observe
+        checking = None
         try:
-            await asyncio.wait_for(pool.close(), timeout=10)
-        except TimeoutError:
-            pool.terminate()
+            pool = await create_pool(dsn, settings, on_acquire_wait=waits)
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise
+            # Serve anyway: requests answer 503 (Retry-After) and /readyz 503 until the
+            # database is back, when the pool connects on demand; no worker dies of it.
+            database_log.warning("the database is not reachable (%r); serving 503 until it is", exc)
+            pool = await create_pool(dsn, settings, on_acquire_wait=waits, connect_now=False)
+            checking = asyncio.create_task(_check_time_zone_once_reachable(pool, settings))
+        app[POOL] = pool
+        try:
+            if checking is None:
+                await _check_time_zone(pool, settings)
+            yield
+        finally:
+            if checking is not None:
+                checking.cancel()
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except TimeoutError:
+                pool.terminate()
 
     return database
 

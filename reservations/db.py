@@ -191,8 +191,14 @@ class TimedPool(asyncpg.Pool):
 
 
 async def create_pool(
-    dsn: str, settings: Settings, on_acquire_wait: Callable[[float], None] | None = None
+    dsn: str,
+    settings: Settings,
+    on_acquire_wait: Callable[[float], None] | None = None,
+    *,
+    connect_now: bool = True,
 ) -> asyncpg.Pool:
+    """The pool of a process. With `connect_now` False it opens no connection until a request
+    needs one (a process that starts while the database is away)."""
     pool = await TimedPool(
         dsn,
         acquire_timeout=settings.db_acquire_timeout_seconds,
@@ -205,7 +211,7 @@ async def create_pool(
         reset=_keep_session,
         loop=None,
         connect=None,
-        min_size=settings.db_pool_min_size,
+        min_size=settings.db_pool_min_size if connect_now else 0,
         max_size=settings.db_pool_max_size,
         init=_init_connection,
         command_timeout=settings.db_statement_timeout_ms / 1000 + 1,

@@ -1,4 +1,5 @@
-"""Logging: readable lines by default, one JSON object per line with LOG_FORMAT=json."""
+"""Logging: readable lines by default, one JSON object per line with LOG_FORMAT=json; either
+way a record is one line, whatever a client put in the path."""
 
 from __future__ import annotations
 
@@ -48,6 +49,26 @@ def log_access(request: web.Request, status: int, started: float) -> None:
     )
 
 
+# Control characters (CR, LF and the rest of C0 and C1) and Unicode's line and paragraph
+# separators: a request path may carry any of them (`%0A`), and written as they are they would
+# start a forged line of the log.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: each control character written as its escape (`\\n`, `\\x1b`)."""
+    return _CONTROLS.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines, one per record: the message's control characters escaped (a traceback
+    still follows on lines of its own)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -72,7 +93,7 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+            TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -211,6 +211,23 @@ async def _seed_admin(pool: asyncpg.Pool, settings: Settings) -> tuple[str, bool
         hasher.close()
 
 
+async def demo_admin_password_works(dsn: str) -> bool:
+    """Whether the demo admin (ADMIN_EMAIL) still has the published ADMIN_PASSWORD: anyone who
+    read the README can then log in as an admin."""
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        found = await conn.fetchrow(QUERIES.find_user_by_email, ADMIN_EMAIL)
+    finally:
+        await conn.close()
+    if found is None or found["role"] != "admin":
+        return False
+    hasher = PasswordHasher(4)  # the rounds are the stored hash's own; this only checks
+    try:
+        return await hasher.check(ADMIN_PASSWORD, found["password_hash"])
+    finally:
+        hasher.close()
+
+
 async def _seed_theaters(pool: asyncpg.Pool) -> tuple[list[tuple[Any, dt.time]], int]:
     """The theaters' ids with their first show time, and how many were made."""
     made = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import dataclasses
 import logging
 import multiprocessing
@@ -23,16 +24,21 @@ from .app import create_app, ticket_signer
 from .db import migrate, resolve_dsn
 from .errors import error_response, from_protocol_error
 from .logs import configure_logging
+from .seed import ADMIN_EMAIL, demo_admin_password_works
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_TIMEOUT_SECONDS = 15
 KEEPALIVE_TIMEOUT_SECONDS = 75
 # Connections waiting to be accepted, per listening socket (the kernel caps it at somaxconn).
 # aiohttp's 128 drops the SYNs of a crowd arriving at once (sales opening: thousands of phones
 # open the seat map together), and each dropped one waits a second or more to try again.
 LISTEN_BACKLOG = 4096
+# After SHUTDOWN_TIMEOUT_SECONDS for requests, the app's cleanup may take this long (closing the
+# pool); a worker still running past both is killed.
+CLEANUP_SECONDS = 10
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_CHECK_SECONDS = 1.0
 # A worker that dies is started again; one that dies this often in this many seconds will not
 # come up by itself (a bad port, a broken install): the parent stops the others and exits 1.
 MAX_RESTARTS = 5
@@ -80,19 +86,30 @@ def _event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _serve_app(app: web.Application, host: str, port: int, reuse_port: bool) -> None:
+async def _serve_app(
+    app: web.Application,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    shutdown_timeout: float,
+    parent_pid: int | None = None,
+) -> None:
     """What `web.run_app` does, with the runner's server made a `ShapedErrorServer`: serve
-    until SIGTERM or SIGINT, then stop accepting, let in-flight requests finish (at most
-    SHUTDOWN_TIMEOUT_SECONDS) and run the app's cleanup."""
+    until SIGTERM or SIGINT (or, for a worker, until its parent `parent_pid` is gone), then
+    stop accepting, let in-flight requests finish (at most `shutdown_timeout` seconds) and run
+    the app's cleanup."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    watching = None
+    if parent_pid is not None:
+        watching = asyncio.create_task(_watch_parent(parent_pid, stop))
     runner = web.AppRunner(
         app,
         access_log=None,
         keepalive_timeout=KEEPALIVE_TIMEOUT_SECONDS,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+        shutdown_timeout=shutdown_timeout,
     )
     await runner.setup()
     try:
@@ -105,7 +122,32 @@ async def _serve_app(app: web.Application, host: str, port: int, reuse_port: boo
         log.info("======== Running on %s ========", site.name)
         await stop.wait()
     finally:
+        if watching is not None:
+            watching.cancel()
         await runner.cleanup()
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    """Stop when the parent is gone (killed outright, it could not stop its workers): the
+    portable twin of PR_SET_PDEATHSIG, and the cover for a parent that died before it was set."""
+    while not stop.is_set():
+        if os.getppid() != parent_pid:
+            log.warning("the supervising process %s is gone: stopping", parent_pid)
+            stop.set()
+            return
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to this worker when its parent dies, whatever kills
+    it (SIGKILL included), so that no worker is left serving without a supervisor."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl: _watch_parent covers it
+        pass
 
 
 def hashing_threads(workers: int, cores: int | None = None) -> int:
@@ -114,10 +156,39 @@ def hashing_threads(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) // workers)
 
 
-def _run_worker(settings: Settings, dsn: str, host: str, port: int, reuse_port: bool) -> None:
+def _run_worker(
+    settings: Settings,
+    dsn: str,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    parent_pid: int | None = None,
+) -> None:
+    if parent_pid is not None:
+        _die_with_parent()
     configure_logging(settings)
+    app = create_app(settings, dsn)
+    serving = _serve_app(app, host, port, reuse_port, settings.shutdown_timeout_seconds, parent_pid)
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-        runner.run(_serve_app(create_app(settings, dsn), host, port, reuse_port))
+        runner.run(serving)
+
+
+def _warn_of_demo_admin(dsn: str) -> None:
+    """On a real database (DATABASE_URL), say it loudly while the seeded demo admin still has
+    the password the README publishes."""
+    try:
+        works = asyncio.run(demo_admin_password_works(dsn))
+    except Exception as exc:  # noqa: BLE001 - a database away now is the workers' to handle
+        log.warning("could not check the demo admin's password: %r", exc)
+        return
+    if works:
+        message = (
+            f"WARNING: the demo admin {ADMIN_EMAIL} still has the published demo password: "
+            f"anyone can log in as an admin. Change it: reservations create-admin --email "
+            f"{ADMIN_EMAIL} --password-stdin (or remove the account)."
+        )
+        print(message, file=sys.stderr, flush=True)
+        log.warning("the demo admin %s still has the published demo password", ADMIN_EMAIL)
 
 
 def serve(
@@ -137,6 +208,8 @@ def serve(
         if embedded is not None:
             # The embedded demo keeps itself current; with DATABASE_URL run `reservations migrate`.
             migrate(dsn)
+        else:
+            _warn_of_demo_admin(dsn)
         if workers == 1:
             _run_worker(settings, dsn, host, port, reuse_port=False)
             return 0
@@ -148,12 +221,16 @@ def serve(
 
 def _supervise(settings: Settings, dsn: str, host: str, port: int, workers: int) -> int:
     """Run `workers` processes on one port until SIGTERM or SIGINT, starting again any that
-    dies meanwhile; 0 after a clean stop, 1 when workers keep dying (see MAX_RESTARTS)."""
+    dies meanwhile; 0 after a clean stop, 1 when workers keep dying (see MAX_RESTARTS). A worker
+    still running SHUTDOWN_TIMEOUT_SECONDS + CLEANUP_SECONDS after it was told to stop is
+    killed; workers stop by themselves when this process dies (PR_SET_PDEATHSIG)."""
     context = multiprocessing.get_context("spawn")
+    kill_after = settings.shutdown_timeout_seconds + CLEANUP_SECONDS
+    me = os.getpid()
 
     def start() -> multiprocessing.process.BaseProcess:
         process = context.Process(
-            target=_run_worker, args=(settings, dsn, host, port, True), daemon=False
+            target=_run_worker, args=(settings, dsn, host, port, True, me), daemon=False
         )
         process.start()
         return process
@@ -162,14 +239,22 @@ def _supervise(settings: Settings, dsn: str, host: str, port: int, workers: int)
     stopping = False
     gave_up = False
     restarts: deque[float] = deque()
-    signalled: set[int] = set()
+    signalled: dict[int, float] = {}  # pid: when it was told to stop
 
     def stop_all() -> None:
-        """SIGTERM, once, to each worker (a second one would cut its graceful stop short)."""
+        """SIGTERM, once, to each worker (a second one would cut its graceful stop short);
+        SIGKILL to one that has not stopped `kill_after` seconds later."""
+        now = time.monotonic()
         for process in processes:
-            if process.pid and process.pid not in signalled and process.is_alive():
-                signalled.add(process.pid)
+            if not process.pid or not process.is_alive():
+                continue
+            told = signalled.get(process.pid)
+            if told is None:
+                signalled[process.pid] = now
                 os.kill(process.pid, signal.SIGTERM)
+            elif now - told > kill_after:
+                log.error("worker %s did not stop in %d s: killing it", process.pid, kill_after)
+                process.kill()
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping

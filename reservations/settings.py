@@ -6,12 +6,14 @@ line instead of failing later in a request.
 
 from __future__ import annotations
 
+import decimal
 import ipaddress
 import os
 import secrets
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TypeVar
@@ -24,6 +26,8 @@ MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT_CHARACTERS = 8
 # Attempts older than a day are forgotten (forget_old_login_attempts): no window may be longer.
 MAX_RATE_WINDOW_SECONDS = 86400
+MAX_PRICE_MULTIPLIER = Decimal("99.99")  # seat_types.price_multiplier is numeric(4,2)
+MAX_STORED_AMOUNT = Decimal("99999999.99")  # prices and totals are numeric(10,2)
 # Values copied from tutorials and examples; a deployment using one is as good as unauthenticated.
 KNOWN_EXAMPLE_SECRETS = frozenset(
     {
@@ -53,6 +57,16 @@ def _positive_int(name: str, raw: str) -> int:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise SettingsError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _price(name: str, raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except decimal.InvalidOperation:
+        raise SettingsError(f"{name} must be an amount such as 250.00, got {raw!r}") from None
+    if not value.is_finite() or value < Decimal("0.01") or value != value.quantize(Decimal("0.01")):
+        raise SettingsError(f"{name} must be at least 0.01, with at most two places, got {raw!r}")
     return value
 
 
@@ -192,6 +206,9 @@ class Settings:
     # Failed POST /vouchers/check attempts a user may make per window (guessing codes).
     voucher_check_max_failures: int = 10
     voucher_check_window_seconds: int = 600
+    # The highest base price of a showtime; with seat multipliers (at most 99.99) and
+    # MAX_SEATS_PER_HOLD seats a reservation's total must fit numeric(10,2).
+    max_ticket_price: Decimal = Decimal("1000.00")
     max_showtimes_held_per_user: int = 3
     hold_cooldown_seconds: int = 300
     single_seat_gap_rule: str = "warn"
@@ -210,10 +227,14 @@ class Settings:
     db_pool_max_size: int = 20
     db_statement_timeout_ms: int = 5000
     db_acquire_timeout_seconds: int = 5
+    # On SIGTERM, in-flight requests get this long to finish; `serve --workers N` kills a
+    # worker still running 10 s after that.
+    shutdown_timeout_seconds: int = 15
     login_max_failures: int = 5
     login_window_seconds: int = 300
     login_max_failures_per_email: int = 100
     login_max_failures_per_address: int = 100
+    login_device_ttl_days: int = 90
     register_max_per_address: int = 10
     register_window_seconds: int = 3600
     max_body_bytes: int = 1024 * 1024
@@ -277,6 +298,7 @@ class Settings:
         read("MAX_SEATS_PER_USER_PER_SHOWTIME", _positive_int)
         read("VOUCHER_CHECK_MAX_FAILURES", _positive_int)
         read("VOUCHER_CHECK_WINDOW_SECONDS", _positive_int)
+        read("MAX_TICKET_PRICE", _price)
         read("MAX_SHOWTIMES_HELD_PER_USER", _positive_int)
         read("HOLD_COOLDOWN_SECONDS", _non_negative_int)
         read("SINGLE_SEAT_GAP_RULE", _choice(GAP_RULES))
@@ -295,10 +317,12 @@ class Settings:
         read("DB_POOL_MAX_SIZE", _positive_int)
         read("DB_STATEMENT_TIMEOUT_MS", _positive_int)
         read("DB_ACQUIRE_TIMEOUT_SECONDS", _positive_int)
+        read("SHUTDOWN_TIMEOUT_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES", _positive_int)
         read("LOGIN_WINDOW_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES_PER_EMAIL", _positive_int)
         read("LOGIN_MAX_FAILURES_PER_ADDRESS", _positive_int)
+        read("LOGIN_DEVICE_TTL_DAYS", _positive_int)
         read("REGISTER_MAX_PER_ADDRESS", _positive_int)
         read("REGISTER_WINDOW_SECONDS", _positive_int)
         read("MAX_BODY_BYTES", _positive_int)
@@ -358,6 +382,12 @@ class Settings:
             raise SettingsError(
                 f"MAIL_FROM must be an address like Cinema <tickets@example.com>, "
                 f"got {self.mail_from!r}"
+            )
+        largest_total = self.max_ticket_price * MAX_PRICE_MULTIPLIER * self.max_seats_per_hold
+        if largest_total > MAX_STORED_AMOUNT:
+            raise SettingsError(
+                f"MAX_TICKET_PRICE x {MAX_PRICE_MULTIPLIER} (the largest seat multiplier) x "
+                f"MAX_SEATS_PER_HOLD must be at most {MAX_STORED_AMOUNT} (numeric(10,2))"
             )
         if self.jwt_secret:
             check_jwt_secret(self.jwt_secret)

@@ -15,6 +15,13 @@ SELECT id, email, password_hash, first_name, last_name, role, created_at, token_
        email_verified_at IS NOT NULL AS email_verified
 FROM users WHERE lower(email) = lower($1);
 
+-- name: find_login_account
+-- The email $1 as accounts are found by it (the database's lower(), which the login limits key
+-- on: Python's lower() differs, e.g. for U+0130), and the account it finds, if any (nulls).
+SELECT lower($1) AS email_key, u.id, u.password_hash, u.token_generation
+FROM (SELECT) AS one
+LEFT JOIN users u ON lower(u.email) = lower($1);
+
 -- name: find_user_by_id
 -- The user as the database says now; what instances cache of a user (accounts/user_cache.py),
 -- which the users trigger of sql/code/01_announcements.sql announces a change of.
@@ -62,54 +69,27 @@ RETURNING id, email, first_name, last_name, role, created_at,
           email_verified_at IS NOT NULL AS email_verified,
           (xmax <> 0) AS existed, (SELECT role FROM previous) AS previous_role;
 
--- name: open_rate_limit_keys
--- Make sure each key of $1 (text[]) has its row, so that it can be locked; in key order, as
--- lock_rate_limit_keys locks them, so two requests never wait for each other in a circle.
-INSERT INTO login_attempts (key)
-SELECT k FROM unnest($1::text[]) AS k ORDER BY k
-ON CONFLICT (key) DO NOTHING;
+-- name: judge_attempt
+-- Judge an attempt on the keys $1 (text[]) with their maxima $2 (int[]) in the last $3 seconds;
+-- undecided after $4 seconds counts as failed; $5 true counts it at once as decided (see the
+-- function in sql/code/08_rate_limits.sql). One row: verdict, seconds, attempted_at.
+SELECT verdict, seconds, attempted_at FROM judge_attempt($1::text[], $2::integer[], $3, $4, $5);
 
--- name: lock_rate_limit_keys
--- Lock the rows of the keys $1 (text[]) until the transaction ends, in key order.
-SELECT key FROM login_attempts WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE;
-
--- name: count_rate_limit_attempts
--- Per key of $1 (text[]): its attempts in the last $2 seconds, and the seconds until the
--- oldest of them leaves that window (NULL without any). Read after lock_rate_limit_keys.
-SELECT key,
-       recent.attempts,
-       ceil(extract(epoch FROM recent.oldest + make_interval(secs => $2) - now()))::int
-           AS seconds_to_room
-FROM login_attempts,
-     LATERAL (
-         SELECT count(*)::int AS attempts, min(t) AS oldest
-         FROM unnest(login_attempts.attempts) AS t
-         WHERE t > now() - make_interval(secs => $2)
-     ) AS recent
-WHERE key = ANY($1::text[]);
-
--- name: add_rate_limit_attempt
--- Count an attempt now for each key of $1 (text[]), forgetting those older than $2 seconds.
--- Returns the attempt's time, which refund_rate_limit_attempt takes back.
-UPDATE login_attempts
-SET attempts = ARRAY(
-        SELECT t FROM unnest(attempts) AS t
-        WHERE t > now() - make_interval(secs => $2)
-        ORDER BY t
-    ) || now(),
-    last_attempt = now()
-WHERE key = ANY($1::text[])
-RETURNING now() AS attempted_at;
-
--- name: refund_rate_limit_attempt
--- Take back the attempt made at $2 from each key of $1 (text[]): it turned out well.
-UPDATE login_attempts SET attempts = array_remove(attempts, $2::timestamptz)
-WHERE key = ANY($1::text[]);
-
--- name: forget_rate_limit_key
--- Forget every attempt of key $1 (a client that proved it knows the password).
-DELETE FROM login_attempts WHERE key = $1;
+-- name: decide_attempt
+-- Settle the attempt made at $2 on the keys $1 (text[]): $3 true if it failed; on a success,
+-- forget the failures of key $4 (or none).
+SELECT decide_attempt($1::text[], $2::timestamptz, $3, $4);
 
 -- name: forget_old_login_attempts
--- Housekeeping: keys without an attempt for a day (the longest window).
-DELETE FROM login_attempts WHERE last_attempt < now() - interval '1 day';
+-- Housekeeping: at most $1 keys without an attempt for a day (the longest window), skipping
+-- rows a login holds now; the number forgotten (the caller repeats while it is $1).
+WITH forgotten AS (
+    DELETE FROM login_attempts l
+    USING (
+        SELECT key FROM login_attempts WHERE last_attempt < now() - interval '1 day'
+        ORDER BY last_attempt LIMIT $1 FOR UPDATE SKIP LOCKED
+    ) AS old
+    WHERE l.key = old.key
+    RETURNING 1
+)
+SELECT count(*)::int FROM forgotten;

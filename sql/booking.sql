@@ -70,12 +70,33 @@ FROM (
 SELECT extract(epoch FROM min(expires_at) - now())::float8 FROM holds WHERE expires_at > now();
 
 -- name: forget_old_idempotency_keys
--- Housekeeping: Idempotency-Keys older than two days (they are promised for one).
-DELETE FROM idempotency_keys WHERE created_at < now() - interval '48 hours';
+-- Housekeeping: at most $1 Idempotency-Keys older than two days (they are promised for one),
+-- skipping rows locked now; the number forgotten (the caller repeats while it is $1).
+WITH forgotten AS (
+    DELETE FROM idempotency_keys i
+    USING (
+        SELECT user_id, key FROM idempotency_keys WHERE created_at < now() - interval '48 hours'
+        ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+    ) AS old
+    WHERE i.user_id = old.user_id AND i.key = old.key
+    RETURNING 1
+)
+SELECT count(*)::int FROM forgotten;
 
 -- name: forget_old_expired_holds
--- Housekeeping: notes of holds that expired more than two days ago.
-DELETE FROM expired_holds WHERE expired_at < now() - interval '48 hours';
+-- Housekeeping: at most $1 notes of holds that expired more than two days ago, skipping rows
+-- locked now; the number forgotten (the caller repeats while it is $1).
+WITH forgotten AS (
+    DELETE FROM expired_holds e
+    USING (
+        SELECT showtime_id, user_id FROM expired_holds
+        WHERE expired_at < now() - interval '48 hours'
+        ORDER BY expired_at LIMIT $1 FOR UPDATE SKIP LOCKED
+    ) AS old
+    WHERE e.showtime_id = old.showtime_id AND e.user_id = old.user_id
+    RETURNING 1
+)
+SELECT count(*)::int FROM forgotten;
 
 -- name: hold_seats
 -- Hold the seats $3 (uuid[], distinct) of showtime $1 for user $2: hold $4 seconds, lifetime cap

@@ -207,6 +207,28 @@ SELECT duration_minutes, now() AS now FROM movies
 WHERE id = $1 AND deleted_at IS NULL
 FOR SHARE;
 
+-- name: lock_theater_schedule
+-- The schedule lock of theater $1 until the transaction ends: creations and moves of its
+-- showtimes take turns, so an overlapping one waits for the other to commit and meets the
+-- exclusion constraint (409), instead of two waiting for each other's index entry (a deadlock).
+-- Two-int4 advisory keys (class 1) are a keyspace of their own, apart from the bigint keys of
+-- showtimes (hashtextextended(id, 727)) and idempotency keys (728).
+SELECT pg_advisory_xact_lock(1, hashtext($1::uuid::text));
+
+-- name: lock_schedule_of_showtime_theater
+-- lock_theater_schedule for the theater of showtime $1 (a showtime never changes theater).
+SELECT pg_advisory_xact_lock(1, hashtext(theater_id::text)) FROM showtimes WHERE id = $1;
+
+-- name: lock_schedules_of_movie_theaters
+-- lock_theater_schedule for every theater where movie $1 has a live showtime that has not
+-- started, in key order (so two of these never wait for each other in a circle).
+SELECT pg_advisory_xact_lock(1, key)
+FROM (
+    SELECT DISTINCT hashtext(theater_id::text) AS key FROM showtimes
+    WHERE movie_id = $1 AND cancelled_at IS NULL AND start_time > now()
+    ORDER BY key
+) AS theater_keys;
+
 -- name: insert_showtime
 -- A showtime of movie $1 in theater $2: $3 start, $4 end, $5 busy until (end + cleaning),
 -- $6 price. Nothing when the theater is unknown; the exclusion constraint refuses overlaps.

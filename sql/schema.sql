@@ -126,6 +126,7 @@ CREATE TABLE login_attempts (
     key text NOT NULL,
     attempts timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[] NOT NULL,
     last_attempt timestamp with time zone DEFAULT now() NOT NULL,
+    pending timestamp with time zone[] DEFAULT '{}'::timestamp with time zone[] NOT NULL,
     CONSTRAINT login_attempts_key_check CHECK ((length(key) <= 600))
 );
 

@@ -50,9 +50,10 @@ async def start_server(
     env: Mapping[str, str] | None = None,
     log: Path | None = None,
     within: float = 20.0,
+    up_when: str = "/readyz",
 ) -> asyncio.subprocess.Process:
-    """`reservations serve *args` on `port`, once its /readyz answers 200. `env` changes the
-    environment; `log` takes its output (a file only the owner reads)."""
+    """`reservations serve *args` on `port`, once its `up_when` (/readyz) answers 200. `env`
+    changes the environment; `log` takes its output (a file only the owner reads)."""
     environment = serve_environment(database, port, **(env or {}))
     output = None if log is None else os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -71,7 +72,7 @@ async def start_server(
     async with aiohttp.ClientSession() as session:
         while loop.time() < deadline and process.returncode is None:
             try:
-                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                async with session.get(f"http://127.0.0.1:{port}{up_when}") as response:
                     if response.status == 200:
                         return process
             except aiohttp.ClientConnectionError:

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import aiohttp
+import asyncpg
 import bcrypt
 import jwt
 import pytest
@@ -30,7 +31,9 @@ from tests.factories import TEST_JWT_SECRET, create_hall, create_user, hold_dire
 from tests.live_map import (
     answers_within,
     change_seats,
+    close_code,
     eventually,
+    next_message,
     snapshot_of,
     snapshot_on_connect,
     upgrade_headers,
@@ -48,8 +51,9 @@ from tests.servers import (
 )
 
 
-async def login_from(app, address, email="ann@example.com", password=PASSWORD):
-    """A login as the service sees it from `address`: the token, or the error raised."""
+async def login_from(app, address, email="ann@example.com", password=PASSWORD, device=None):
+    """A login as the service sees it from `address` (with the device token `device`): the
+    token, or the error raised."""
     try:
         return await service.login(
             app[POOL],
@@ -58,6 +62,7 @@ async def login_from(app, address, email="ann@example.com", password=PASSWORD):
             email=email,
             password=password,
             address=address,
+            device_token=device,
         )
     except Exception as exc:  # noqa: BLE001 - the caller looks at what it was
         return exc
@@ -123,6 +128,71 @@ async def test_a_successful_login_is_not_counted_as_a_failure(app_client):
     assert (await login(client)).status == 429
 
 
+async def test_40_concurrent_correct_logins_of_one_account_all_get_in(app_client):
+    """None of them fails, so none counts: those past the limit wait for the ones in flight
+    to be decided instead of being refused as "too many failed logins"."""
+    client = await app_client(login_max_failures=5)
+    assert (await register(client)).status == 201
+    answers = await asyncio.gather(*(login(client) for _ in range(40)))
+    assert sorted(answer.status for answer in answers) == [200] * 40
+
+
+async def test_wrong_guesses_among_correct_logins_are_judged_by_real_failures(app_client):
+    """Four typos in flight with 20 correct logins: everyone is answered 200 or 401, the typos
+    are the only failures, and the client still has its last try afterwards."""
+    client = await app_client(login_max_failures=5)
+    assert (await register(client)).status == 201
+    hasher = client.app[PASSWORDS]
+    checks_before = hasher.checks
+    answers = await asyncio.gather(
+        *(login(client, password="wrong password") for _ in range(4)),
+        *(login(client) for _ in range(20)),
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses.count(200) == 20 and set(statuses) <= {200, 401}, statuses
+    assert hasher.checks - checks_before == 24
+
+
+async def test_logins_crossing_emails_and_networks_never_deadlock(app_client, db):
+    """Keys of one login (its client, its email, its network) are locked in one order by
+    every statement, so logins sharing some of them in other combinations never wait for each
+    other in a circle (a 503 on a correct password)."""
+    client = await app_client(login_max_failures=5)
+    app = client.app
+    emails = [f"user{i}@example.com" for i in range(3)]
+    for email in emails:
+        assert (await register(client, email=email)).status == 201
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    before = await db.fetchval(deadlocks)
+    for _ in range(3):
+        answers = await asyncio.gather(
+            *(
+                login_from(app, f"198.51.100.{n}", email=email)
+                for email in emails
+                for n in range(4)
+                for _ in range(3)
+            )
+        )
+        assert all(isinstance(answer, dict) for answer in answers), answers
+    await asyncio.sleep(1.2)  # other backends report their statistics within a second
+    await db.execute("SELECT pg_stat_clear_snapshot()")
+    assert await db.fetchval(deadlocks) == before
+
+
+@pytest.mark.parametrize("variant", ["v\u0130ctim@example.com", "VICTIM@EXAMPLE.COM"])
+async def test_a_case_variant_of_the_email_meets_the_same_limit(app_client, db, variant):
+    """The keys come from the normalisation that finds the account (the database's lower()):
+    Python lowers `İ` (U+0130) to "i" and a combining dot, PostgreSQL to "i", so a key made in
+    Python gave `vİctim@` fresh tries at `victim@`'s password."""
+    client = await app_client(login_max_failures=5)
+    assert (await register(client, email="victim@example.com")).status == 201
+    assert await db.fetchval("SELECT lower($1) = 'victim@example.com'", variant)
+    for _ in range(5):
+        assert (await login(client, "victim@example.com", "wrong password")).status == 401
+    assert (await login(client, variant, "wrong password")).status == 429
+    assert (await login(client, variant)).status == 429
+
+
 # -- item 2: nobody can lock an account, or a network, out ----------------------------------
 
 
@@ -132,6 +202,7 @@ async def test_an_attacker_hammering_an_email_does_not_lock_its_owner_out(app_cl
     )
     app = client.app
     assert (await register(client)).status == 201
+    device = (await login_from(app, "192.0.2.44"))["device_token"]  # the owner's phone
     # One address, 100 guesses at once: five are tried, the rest refused.
     answers = await asyncio.gather(
         *(login_from(app, "203.0.113.9", password=f"guess {i}") for i in range(100))
@@ -141,15 +212,58 @@ async def test_an_attacker_hammering_an_email_does_not_lock_its_owner_out(app_cl
     for i in range(10):
         for _ in range(5):
             await login_from(app, f"198.51.100.{i}", password="wrong password")
-    # The owner, from an address that has not failed, still gets in, by HTTP too.
-    token = await login_from(app, "192.0.2.44")
-    assert isinstance(token, dict), token
-    response = await login(client)
-    assert response.status == 200
-    # While the ceiling is full, a new address gets one try, not five.
-    assert not isinstance(await login_from(app, "192.0.2.99", password="nope nope"), RateLimited)
+    # The ceiling holds whatever the address: a new one gets nothing more.
     assert isinstance(await login_from(app, "192.0.2.99", password="nope nope"), RateLimited)
-    assert isinstance(await login_from(app, "192.0.2.99"), RateLimited)
+    # The owner, from a device that logged in before, still gets in.
+    assert isinstance(await login_from(app, "192.0.2.44", device=device), dict)
+
+
+async def test_an_account_gets_its_email_ceiling_of_guesses_whatever_the_addresses(app_client):
+    """Guesses from 60 IPv6 /64 networks (a /48 has 65,536): the account gets at most
+    LOGIN_MAX_FAILURES_PER_EMAIL of them in a window, however many networks try."""
+    client = await app_client(
+        login_max_failures=5, login_max_failures_per_email=20, login_max_failures_per_address=50
+    )
+    app = client.app
+    assert (await register(client)).status == 201
+    hasher = app[PASSWORDS]
+    checks_before = hasher.checks
+    for network in range(60):
+        for _ in range(5):
+            await login_from(app, f"2001:db8:77:{network:x}::1", password="a guess")
+    assert hasher.checks - checks_before == 20
+
+
+async def test_the_owner_gets_in_from_a_device_that_logged_in_before(app_client):
+    """With the email's ceiling full, a device token from an earlier login (the cookie a browser
+    keeps, or the body field) lets the owner in; without one the owner waits like everyone."""
+    client = await app_client(
+        login_max_failures=5, login_max_failures_per_email=20, login_max_failures_per_address=50
+    )
+    app = client.app
+    assert (await register(client)).status == 201
+    earlier = await login(client)  # the browser keeps the cookie
+    assert earlier.status == 200
+    device = (await earlier.json())["device_token"]
+    assert "device_token" in earlier.cookies and earlier.cookies["device_token"]["httponly"]
+    for network in range(10):
+        for _ in range(5):
+            await login_from(app, f"2001:db8:99:{network:x}::1", password="a guess")
+    assert isinstance(await login_from(app, "192.0.2.44"), RateLimited)  # a new device
+    assert (await login(client)).status == 200  # by its cookie
+    assert isinstance(await login_from(app, "192.0.2.44", device=device), dict)
+    # A forged device token is no device.
+    forged = jwt.encode({"typ": "device"}, "another secret", algorithm="HS256")
+    assert isinstance(await login_from(app, "192.0.2.44", device=forged), RateLimited)
+    # A device token is no access token.
+    assert (
+        await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {device}"})
+    ).status == 401
+    # The device has its own LOGIN_MAX_FAILURES.
+    for _ in range(5):
+        wrong = await login_from(app, "192.0.2.44", password="wrong password", device=device)
+        assert not isinstance(wrong, RateLimited)
+    assert isinstance(await login_from(app, "192.0.2.44", device=device), RateLimited)
 
 
 async def test_one_address_guessing_many_emails_meets_the_address_ceiling(app_client):
@@ -588,6 +702,32 @@ async def test_a_revoked_token_or_ticket_marks_nothing_on_the_live_map(client, d
         await answers_within(marked, 0)
 
 
+async def test_a_live_map_socket_closes_when_its_users_tokens_are_revoked(client, db, user):
+    """The socket was opened as the user: once its tokens are revoked (the users trigger's
+    NOTIFY reaches the hub), it is closed, not left marking the user's holds; an anonymous
+    viewer and another user's socket stay open."""
+    hall = await create_hall(db, rows=1, seats_per_row=3)
+    answer = await client.post(
+        "/api/v1/ws-tickets", json={"showtime_id": str(hall.showtime_id)}, headers=user.headers
+    )
+    ticket = (await answer.json())["ticket"]
+    mine = await watch(client, hall.showtime_id, ticket=ticket)
+    anonymous = await watch(client, hall.showtime_id)
+    try:
+        await snapshot_of(mine)
+        await snapshot_of(anonymous)
+        await db.execute(
+            "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1", user.id
+        )
+        assert await close_code(mine, within=5) == 1008
+        assert not anonymous.closed
+        await change_seats(db, hall.showtime_id, [(hall.seats["A1"], HELD)])
+        assert (await next_message(anonymous, within=3))["type"] == "seats"
+    finally:
+        await mine.close()
+        await anonymous.close()
+
+
 @pytest.mark.slow
 async def test_workers_that_keep_dying_make_serve_exit_1(database):
     """The port is taken (by a socket without SO_REUSEPORT): every worker dies at start."""
@@ -606,12 +746,36 @@ async def test_workers_that_keep_dying_make_serve_exit_1(database):
 
 
 async def test_housekeeping_forgets_keys_without_an_attempt_for_a_day(db):
-    from reservations.db import QUERIES
+    from reservations.booking.sweeper import forget_old_rows
 
     await db.execute(
         "INSERT INTO login_attempts (key, attempts, last_attempt) VALUES"
         " ('login:old', ARRAY[now() - interval '2 days'], now() - interval '2 days'),"
         " ('login:new', ARRAY[now()], now())"
     )
-    await db.execute(QUERIES.forget_old_login_attempts)
+    await forget_old_rows(db)
     assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == ["login:new"]
+
+
+async def test_housekeeping_deletes_in_batches_and_skips_rows_in_use(db, database):
+    """A pile of old rows goes in bounded statements (each far inside the statement timeout),
+    and a row a request holds locked is skipped, not waited for."""
+    from reservations.booking.sweeper import forget_old_rows
+    from reservations.db import QUERIES
+
+    await db.execute(
+        "INSERT INTO login_attempts (key, last_attempt)"
+        " SELECT 'login:old ' || n, now() - interval '2 days' FROM generate_series(1, 2500) AS n"
+    )
+    assert await db.fetchval(QUERIES.forget_old_login_attempts, 1000) == 1000
+    busy = await asyncpg.connect(database)
+    try:
+        transaction = busy.transaction()
+        await transaction.start()
+        in_use = await busy.fetchval("SELECT key FROM login_attempts LIMIT 1 FOR UPDATE")
+        await db.execute("SET lock_timeout = '1s'")
+        assert await forget_old_rows(db, batch=100) == 1499
+        await transaction.rollback()
+    finally:
+        await busy.close()
+    assert await db.fetchval("SELECT array_agg(key) FROM login_attempts") == [in_use]

@@ -295,3 +295,27 @@ async def test_the_docs_page_says_how_to_get_a_token_and_authorize(client):
     assert "Bearer" in spec["securityDefinitions"]["bearerAuth"]["description"]
     money = spec["definitions"]["Reservation"]["properties"]["total_price"]
     assert "EUR" in money["description"] and "CURRENCY" in money["description"]
+
+
+async def test_the_docs_publish_no_password(client):
+    """The docs are public on every deployment: naming the demo admin's password there told
+    everyone how to try it on a real one."""
+    assert "admin123" not in await (await client.get("/api/docs/swagger.json")).text()
+    assert "admin123" not in await (await client.get("/api/docs")).text()
+
+
+async def test_the_docs_page_serves_a_current_swagger_ui_of_its_own(client):
+    """Swagger UI 5 (npm's swagger-ui-dist, vendored with its licence), not aiohttp-apispec's
+    3.16.0 of 2018; the page has no inline script."""
+    from reservations.app import SWAGGER_UI_DIR, SWAGGER_UI_VERSION
+
+    page = await (await client.get("/api/docs")).text()
+    assert "/api/docs/swagger.json" in page
+    assert "<script>" not in page
+    bundle = await client.get("/api/docs/static/swagger-ui-bundle.js")
+    assert bundle.status == 200
+    assert int(SWAGGER_UI_VERSION.split(".")[0]) >= 5
+    assert "Apache License" in (SWAGGER_UI_DIR / "LICENSE").read_text()
+    body = await bundle.text()
+    assert "3.16.0" not in body[:2000]
+    assert (await client.get("/api/docs/static/initializer.js")).status == 200

@@ -117,3 +117,21 @@ async def test_a_booking_answered_503_is_retried_with_the_same_key(browser, star
     await expect(page.locator("[data-booked]")).to_be_visible()
     assert len(keys) == 2
     assert keys[0] and keys[0] == keys[1]
+
+
+async def test_the_api_docs_render_in_a_browser_under_their_policy(browser, start_site):
+    """The vendored Swagger UI runs under /api/docs' Content-Security-Policy: the spec's title
+    and an operation show, and the browser reports no blocked script or error."""
+    base = await start_site()
+    page = await (await browser.new_context()).new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
+    await page.goto(f"{base}/api/docs")
+    await page.wait_for_selector(".swagger-ui .info .title", timeout=15000)
+    assert "Reservations API" in await page.inner_text(".swagger-ui .info .title")
+    assert await page.locator(".opblock-summary-path", has_text="/api/v1/auth/login").count()
+    assert not problems, problems

@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 import time
 from pathlib import Path
 
+import aiohttp
 import asyncpg
+import psutil
 import pytest
 
 from reservations.app import create_app
 from reservations.db import EmbeddedDatabase, migrate
 from tests.factories import TEST_JWT_SECRET
+from tests.servers import (
+    free_port,
+    kill_tree,
+    start_server,
+    statuses_on_new_connections,
+    stop,
+    workers_listening,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -219,3 +231,90 @@ async def test_booking_storm_through_an_outage_loses_no_confirmed_reservation(
                     f"/api/v1/showtimes/{hall.showtime_id}/lock-seats", headers=users[0]
                 )
                 assert released.status == 204
+
+
+async def eventually_all(port: int, path: str, status: int, within: float) -> list[int]:
+    """GET `path` on new connections until ten in a row answer `status` (every worker)."""
+    deadline = time.monotonic() + within
+    while True:
+        answers = await statuses_on_new_connections(port, path, 10)
+        if answers == [status] * 10 or time.monotonic() > deadline:
+            return answers
+        await asyncio.sleep(0.3)
+
+
+async def test_workers_start_without_the_database_and_recover_by_themselves(
+    private_database, tmp_path
+):
+    """`serve --workers 2` while PostgreSQL is down: the workers come up anyway, answer 503
+    with Retry-After (and /readyz 503) instead of dying on their pool, and serve once it is
+    back, with no restart."""
+    private_database.stop()
+    port = free_port()
+    server = await start_server(
+        private_database.dsn, port, "--workers", "2", log=tmp_path / "serve.log", up_when="/healthz"
+    )
+    try:
+        workers = await workers_listening(server, port, 2)
+        async with aiohttp.ClientSession() as session:
+            for path in ("/readyz", "/api/v1/showtimes"):
+                async with session.get(f"http://127.0.0.1:{port}{path}") as response:
+                    assert response.status == 503, await response.text()
+                    assert int(response.headers["Retry-After"]) >= 1
+        await asyncio.sleep(3)
+        assert server.returncode is None
+        assert await workers_listening(server, port, 2) == workers  # none died
+        private_database.start()
+        assert await eventually_all(port, "/readyz", 200, within=20) == [200] * 10
+        assert await eventually_all(port, "/api/v1/showtimes", 200, within=5) == [200] * 10
+        assert await workers_listening(server, port, 2) == workers
+        assert await stop(server) == 0
+    finally:
+        kill_tree(server)
+
+
+async def test_a_worker_that_does_not_stop_is_killed(database):
+    """A worker that ignores SIGTERM (here: stopped) is killed SHUTDOWN_TIMEOUT_SECONDS + 10 s
+    later, and the parent exits instead of waiting forever."""
+    port = free_port()
+    server = await start_server(
+        database, port, "--workers", "2", env={"SHUTDOWN_TIMEOUT_SECONDS": "1"}
+    )
+    try:
+        stuck, _other = sorted(await workers_listening(server, port, 2))
+        os.kill(stuck, signal.SIGSTOP)
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), timeout=30)
+        assert time.monotonic() - started < 25
+        assert not psutil.pid_exists(stuck) or psutil.Process(stuck).status() == "zombie"
+    finally:
+        kill_tree(server)
+
+
+async def test_workers_stop_when_the_parent_is_killed(database):
+    """SIGKILL to `serve`: it cannot stop its workers, so they stop by themselves (the kernel's
+    parent-death signal), rather than serve on as orphans nobody supervises."""
+    port = free_port()
+    server = await start_server(database, port, "--workers", "2")
+    workers = await workers_listening(server, port, 2)
+    server.send_signal(signal.SIGKILL)
+    await server.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        alive = [pid for pid in workers if _running(pid)]
+        if not alive:
+            break
+        await asyncio.sleep(0.2)
+    try:
+        assert not alive, f"orphaned workers {alive}"
+    finally:
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -1,14 +1,21 @@
-"""Rate limits on attempts (logins, registrations), counted in PostgreSQL before the work.
+"""Rate limits on attempts (logins, registrations), judged in PostgreSQL before the work.
 
-Each key (`login:<email> <network>`, `login-email:<email>`, ...) keeps the times of its attempts
-in the last window (`login_attempts`). An attempt locks the rows of all its keys, reads how many
-attempts each has had, and is either counted on all of them or refused, before any password is
-hashed: 200 concurrent guesses cannot all pass a check that none of them has counted yet, every
-instance shares the counts, and the window slides (no boundary to double the limit across).
+Each key (`login:<network> <email>`, `login-email:<email>`, ...) keeps its failures of the
+last window and its attempts in flight (sql/code/08_rate_limits.sql). An attempt is judged on
+all its keys at once, under their row locks taken in key order, before any password is hashed:
+
+- a key that has had its failures refuses (429, Retry-After until the oldest leaves the window);
+- a key that its failures and the attempts in flight together fill makes the attempt wait until
+  those in flight are decided: a correct password does not count, so 40 logins of one account
+  at once all get in, while 100 wrong guesses at once still let at most the limit be hashed;
+- otherwise the attempt is counted in flight, and `decide` settles it as a failure or not.
+
+Every instance shares the counts, and the window slides (no boundary to double the limit across).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -17,59 +24,81 @@ import asyncpg
 from ..db import QUERIES
 from ..errors import RateLimited
 
+# An attempt undecided this long (its process died while hashing) counts as a failure.
+UNDECIDED_SECONDS = 60
+# How long an attempt past the limit waits for the attempts in flight before it is refused.
+PATIENCE_SECONDS = 10.0
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.01, 0.2
+
 
 @dataclass(frozen=True)
 class Limit:
     key: str
-    max_attempts: int
-    # The limit does not apply while this other key (of the same attempt) has no attempts in
-    # the window: a per-email ceiling that never stops a client that has not failed.
-    waived_while_clean: str | None = None
+    max_failures: int
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """An attempt counted on `keys` at `at`, which `refund` can take back."""
+    """An attempt counted in flight on `keys` at `at`, which `decide` settles."""
 
     keys: tuple[str, ...]
-    at: dt.datetime | None
+    at: dt.datetime
+
+
+async def begin_attempt(
+    pool: asyncpg.Pool,
+    limits: list[Limit],
+    window_seconds: int,
+    message: str,
+    *,
+    patience: float = PATIENCE_SECONDS,
+) -> Attempt:
+    """Count an attempt in flight on every limit's key, waiting (at most `patience` seconds)
+    while attempts in flight fill a limit that failures alone do not; or raise RateLimited."""
+    keys, maxima = _keys_and_maxima(limits)
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + patience
+    pause = _FIRST_PAUSE
+    while True:
+        async with pool.acquire() as conn:
+            verdict = await conn.fetchrow(
+                QUERIES.judge_attempt, keys, maxima, window_seconds, UNDECIDED_SECONDS, False
+            )
+        if verdict["verdict"] == "go":
+            return Attempt(tuple(keys), verdict["attempted_at"])
+        if verdict["verdict"] == "refuse" or loop.time() >= give_up_at:
+            raise RateLimited(max(1, verdict["seconds"]), message)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)
 
 
 async def count_attempt(
     pool: asyncpg.Pool, limits: list[Limit], window_seconds: int, message: str
-) -> Attempt:
-    """Count one attempt on every limit's key, or raise RateLimited (counting nothing) when a
-    limit that applies has had `max_attempts` attempts in the last `window_seconds`."""
-    keys = sorted({limit.key for limit in limits})
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(QUERIES.open_rate_limit_keys, keys)
-        await conn.fetch(QUERIES.lock_rate_limit_keys, keys)
-        rows = await conn.fetch(QUERIES.count_rate_limit_attempts, keys, window_seconds)
-        recent = {row["key"]: (row["attempts"], row["seconds_to_room"]) for row in rows}
-        counted: list[str] = []
-        wait = 0
-        for limit in limits:
-            attempts, seconds_to_room = recent.get(limit.key, (0, None))
-            if attempts < limit.max_attempts:
-                counted.append(limit.key)
-                continue
-            waived_by = limit.waived_while_clean
-            if waived_by is not None and recent.get(waived_by, (0, None))[0] == 0:
-                continue  # full, but this client has not failed: let it try, uncounted here
-            wait = max(wait, seconds_to_room or 1, 1)
-        if wait:
-            raise RateLimited(wait, message)
-        at = None
-        if counted:
-            at = await conn.fetchval(QUERIES.add_rate_limit_attempt, counted, window_seconds)
-    return Attempt(tuple(counted), at)
+) -> None:
+    """Count one attempt (a registration) on every limit's key at once, or raise RateLimited
+    when a limit has had its attempts in the window."""
+    keys, maxima = _keys_and_maxima(limits)
+    async with pool.acquire() as conn:
+        verdict = await conn.fetchrow(
+            QUERIES.judge_attempt, keys, maxima, window_seconds, UNDECIDED_SECONDS, True
+        )
+    if verdict["verdict"] != "go":
+        raise RateLimited(max(1, verdict["seconds"]), message)
 
 
-async def refund(pool: asyncpg.Pool, attempt: Attempt, forget: str | None = None) -> None:
-    """The attempt went well: take it back, and forget every attempt of `forget`."""
-    if attempt.at is None:
-        return
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(QUERIES.refund_rate_limit_attempt, list(attempt.keys), attempt.at)
-        if forget is not None:
-            await conn.execute(QUERIES.forget_rate_limit_key, forget)
+async def decide(
+    pool: asyncpg.Pool, attempt: Attempt, *, failed: bool, forget: str | None = None
+) -> None:
+    """Settle the attempt: a failure counts from now on; a success is forgotten, and so is
+    every failure of `forget` (the client that has just proved it knows the password)."""
+    async with pool.acquire() as conn:
+        await conn.execute(QUERIES.decide_attempt, list(attempt.keys), attempt.at, failed, forget)
+
+
+def _keys_and_maxima(limits: list[Limit]) -> tuple[list[str], list[int]]:
+    """One entry per key (the tightest limit of a key that appears twice)."""
+    tightest: dict[str, int] = {}
+    for limit in limits:
+        tightest[limit.key] = min(limit.max_failures, tightest.get(limit.key, limit.max_failures))
+    keys = sorted(tightest)
+    return keys, [tightest[key] for key in keys]

@@ -24,6 +24,7 @@ from .schemas import (
 )
 
 routes = web.RouteTableDef()
+DEVICE_COOKIE = "device_token"
 
 
 @routes.post("/api/v1/auth/register")
@@ -53,15 +54,28 @@ async def register(request: web.Request) -> web.Response:
 @error_responses(400, 401, 413, 415, 422, 429)
 async def login(request: web.Request) -> web.Response:
     data = request["data"]
+    settings = request.app[SETTINGS]
     token = await service.login(
         request.app[POOL],
         request.app[PASSWORDS],
-        request.app[SETTINGS],
+        settings,
         email=data["email"],
         password=data["password"],
         address=request.remote,
+        device_token=data["device_token"] or request.cookies.get(DEVICE_COOKIE),
     )
-    return json_response(token)
+    response = json_response(token)
+    # Browsers keep it where scripts cannot read it, and send it to the login alone.
+    response.set_cookie(
+        DEVICE_COOKIE,
+        token["device_token"],
+        max_age=settings.login_device_ttl_days * service.DAY_SECONDS,
+        path="/api/v1/auth/login",
+        httponly=True,
+        secure=request.secure,
+        samesite="Strict",
+    )
+    return response
 
 
 @routes.get("/api/v1/auth/me")

@@ -79,6 +79,15 @@ class LoginRequest(_TrimmedEmail):
         metadata={"pattern": NOT_BLANK_PATTERN},  # trimmed, like the email of register
     )
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    device_token = fields.String(
+        load_default=None,
+        validate=validate.Length(max=2048),
+        metadata={
+            "description": "The `device_token` of an earlier login of this account on this "
+            "device (browsers send it as a cookie): its owner gets in past the email's "
+            "ceiling of failed logins that others' guesses filled."
+        },
+    )
 
 
 class UserSchema(Schema):
@@ -151,3 +160,11 @@ class TokenSchema(Schema):
     access_token = fields.String(required=True)
     token_type = fields.String(required=True, metadata={"example": "bearer"})
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+    device_token = fields.String(
+        required=True,
+        metadata={
+            "description": "Proof that this device logged into this account: send it with "
+            "later logins (`device_token`; also set as an HttpOnly cookie). It authorises "
+            "nothing else."
+        },
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -12,11 +13,18 @@ from ..db import QUERIES
 from ..errors import ApiError, Conflict, NotFound, Unauthorized
 from ..settings import Settings
 from .email_tokens import queue_verification
-from .limits import Limit, count_attempt, refund
+from .limits import Limit, begin_attempt, count_attempt, decide
 from .passwords import MAX_PASSWORD_BYTES, PasswordHasher
-from .tokens import issue_token
+from .tokens import (
+    Device,
+    InvalidToken,
+    issue_device_token,
+    issue_token,
+    read_device_token,
+)
 from .user_cache import UserCache
 
+DAY_SECONDS = 24 * 3600
 USER_FIELDS = ("id", "email", "first_name", "last_name", "role", "email_verified", "created_at")
 
 
@@ -75,20 +83,39 @@ async def register(
     return user_view(row)
 
 
-def login_limits(settings: Settings, email: str, address: str | None) -> list[Limit]:
-    """A client (email and network) gets LOGIN_MAX_FAILURES tries; an email and a network get
-    much higher ceilings, and the email's never stops a client that has not failed, so an
-    attacker cannot lock its owner out by guessing."""
-    email = email.lower()
+def login_limits(
+    settings: Settings, email_key: str, address: str | None, device: Device | None = None
+) -> list[Limit]:
+    """A client (email and network) gets LOGIN_MAX_FAILURES tries, and an email and a network
+    much higher ceilings, whatever the addresses. `email_key` is the email as the database finds
+    the account by it (find_login_account), so that no case variant gets keys of its own.
+
+    A device that logged into this account before (its device token) is judged on its own
+    LOGIN_MAX_FAILURES alone: others' guesses, which fill the email's ceiling, cannot lock the
+    owner out, and a device token is only had by logging in."""
+    if device is not None:
+        return [Limit(f"login-device:{device.device_id}", settings.login_max_failures)]
     network = client_network(address)
-    pair = f"login:{network} {email}"
     limits = [
-        Limit(pair, settings.login_max_failures),
-        Limit(f"login-email:{email}", settings.login_max_failures_per_email, pair),
+        Limit(f"login:{network} {email_key}", settings.login_max_failures),
+        Limit(f"login-email:{email_key}", settings.login_max_failures_per_email),
     ]
     if network:
         limits.append(Limit(f"login-address:{network}", settings.login_max_failures_per_address))
     return limits
+
+
+def known_device(
+    settings: Settings, account: asyncpg.Record, device_token: str | None
+) -> Device | None:
+    """The device of `device_token` if it is valid and this account's, else None."""
+    if not device_token or account["id"] is None:
+        return None
+    try:
+        device = read_device_token(device_token, settings.jwt_secret)
+    except InvalidToken:
+        return None
+    return device if device.user_id == account["id"] else None
 
 
 async def login(
@@ -99,29 +126,52 @@ async def login(
     email: str,
     password: str,
     address: str | None,
+    device_token: str | None = None,
 ) -> dict[str, Any]:
     """Unknown email and wrong password fail alike, in about the same time (a decoy hash).
 
-    The attempt is counted before the password is hashed, and taken back if it succeeds."""
-    limits = login_limits(settings, email, address)
-    attempt = await count_attempt(
+    The attempt is counted in flight before the password is hashed and settled after: a
+    failure counts, a success does not (limits.py). A success answers a device token too."""
+    async with pool.acquire() as conn:
+        account = await conn.fetchrow(QUERIES.find_login_account, email)
+    device = known_device(settings, account, device_token)
+    limits = login_limits(settings, account["email_key"], address, device)
+    attempt = await begin_attempt(
         pool, limits, settings.login_window_seconds, "Too many failed logins; try again later."
     )
-    async with pool.acquire() as conn:
-        user = await conn.fetchrow(QUERIES.find_user_by_email, email)
+    try:
+        ok = await _check_password(hasher, account, password)
+    except BaseException:
+        # The attempt was not judged (no answer about the password reaches the client): take
+        # it back (were it left in flight, it would count as a failure after UNDECIDED_SECONDS).
+        with contextlib.suppress(Exception):
+            await decide(pool, attempt, failed=False)
+        raise
+    await decide(pool, attempt, failed=not ok, forget=limits[0].key if ok else None)
+    if not ok:
+        raise BadCredentials()
+    token = issue_token(
+        account["id"], settings.jwt_secret, settings.jwt_ttl_seconds, account["token_generation"]
+    )
+    device = device or Device(account["id"], uuid.uuid4())
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": settings.jwt_ttl_seconds,
+        "device_token": issue_device_token(
+            device, settings.jwt_secret, settings.login_device_ttl_days * DAY_SECONDS
+        ),
+    }
+
+
+async def _check_password(hasher: PasswordHasher, account: asyncpg.Record, password: str) -> bool:
+    """Whether `password` is the password of the account (False without one)."""
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         # No stored password is this long; still spend the time of a check.
         await hasher.check("x", None)
-        ok = False
-    else:
-        ok = await hasher.check(password, user["password_hash"] if user else None)
-    if not ok or user is None:
-        raise BadCredentials()
-    await refund(pool, attempt, forget=limits[0].key)
-    token = issue_token(
-        user["id"], settings.jwt_secret, settings.jwt_ttl_seconds, user["token_generation"]
-    )
-    return {"access_token": token, "token_type": "bearer", "expires_in": settings.jwt_ttl_seconds}
+        return False
+    ok = await hasher.check(password, account["password_hash"])
+    return ok and account["id"] is not None
 
 
 async def promote(

@@ -1,9 +1,11 @@
 """JWTs: HS256 only, `sub`, `iat`, `exp` and `typ` required.
 
-Two kinds, each refused where the other is expected: access tokens (`typ` "access", the bearer
-token of every request, with the user's token generation `gen`) and live-map tickets (`typ`
+Three kinds, each refused where another is expected: access tokens (`typ` "access", the bearer
+token of every request, with the user's token generation `gen`), live-map tickets (`typ`
 "ws", valid for a minute and for one showtime's WebSocket only, so that no access token has to
-travel in a URL, where proxies log it).
+travel in a URL, where proxies log it) and device tokens (`typ` "device", a device id `did`:
+proof that this device logged into this account before, which lets its owner past the
+per-email login ceiling; they authorise nothing else).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ALGORITHM = "HS256"
 ACCESS = "access"
 WS_TICKET = "ws"
 WS_TICKET_TTL_SECONDS = 60
+DEVICE = "device"
 
 
 class InvalidToken(Exception):
@@ -101,3 +104,30 @@ def read_ws_ticket(ticket: str, secret: str, showtime_id: str) -> Claims:
     if payload.get("sid") != showtime_id:
         raise InvalidToken("a ticket for another showtime")
     return _claims(payload)
+
+
+@dataclass(frozen=True)
+class Device:
+    user_id: uuid.UUID
+    device_id: uuid.UUID
+
+
+def issue_device_token(device: Device, secret: str, ttl_seconds: int) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": str(device.user_id),
+        "did": str(device.device_id),
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "typ": DEVICE,
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def read_device_token(token: str, secret: str) -> Device:
+    """The device of a valid device token; InvalidToken for anything else."""
+    payload = _decode(token, secret, DEVICE)
+    try:
+        return Device(uuid.UUID(str(payload["sub"])), uuid.UUID(str(payload.get("did"))))
+    except (ValueError, TypeError) as exc:
+        raise InvalidToken(str(exc)) from None

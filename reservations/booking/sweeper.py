@@ -43,6 +43,29 @@ EXPIRY_SLACK_SECONDS = (
 RECHECK_PAUSE_SECONDS = 0.2  # at most one look for an earlier expiry per this many seconds
 
 
+HOUSEKEEPING_BATCH = 1000  # rows one statement deletes, well inside the statement timeout
+HOUSEKEEPING_MAX_BATCHES = 50  # per table and tick; what is left waits for the next tick
+HOUSEKEEPING_QUERIES = (
+    "forget_old_idempotency_keys",
+    "forget_old_expired_holds",
+    "forget_old_login_attempts",
+)
+
+
+async def forget_old_rows(conn: asyncpg.Connection, batch: int = HOUSEKEEPING_BATCH) -> int:
+    """Delete what is past keeping, `batch` rows a statement (each its own transaction, far
+    inside the statement timeout however much has piled up, and skipping rows in use rather
+    than waiting for them); the rows deleted."""
+    deleted = 0
+    for name in HOUSEKEEPING_QUERIES:
+        for _ in range(HOUSEKEEPING_MAX_BATCHES):
+            count: int = await conn.fetchval(getattr(QUERIES, name), batch)
+            deleted += count
+            if count < batch:
+                break
+    return deleted
+
+
 class Sweeper:
     """An asyncio task sweeping every `settings.sweep_interval_seconds`.
 
@@ -170,9 +193,7 @@ class Sweeper:
             self.backlog = budget <= 0
             await self._look_for_next_expiry(conn)
             if housekeeping:
-                await conn.execute(QUERIES.forget_old_idempotency_keys)
-                await conn.execute(QUERIES.forget_old_expired_holds)
-                await conn.execute(QUERIES.forget_old_login_attempts)
+                await forget_old_rows(conn)
         if freed:
             log.info("swept %d expired seat holds", freed)
         return freed

@@ -133,6 +133,8 @@ async def update_movie(
                 await _set_genres(conn, movie_id, changes["genres"])
             duration = changes.get("duration_minutes")
             if duration is not None and duration != current["duration_minutes"]:
+                # After the movie's row lock, as creations take them: the schedules it moves.
+                await conn.execute(QUERIES.lock_schedules_of_movie_theaters, movie_id)
                 await conn.execute(
                     QUERIES.stretch_movie_showtimes,
                     movie_id,

@@ -358,6 +358,15 @@ class TheaterListSchema(PageFields):
 # ---- showtimes ----------------------------------------------------------------------------
 
 
+_TICKET_PRICE = {
+    "type": "string",
+    "example": "12.50",
+    "pattern": MONEY_PATTERN,
+    "description": "a decimal string, at most two places, from 0.01 to MAX_TICKET_PRICE "
+    "(1000.00 unless configured); 422 outside",
+}
+
+
 class ShowtimeCreateRequest(RequestSchema):
     movie_id = fields.UUID(required=True)
     theater_id = fields.UUID(required=True)
@@ -366,18 +375,16 @@ class ShowtimeCreateRequest(RequestSchema):
         load_default=None,
         allow_none=False,  # absent: the price cards decide; null is a mistake
         metadata={
-            "type": "string",
-            "example": "12.50",
-            "pattern": MONEY_PATTERN,
-            "description": "the base price; without it, the price of the price card matching "
-            "the local start (GET /api/v1/admin/price-cards), or 422 no_price",
+            **_TICKET_PRICE,
+            "description": _TICKET_PRICE["description"] + "; without it, the price of the price "
+            "card matching the local start (GET /api/v1/admin/price-cards), or 422 no_price",
         },
     )
 
 
 class ShowtimeUpdateRequest(RequestSchema):
     start_time = Timestamp()
-    price = Money()
+    price = Money(metadata=_TICKET_PRICE)
 
 
 class _Reference(Schema):

@@ -1,7 +1,9 @@
 """Showtimes: when a movie plays in a theater, at what price.
 
 The database decides overlaps (the `showtimes_no_overlap` exclusion constraint covers start to
-end plus the cleaning buffer), so two concurrent creations cannot both pass. A cancelled
+end plus the cleaning buffer), so two concurrent creations cannot both pass. Creations and moves
+in one theater take turns on the theater's schedule lock, so the loser of a race meets the
+winner's committed row and answers 409, never a deadlock's 503. A cancelled
 showtime keeps its row: its reservations are cancelled, never deleted.
 """
 
@@ -18,6 +20,7 @@ import asyncpg
 from ..booking.changes import lock_showtime
 from ..booking.errors import refusals
 from ..db import QUERIES
+from ..errors import Unprocessable
 from ..prices.price_cards import price_from_cards
 from ..settings import Settings
 from .errors import (
@@ -128,7 +131,23 @@ async def _overlap_error(
     return ShowtimeOverlap(details=details)
 
 
-CREATE_ATTEMPTS = 3  # a creation undone by a deadlock is tried again
+def check_price(price: Decimal, settings: Settings) -> None:
+    """A ticket costs more than 0.00 and at most MAX_TICKET_PRICE: any seat's price (times a
+    multiplier of at most 99.99) and any reservation's total then fit numeric(10,2), where a
+    larger one overflowed into a 500 at booking."""
+    if not Decimal("0.01") <= price <= settings.max_ticket_price:
+        raise Unprocessable(
+            "Some fields are invalid.",
+            details={
+                "location": "json",
+                "fields": {
+                    "price": [
+                        f"A ticket costs from 0.01 to {settings.max_ticket_price:.2f} "
+                        "(MAX_TICKET_PRICE)."
+                    ]
+                },
+            },
+        )
 
 
 async def create_showtime(
@@ -140,39 +159,36 @@ async def create_showtime(
     start_time: dt.datetime,
     price: Decimal | None,
 ) -> dict:
-    showtime_id = None
-    for attempt in range(CREATE_ATTEMPTS):
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                movie = await conn.fetchrow(QUERIES.movie_for_showtime, movie_id)
-                if movie is None:
-                    raise MovieNotFound(details={"movie_id": movie_id})
-                if start_time <= movie["now"]:
-                    raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
-                end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
-                if price is None:
-                    price = await price_from_cards(conn, settings, theater_id, start_time)
-                showtime_id = await conn.fetchval(
-                    QUERIES.insert_showtime,
-                    movie_id,
-                    theater_id,
-                    start_time,
-                    end_time,
-                    busy_until,
-                    price,
-                )
-                if showtime_id is None:
-                    raise TheaterNotFound(details={"theater_id": theater_id})
-            break
-        except asyncpg.exceptions.ExclusionViolationError:
-            raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
-        except asyncpg.exceptions.DeadlockDetectedError:
-            # Two overlapping creations at once can each wait for the other's index entry;
-            # PostgreSQL then undoes one of them whole. Tried again, it finds the other
-            # committed: the overlap it is (409), not a 503.
-            if attempt + 1 == CREATE_ATTEMPTS:
-                raise
-    assert showtime_id is not None
+    """Lock order: the movie's row (shared), then the theater's schedule lock, as a movie's
+    new duration does (movies.update_movie), so the two never wait for each other."""
+    if price is not None:
+        check_price(price, settings)
+    busy_until = None
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            movie = await conn.fetchrow(QUERIES.movie_for_showtime, movie_id)
+            if movie is None:
+                raise MovieNotFound(details={"movie_id": movie_id})
+            if start_time <= movie["now"]:
+                raise StartInPast(details={"start_time": start_time, "now": movie["now"]})
+            end_time, busy_until = _schedule(start_time, movie["duration_minutes"], settings)
+            await conn.execute(QUERIES.lock_theater_schedule, theater_id)
+            if price is None:
+                price = await price_from_cards(conn, settings, theater_id, start_time)
+            showtime_id = await conn.fetchval(
+                QUERIES.insert_showtime,
+                movie_id,
+                theater_id,
+                start_time,
+                end_time,
+                busy_until,
+                price,
+            )
+            if showtime_id is None:
+                raise TheaterNotFound(details={"theater_id": theater_id})
+    except asyncpg.exceptions.ExclusionViolationError:
+        assert busy_until is not None
+        raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
     return await get_showtime(pool, showtime_id)
 
 
@@ -186,10 +202,14 @@ async def update_showtime(
 ) -> dict:
     """Change the price, or move the start (end and busy-until follow). Moving a showtime with
     confirmed reservations is refused; the seat lock keeps a booking from slipping in."""
+    if price is not None:
+        check_price(price, settings)
     theater_id = busy_until = None
     try:
         async with pool.acquire() as conn, conn.transaction():
             await lock_showtime(conn, showtime_id)
+            if start_time is not None:  # a move: after the showtime's lock, the theater's
+                await conn.execute(QUERIES.lock_schedule_of_showtime_theater, showtime_id)
             current = await conn.fetchrow(QUERIES.lock_live_showtime, showtime_id)
             if current is None:
                 raise ShowtimeNotFound()

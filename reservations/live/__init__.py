@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ..accounts.user_cache import user_of_token
 from ..context import DSN, HUB, LISTINGS, POOL, SEAT_MAPS, SETTINGS, SWEEPER, USERS
 from .hub import Hub
 from .listener import LISTENER, Listener
@@ -28,6 +30,12 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         max_viewers_per_address=settings.max_viewers_per_address,
         max_viewers=settings.max_viewers,
     )
+    pool, users = app[POOL], app[USERS]
+
+    async def token_stands(user_id: uuid.UUID, generation: int) -> bool:
+        return await user_of_token(pool, users, user_id, generation) is not None
+
+    hub.token_stands = token_stands
     app[HUB] = hub
     seat_maps, listings = app.get(SEAT_MAPS), app.get(LISTINGS)
     if seat_maps is not None and listings is not None:

@@ -21,6 +21,7 @@ import logging
 import struct
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -70,10 +71,12 @@ class Viewer:
         user_id: uuid.UUID | None,
         transport: asyncio.Transport | None,
         queue_size: int,
+        generation: int = 0,
     ) -> None:
         self.ws = ws
         self.showtime_id = showtime_id
         self.user_id = user_id
+        self.generation = generation  # of the token or ticket that named the user
         self.transport = transport
         self.queue: asyncio.Queue[QueueItem] = asyncio.Queue(queue_size)
         self.version = -1  # of the last snapshot sent; changes up to it are already in it
@@ -99,6 +102,9 @@ class Hub:
         self.max_viewers_per_address = max_viewers_per_address
         self.max_viewers = max_viewers
         self.resync_interval = resync_interval
+        # Whether a user's token of this generation still stands (set by live/__init__.py);
+        # a viewer whose user's tokens were revoked is closed (`users_changed`).
+        self.token_stands: Callable[[uuid.UUID, int], Awaitable[bool]] | None = None
         self.closed = False
         self._admitted = 0
         self._showtimes: dict[str, set[Viewer]] = {}
@@ -145,9 +151,10 @@ class Hub:
         showtime_id: str,
         user_id: uuid.UUID | None,
         transport: asyncio.Transport | None,
+        generation: int = 0,
     ) -> Viewer:
         """Start watching: changes are queued from now on, behind a first snapshot."""
-        viewer = Viewer(ws, showtime_id, user_id, transport, self.queue_size)
+        viewer = Viewer(ws, showtime_id, user_id, transport, self.queue_size, generation)
         self._viewers.add(viewer)
         self._showtimes.setdefault(showtime_id, set()).add(viewer)
         viewer.snapshot_pending = True
@@ -345,6 +352,37 @@ class Hub:
         frame = orjson.dumps({"type": "cancelled", "showtime_id": showtime_id})
         for viewer in list(viewers):
             self.drop(viewer, UNKNOWN_SHOWTIME, b"showtime cancelled", last_frame=frame)
+
+    # -- whose they are -------------------------------------------------------------------
+
+    def users_changed(self, user_id: uuid.UUID | None) -> None:
+        """The user `user_id` (None: any user) changed, perhaps revoking its tokens: close the
+        sockets opened as that user whose token no longer stands, so that a revoked session
+        keeps no identity on the live map."""
+        if self.token_stands is None:
+            return
+        viewers = [
+            viewer
+            for viewer in self._viewers
+            if viewer.user_id is not None and (user_id is None or viewer.user_id == user_id)
+        ]
+        if viewers:
+            self._spawn(self._close_revoked(viewers))
+
+    async def _close_revoked(self, viewers: list[Viewer]) -> None:
+        assert self.token_stands is not None
+        verdicts: dict[tuple[uuid.UUID, int], bool] = {}
+        for viewer in viewers:
+            assert viewer.user_id is not None
+            key = (viewer.user_id, viewer.generation)
+            try:
+                if key not in verdicts:
+                    verdicts[key] = await self.token_stands(*key)
+            except Exception as exc:  # noqa: BLE001 - cannot tell now: the next change or reconnect asks again
+                log.warning("checking a live viewer's token failed: %r", exc)
+                return
+            if not verdicts[key]:
+                self.drop(viewer, WSCloseCode.POLICY_VIOLATION, b"token revoked")
 
     # -- ending ---------------------------------------------------------------------------
 

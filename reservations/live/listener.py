@@ -142,8 +142,11 @@ class Listener:
                     "seat change listener reconnected; resyncing %d viewers",
                     self.hub.viewer_count(),
                 )
-            # Viewers that joined before this connection listened may have missed changes.
+            # Viewers that joined before this connection listened may have missed changes,
+            # and revocations of their users.
             self.hub.resync_all()
+            if self.connections > 1:
+                self.hub.users_changed(None)
             while not conn.is_closed():
                 try:
                     await asyncio.wait_for(lost.wait(), self.check_interval)
@@ -210,18 +213,21 @@ class Listener:
             self.listings.everything_changed()
 
     def _on_user_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        if self.users is None:
-            return
+        user_id: uuid.UUID | None = None
         if payload == "":  # the users table was truncated
-            self.users.all_changed()
-            return
-        try:
-            user_id = uuid.UUID(payload)
-        except ValueError:
-            log.warning("malformed user change notification %r: dropping every user", payload)
-            self.users.all_changed()
-            return
-        self.users.user_changed(user_id)
+            pass
+        else:
+            try:
+                user_id = uuid.UUID(payload)
+            except ValueError:
+                log.warning("malformed user change notification %r: dropping every user", payload)
+        if self.users is not None:
+            if user_id is None:
+                self.users.all_changed()
+            else:
+                self.users.user_changed(user_id)
+        # After the cache forgot the user: the hub's check reads the row as it is now.
+        self.hub.users_changed(user_id)
 
 
 LISTENER = web.AppKey("live_listener", Listener)

@@ -27,6 +27,7 @@ from marshmallow import Schema, fields
 from ..accounts.access import current_user, user_only
 from ..accounts.tokens import (
     WS_TICKET_TTL_SECONDS,
+    Claims,
     InvalidToken,
     issue_ws_ticket,
     read_access_token,
@@ -81,9 +82,9 @@ def _showtime_id(request: web.Request) -> str | None:
         return None
 
 
-async def _viewer_id(request: web.Request, showtime_id: str) -> uuid.UUID | None:
-    """The user whose held seats the snapshots mark, if the ticket (or token) is valid and its
-    user's tokens have not been revoked since."""
+async def _viewer_id(request: web.Request, showtime_id: str) -> Claims | None:
+    """The user whose held seats the snapshots mark (and the generation of its token), if the
+    ticket (or token) is valid and its user's tokens have not been revoked since."""
     secret = request.app[SETTINGS].jwt_secret
     ticket = request.query.get("ticket")
     token = request.query.get("token")
@@ -99,7 +100,7 @@ async def _viewer_id(request: web.Request, showtime_id: str) -> uuid.UUID | None
     user = await user_of_token(
         request.app[POOL], request.app[USERS], claims.user_id, claims.generation
     )
-    return claims.user_id if user is not None else None
+    return claims if user is not None else None
 
 
 def _asks_for_resync(data: str) -> bool:
@@ -220,13 +221,23 @@ async def watch_showtime(request: web.Request) -> web.StreamResponse:
             await ws.close(code=code, message=b"unknown showtime" if showtime_id is None else b"")
             return ws
         try:
-            user_id = await _viewer_id(request, showtime_id)
+            claims = await _viewer_id(request, showtime_id)
         except Exception as exc:
             if from_database_error(exc) is None:
                 raise
             await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"database unavailable")
             return ws
-        viewer = hub.join(ws, showtime_id, user_id, request.transport)
+        viewer = hub.join(
+            ws,
+            showtime_id,
+            claims.user_id if claims else None,
+            request.transport,
+            claims.generation if claims else 0,
+        )
+        if claims is not None:
+            # A revocation announced between the check above and the join found no socket of
+            # this viewer to close: check once more, now that it is one.
+            hub.users_changed(claims.user_id)
         try:
             async for message in ws:
                 if message.type is WSMsgType.TEXT and _asks_for_resync(message.data):

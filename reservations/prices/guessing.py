@@ -10,8 +10,7 @@ import uuid
 
 import asyncpg
 
-from ..accounts.limits import Attempt, Limit, count_attempt, refund
-from ..db import QUERIES
+from ..accounts.limits import Attempt, Limit, begin_attempt, decide
 from ..errors import RateLimited
 from ..settings import Settings
 
@@ -22,30 +21,34 @@ def _limit(settings: Settings, user_id: uuid.UUID) -> Limit:
     return Limit(f"voucher-guess:{user_id}", settings.voucher_check_max_failures)
 
 
-async def count_try(pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID) -> Attempt:
-    """Count a try now (RateLimited when the user is past the limit); refund it if it was right."""
-    return await count_attempt(
-        pool, [_limit(settings, user_id)], settings.voucher_check_window_seconds, MESSAGE
+async def _begin(
+    pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID, patience: float | None = None
+) -> Attempt:
+    window = settings.voucher_check_window_seconds
+    if patience is None:
+        return await begin_attempt(pool, [_limit(settings, user_id)], window, MESSAGE)
+    return await begin_attempt(
+        pool, [_limit(settings, user_id)], window, MESSAGE, patience=patience
     )
 
 
-async def forgive(pool: asyncpg.Pool, attempt: Attempt) -> None:
-    await refund(pool, attempt)
+async def count_try(pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID) -> Attempt:
+    """A try in flight (RateLimited when the user is past the limit), for `settle`."""
+    return await _begin(pool, settings, user_id)
+
+
+async def settle(pool: asyncpg.Pool, attempt: Attempt, *, wrong: bool) -> None:
+    """A wrong code counts against the user from now on; any other outcome is forgotten."""
+    await decide(pool, attempt, failed=wrong)
 
 
 async def refuse_while_guessing(pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID) -> None:
     """Before a booking tries a voucher code: 429 while the user is past the limit."""
-    limit = _limit(settings, user_id)
-    rows = await pool.fetch(
-        QUERIES.count_rate_limit_attempts, [limit.key], settings.voucher_check_window_seconds
-    )
-    for row in rows:
-        if row["attempts"] >= limit.max_attempts:
-            raise RateLimited(max(row["seconds_to_room"] or 1, 1), MESSAGE)
+    await settle(pool, await _begin(pool, settings, user_id, patience=0), wrong=False)
 
 
 async def note_wrong_code(pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID) -> None:
     """A booking was refused with voucher_invalid: one more failed try (past the limit already,
     the next booking with a code is refused before trying it)."""
     with contextlib.suppress(RateLimited):
-        await count_try(pool, settings, user_id)
+        await settle(pool, await _begin(pool, settings, user_id, patience=0), wrong=True)

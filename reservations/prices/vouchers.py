@@ -140,16 +140,19 @@ async def check_voucher(
     """What a booking of the showtime with this code would meet now, without redeeming it.
     Each failed check counts against the user's VOUCHER_CHECK_MAX_FAILURES per window (429)."""
     attempt = await guessing.count_try(pool, settings, user_id)
-    row = await pool.fetchrow(QUERIES.check_voucher, code, showtime_id)
-    if row is None:
-        raise ShowtimeNotFound()
-    normalised = code.strip().upper()
-    if row["refusal"] == "voucher_exhausted":
-        await guessing.forgive(pool, attempt)  # a real code: not a guess
-        raise VoucherExhausted(normalised)
-    if row["refusal"] is not None:
-        raise VoucherInvalid(normalised)
-    await guessing.forgive(pool, attempt)
+    wrong = False  # only a code that is no voucher counts as a guess
+    try:
+        row = await pool.fetchrow(QUERIES.check_voucher, code, showtime_id)
+        if row is None:
+            raise ShowtimeNotFound()
+        normalised = code.strip().upper()
+        if row["refusal"] == "voucher_exhausted":
+            raise VoucherExhausted(normalised)
+        if row["refusal"] is not None:
+            wrong = True
+            raise VoucherInvalid(normalised)
+    finally:
+        await guessing.settle(pool, attempt, wrong=wrong)
     return {
         "code": row["code"],
         "discount_percent": row["discount_percent"],
