@@ -44,6 +44,7 @@ def _path_of(route) -> str:
     info = route.resource.get_info()
     return info.get("path") or info["formatter"].format_map(
         {name: str(uuid.uuid4()) for name in ("id", "movie_id", "showtime_id", "user_id")}
+        | {"name": "premium"}  # PUT /seat-types/{name}
     )
 
 

@@ -194,7 +194,7 @@ async def test_a_booking_rolled_back_writes_no_email(
     with pytest.raises(RolledBack):
         async with db.transaction():
             booked = await db.fetchval(
-                "SELECT book_held_seats($1, $2, $3, $4, NULL, 'h', NULL)",
+                "SELECT book_held_seats($1, $2, $3, NULL, NULL, $4, NULL, 'h', NULL)",
                 hall.showtime_id,
                 user.id,
                 [hall.seats["A1"]],
