@@ -1,11 +1,12 @@
 """Checks for the schemathesis run of tests/test_schemathesis.py (loaded via SCHEMATHESIS_HOOKS).
 
-Three of schemathesis's checks hold the service to expectations that the contract overrides in
+Four of schemathesis's checks hold the service to expectations that the contract overrides in
 a few named places: schema-valid requests must not be refused (`positive_data_acceptance`),
 schema-violating ones must not be accepted (`negative_data_rejection`), and a resource must be
-gone after a successful DELETE (`use_after_free`). Some rules of the contract cannot be written
+gone after a successful DELETE (`use_after_free`), and every answer must carry a documented
+Content-Type (`content_type_conformance`; a 304 has none). Some rules of the contract cannot be written
 in Swagger 2.0's JSON Schema, and two DELETEs cancel rather than delete. The run replaces those
-three checks with these wrappers: each runs the built-in check and lets through only the answers
+four checks with these wrappers: each runs the built-in check and lets through only the answers
 named below, which the contract gives on purpose and the spec's descriptions state. Any other
 disagreement still fails, so a marshmallow rule that the documented schema does not show, or a
 deleted movie that still answers, is still caught.
@@ -21,6 +22,7 @@ import schemathesis
 from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.openapi.checks import RejectedPositiveData, UseAfterFree
 from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
     negative_data_rejection,
     positive_data_acceptance,
     use_after_free,
@@ -107,6 +109,16 @@ def deleted_resources_are_gone(ctx: Any, response: Any, case: Any) -> bool | Non
         if failure.operation in CANCELLATIONS:
             return None
         raise
+
+
+@schemathesis.check
+def documented_content_types(ctx: Any, response: Any, case: Any) -> bool | None:
+    """content_type_conformance, knowing that a 304 (a conditional GET whose validator still
+    matches: the seat map, the showtime listing) has no body and so no Content-Type
+    (RFC 9110 15.4.5)."""
+    if response.status_code == 304:
+        return None
+    return content_type_conformance(ctx, response, case)
 
 
 def _is_contract_answer(operation: str, response: Any) -> bool:

@@ -232,6 +232,7 @@ async def test_every_route_enforces_its_access_level(app, client, user):
         info = route.resource.get_info()
         path = info.get("path") or info["formatter"].format_map(
             {name: str(uuid.uuid4()) for name in ("id", "movie_id", "showtime_id", "user_id")}
+            | {"name": "premium"}  # PUT /seat-types/{name}
         )
         anonymous = await client.request(route.method, path)
         assert anonymous.status == 401, (route.method, path)

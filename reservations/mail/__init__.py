@@ -54,7 +54,7 @@ async def _sender_context(app: web.Application) -> AsyncIterator[None]:
     waiting for, and a request never waits behind a burst of emails."""
     settings = app[SETTINGS]
     sizes = dataclasses.replace(settings, db_pool_min_size=1, db_pool_max_size=SENDER_CONNECTIONS)
-    pool = await create_pool(app[DSN], sizes)
+    pool = await create_pool(app[DSN], sizes, connect_now=False)  # the database may be down
     sender = Sender(pool, app[DSN], settings)
     app[SENDER] = sender
     sender.start()
