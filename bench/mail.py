@@ -201,13 +201,13 @@ async def booking_rate(
             while pending:
                 showtime_id, seats = pending.pop()
                 await conn.fetchval(
-                    "SELECT hold_seats($1, $2, $3, 600, 1800, 10, 1000000, 0, 'off')",
+                    "SELECT hold_seats($1, $2, $3, 600, 1800, 10, 1000000, 0, 'off', 1000000)",
                     showtime_id,
                     user,
                     seats,
                 )
                 await conn.fetchval(
-                    "SELECT book_held_seats($1, $2, $3, $4, NULL, 'bench', NULL)",
+                    "SELECT book_held_seats($1, $2, $3, NULL, NULL, $4, NULL, 'bench', NULL)",
                     showtime_id,
                     user,
                     seats,
