@@ -17,13 +17,14 @@ run: $(STAMP)
 	$(BIN)/reservations seed
 	$(BIN)/reservations serve
 
-# Two workers (pytest-xdist), one a core; the long kinds start first (tests/conftest.py).
+# Two workers (pytest-xdist), one a core; the long kinds start first, and the storms run one
+# after another on one worker (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # What a developer runs every few minutes: no browser, no subprocesses, no storms.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 -m "not browser and not processes and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not browser and not processes and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reservations tests bench

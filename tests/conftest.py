@@ -44,6 +44,18 @@ if TYPE_CHECKING:
 _PROCESS_HELPERS = frozenset(
     {"start_server", "run_serve", "kill_tree", "kill_hard", "EmbeddedDatabase", "ROOT"}
 )
+# Modules that load the whole machine (storms, killed servers, schemathesis): with
+# `--dist loadgroup` they run one after another on one worker, never against each other, where
+# each would starve the other's timing bounds.
+_STORMS = frozenset(
+    {
+        "test_schemathesis",
+        "test_connection_faults",
+        "test_durability",
+        "test_resilience",
+        "test_topology",
+    }
+)
 # Kinds run first: a few long tests start at once instead of ending the run alone on one worker.
 _FIRST = ("slow", "processes", "browser")
 
@@ -59,6 +71,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if module is not None and _PROCESS_HELPERS & set(vars(module)):
             item.add_marker(pytest.mark.processes)
+        if module is not None and module.__name__.rpartition(".")[2] in _STORMS:
+            item.add_marker(pytest.mark.xdist_group("storms"))
 
     def rank(item: pytest.Item) -> int:
         for index, kind in enumerate(_FIRST):
