@@ -114,6 +114,7 @@ async def test_killed_connections_are_survived(client, database):
         await admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = 'reservations' AND pid <> pg_backend_pid()"
+            " AND datname = current_database()"  # not the other xdist worker's tests
         )
     finally:
         await admin.close()
