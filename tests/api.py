@@ -249,3 +249,13 @@ async def status_of(client: Any, path: str, headers: Mapping[str, str]) -> int:
 def statuses(seat_map_body: dict[str, Any]) -> dict[str, str]:
     """Seat id -> status, of a seat map or a live-map snapshot."""
     return {seat["id"]: seat["status"] for seat in seat_map_body["seats"]}
+
+
+def route_path(route: Any) -> str:
+    """A path that reaches `route`: its own, or its pattern with made-up ids filled in."""
+    info = route.resource.get_info()
+    path: str = info.get("path") or info["formatter"].format_map(
+        {name: str(uuid.uuid4()) for name in ("id", "movie_id", "showtime_id", "user_id")}
+        | {"name": "premium"}  # PUT /seat-types/{name}
+    )
+    return path

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from reservations.accounts.tokens import issue_token
-from tests.api import login, register, status_of
+from tests.api import login, register, route_path, status_of
 from tests.factories import TEST_JWT_SECRET
 from tests.live_map import answers_within
 
@@ -229,11 +229,7 @@ async def test_every_route_enforces_its_access_level(app, client, user):
         level = access_of(route.handler)
         if level not in (ADMIN, USHER, USER) or route.method == "HEAD":
             continue
-        info = route.resource.get_info()
-        path = info.get("path") or info["formatter"].format_map(
-            {name: str(uuid.uuid4()) for name in ("id", "movie_id", "showtime_id", "user_id")}
-            | {"name": "premium"}  # PUT /seat-types/{name}
-        )
+        path = route_path(route)
         anonymous = await client.request(route.method, path)
         assert anonymous.status == 401, (route.method, path)
         if level in (ADMIN, USHER):

@@ -22,7 +22,7 @@ from reservations.checkin.codes import TicketKey, TicketSigner, format_keys
 from reservations.checkin.errors import REFUSALS
 from reservations.context import TICKET_SIGNER
 from reservations.web.routes import ticket_svg
-from tests.api import error_of
+from tests.api import error_of, route_path
 from tests.checkin import API, admitted_seat_count, open_door, scan, scan_body
 from tests.live_map import next_message, snapshot_of, watch
 
@@ -40,14 +40,6 @@ def signer(app):
 # --- the usher role ----------------------------------------------------------------------------
 
 
-def _path_of(route) -> str:
-    info = route.resource.get_info()
-    return info.get("path") or info["formatter"].format_map(
-        {name: str(uuid.uuid4()) for name in ("id", "movie_id", "showtime_id", "user_id")}
-        | {"name": "premium"}  # PUT /seat-types/{name}
-    )
-
-
 async def test_an_usher_is_refused_every_admin_route(app, client, usher):
     """Walk the router: every route (API or console panel) marked for admins answers an usher
     403, whatever it is; the door's routes let the usher through."""
@@ -56,13 +48,13 @@ async def test_an_usher_is_refused_every_admin_route(app, client, usher):
         level = access_of(route.handler)
         if route.method == "HEAD" or level not in (ADMIN, USHER):
             continue
-        response = await client.request(route.method, _path_of(route), headers=usher.headers)
+        response = await client.request(route.method, route_path(route), headers=usher.headers)
         if level == ADMIN:
             admin_routes += 1
-            assert response.status == 403, (route.method, _path_of(route))
+            assert response.status == 403, (route.method, route_path(route))
         else:
             usher_routes += 1
-            assert response.status not in (401, 403), (route.method, _path_of(route))
+            assert response.status not in (401, 403), (route.method, route_path(route))
     assert admin_routes >= 20 and usher_routes >= 5
 
 

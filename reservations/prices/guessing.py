@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 
-from ..accounts.limits import Attempt, Limit, begin_attempt, decide
+from ..accounts.limits import PATIENCE_SECONDS, Attempt, Limit, begin_attempt, decide
 from ..errors import RateLimited
 from ..settings import Settings
 
@@ -22,11 +22,9 @@ def _limit(settings: Settings, user_id: uuid.UUID) -> Limit:
 
 
 async def _begin(
-    pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID, patience: float | None = None
+    pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID, patience: float = PATIENCE_SECONDS
 ) -> Attempt:
     window = settings.voucher_check_window_seconds
-    if patience is None:
-        return await begin_attempt(pool, [_limit(settings, user_id)], window, MESSAGE)
     return await begin_attempt(
         pool, [_limit(settings, user_id)], window, MESSAGE, patience=patience
     )
