@@ -140,7 +140,7 @@ FROM vouchers WHERE batch_id = $1
 ORDER BY code;
 
 -- name: touch_upcoming_showtimes
--- A seat type's or the default ticket type's price changed: the seat maps of showtimes not yet
+-- A seat type's or a ticket type's price changed: the seat maps of showtimes not yet
 -- over show other prices now. Moving their updated_at tells every instance to drop its cached
 -- map (the showtimes_announce_update trigger) and fails the freshness check of the others.
 UPDATE showtimes SET updated_at = now() WHERE cancelled_at IS NULL AND end_time > now();
