@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from ..booking.errors import ShowtimeNotFound
 from ..db import QUERIES
+from ..showtime_lock import ShowtimeNotFound
 from .errors import (
     DefaultTicketTypeKept,
     SeatTypeNotFound,
