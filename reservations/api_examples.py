@@ -4,7 +4,7 @@ Every error answer has one shape, so the spec's schema alone would show the same
 everywhere. Here each operation names the codes it can answer per status (the first one is the
 example Swagger UI shows, all of them are listed in the description), and each code's message
 is the one the code really sends: it is read from the `ApiError` subclass with that code.
-`tests/test_api_docs.py` checks that every code named here is a real one.
+`tests/contract/test_api_docs.py` checks that every code named here is a real one.
 """
 
 from __future__ import annotations

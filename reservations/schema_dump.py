@@ -4,7 +4,7 @@ sql/code/.
 
 `python -m reservations.schema_dump` (or `make schema`) migrates an empty database (on
 DATABASE_URL's server, else the embedded one under .data/schema) without the code, dumps it with
-`pg_dump --schema-only` and writes sql/schema.sql; tests/test_schema.py fails, with the diff, when
+`pg_dump --schema-only` and writes sql/schema.sql; tests/contract/test_schema.py fails, with the diff, when
 the file and the migrations disagree. What varies between servers and runs is left out: yoyo's own
 tables, owners and privileges, pg_dump's version banner and session settings, and the `public.`
 prefix (everything lives in the one schema).
@@ -31,7 +31,7 @@ SCHEMA_FILE = SQL_DIR / "schema.sql"
 HEADER = """\
 -- The tables, indexes and types as migrations/ leave them, for reading: the migrations are what
 -- the database runs. The functions, views and triggers are in sql/code/. Written by `make schema`
--- (python -m reservations.schema_dump) from pg_dump {major}; tests/test_schema.py checks it.
+-- (python -m reservations.schema_dump) from pg_dump {major}; tests/contract/test_schema.py checks it.
 """
 _HEADER_MAJOR = re.compile(r"from pg_dump (\d+);")
 # Tables whose rows come with the schema (the seat types and their prices, the ticket types).

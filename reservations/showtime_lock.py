@@ -43,7 +43,7 @@ def register_refusals(errors: Mapping[str, Refusal]) -> None:
 
 
 def registered_refusals() -> dict[str, Refusal]:
-    """Every refusal code registered so far, with its error (tests/test_sql_code.py)."""
+    """Every refusal code registered so far, with its error (tests/unit/test_sql_code.py)."""
     return dict(_REFUSALS)
 
 

@@ -38,6 +38,8 @@ from tests.servers import ROOT
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
+    from tests.holds import Notifications
+
 
 # What a test module uses that makes it a `processes` test: it starts `reservations serve` or a
 # PostgreSQL of its own (tests/servers.py, EmbeddedDatabase).
@@ -300,3 +302,19 @@ def start_site(
         return str(server.make_url("")).rstrip("/")
 
     return start
+
+
+# --- seat-change notifications, as another instance hears them -------------------------------
+
+
+@pytest.fixture
+async def notifications(database: str) -> AsyncIterator[Notifications]:
+    """Seat-change notifications of the test's database, heard on a connection of its own."""
+    from reservations.booking.changes import CHANNEL
+    from tests.holds import Notifications  # noqa: F811 - the name the annotation uses
+
+    conn = await asyncpg.connect(database)
+    heard = Notifications()
+    await conn.add_listener(CHANNEL, heard._heard)
+    yield heard
+    await conn.close()

@@ -1,4 +1,4 @@
-"""Checks for the schemathesis run of tests/test_schemathesis.py (loaded via SCHEMATHESIS_HOOKS).
+"""Checks for the schemathesis run of tests/contract/test_schemathesis.py (loaded via SCHEMATHESIS_HOOKS).
 
 Four of schemathesis's checks hold the service to expectations that the contract overrides in
 a few named places: schema-valid requests must not be refused (`positive_data_acceptance`),

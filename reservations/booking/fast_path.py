@@ -6,7 +6,7 @@ what the middlewares do for other requests (the error shape, tokens, validation)
 calls cost about as much as sending the answer. This middleware, first in the chain, answers it
 itself with what the chain would have added (request id, security headers, CORS, metrics, the
 access log) and hands everything else on, the cache misses included, so that the two paths
-give the same answer. tests/test_conditional_answers.py holds them to it.
+give the same answer. tests/areas/booking/test_conditional_answers.py holds them to it.
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ def _found(row: asyncpg.Record | None) -> dict[str, Any]:
 
 def reservation_view(row: asyncpg.Record) -> dict[str, Any]:
     """A reservation as the API answers it (ReservationSchema documents it, and
-    tests/test_views.py holds the two together), from a `reservations_by_ids` row."""
+    tests/contract/test_views.py holds the two together), from a `reservations_by_ids` row."""
     return {
         "id": row["id"],
         "user_id": row["user_id"],

@@ -1,7 +1,7 @@
 """The refusals of a scan, each with its own code, so that the usher's screen can say why.
 
 admit_ticket (sql/code/07_checkin.sql) returns a refusal as a code and details rather than
-raising it; `refusal` turns it into the error of that code here (tests/test_checkin.py checks
+raising it; `refusal` turns it into the error of that code here (tests/areas/checkin/test_checkin.py checks
 that every code the function returns has one).
 """
 

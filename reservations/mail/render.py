@@ -125,7 +125,7 @@ class Email:
 QR_SCALE = 6  # pixels a module
 QR_BORDER = 4  # the standard quiet zone, in modules
 # Every QR mask reads alike; choosing the best-scoring of the eight (segno's default) was most of
-# an email's cost (2.5 ms of 4.4). tests/test_email_messages.py decodes the codes it makes.
+# an email's cost (2.5 ms of 4.4). tests/areas/email/test_email_messages.py decodes the codes it makes.
 QR_MASK = 0
 
 

@@ -1,6 +1,6 @@
 """Abuse resistance in a real browser (issue 19): the page after logging in stays on this site,
 the live map opens with a ticket instead of the access token, and a booking answered 503 is
-retried with the same Idempotency-Key. Chromium at /usr/bin/chromium, as tests/test_browser.py.
+retried with the same Idempotency-Key. Chromium at /usr/bin/chromium, as tests/in_browser/test_browser.py.
 """
 
 from __future__ import annotations

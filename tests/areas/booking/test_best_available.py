@@ -1,6 +1,6 @@
 """Best available seats and the single-seat gap rule, over HTTP on a real PostgreSQL.
 
-Halls are drawn as in tests/test_best_seats.py: one line per row, the first nearest the screen;
+Halls are drawn as in tests/unit/test_best_seats.py: one line per row, the first nearest the screen;
 `.` a free regular seat, `x` a seat someone else holds, `a` accessible, `p` premium, a space
 an aisle. Seats are named by row letter and number within the row ("C5").
 """

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = "reservations"
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
-TESTS_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / PACKAGE
+TESTS_DIR = Path(__file__).resolve().parents[1]
 
 
 def _module_name(path: Path) -> str:
@@ -165,7 +165,7 @@ def test_the_pages_import_first() -> None:
 
 
 def imported_test_modules(path: Path) -> set[str]:
-    """The test modules (tests/test_*.py) and conftest that the file at `path` imports,
+    """The test modules (tests/**/test_*.py) and conftest that the file at `path` imports,
     anywhere in it and however it names them."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -178,15 +178,19 @@ def imported_test_modules(path: Path) -> set[str]:
             continue
         for name in names:
             parts = name.split(".")
-            if parts[0] == "tests" and len(parts) > 1:
-                if parts[1].startswith("test_") or parts[1] == "conftest":
-                    found.add(".".join(parts[:2]))
+            if parts[0] != "tests":
+                continue
+            for index, part in enumerate(parts[1:], start=1):
+                if part.startswith("test_") or part == "conftest":
+                    found.add(".".join(parts[: index + 1]))
+                    break
     return found
 
 
 def test_no_test_module_imports_another() -> None:
     imports = {
-        path.name: sorted(imported_test_modules(path)) for path in sorted(TESTS_DIR.glob("*.py"))
+        str(path.relative_to(TESTS_DIR)): sorted(imported_test_modules(path))
+        for path in sorted(TESTS_DIR.rglob("*.py"))
     }
     offending = {name: modules for name, modules in imports.items() if modules}
     assert not offending, (
@@ -205,6 +209,7 @@ def test_the_check_sees_every_way_of_importing_a_test_module(tmp_path: Path) -> 
         "from tests.factories import create_hall\n"
         "def later():\n"
         "    from tests.test_operations import stop\n"
+        "from tests.areas.booking.test_holds import when\n"
     )
     assert imported_test_modules(source) == {
         "tests.test_live",
@@ -212,4 +217,5 @@ def test_the_check_sees_every_way_of_importing_a_test_module(tmp_path: Path) -> 
         "tests.test_posters",
         "tests.conftest",
         "tests.test_operations",
+        "tests.areas.booking.test_holds",
     }

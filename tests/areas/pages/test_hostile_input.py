@@ -458,7 +458,7 @@ async def test_holds_and_reservations_ignore_forged_owners_prices_and_states(
 async def test_lookalike_origins_cannot_open_the_live_map(
     aiohttp_client, make_settings, database, db
 ):
-    """tests/test_live.py covers other sites, `null` and the listed origin; these are the
+    """tests/areas/live/test_live.py covers other sites, `null` and the listed origin; these are the
     near misses an attacker would try."""
     hall = await create_hall(db, rows=1, seats_per_row=2)
     client = await aiohttp_client(
@@ -509,7 +509,7 @@ async def test_serve_refuses_a_weak_jwt_secret_with_one_line(database, secret):
 
 
 # --- posters: the three formats, a pixel count ------------------------------------------------
-# tests/test_posters.py covers GIF, BMP, SVG, text and empty files, a PNG declaring 10^10 pixels
+# tests/areas/catalog/test_posters.py covers GIF, BMP, SVG, text and empty files, a PNG declaring 10^10 pixels
 # and the configured limit for PNG; these add the other formats and their bombs.
 
 

@@ -1,7 +1,7 @@
 """The API docs tell the truth: every route of the application is in /api/docs/swagger.json, with
 a summary, tags, its request schemas, a success answer, each error it can give in the one error
 shape, its path parameters and, when it needs a token, the Bearer scheme. A route added without
-docs fails here; tests/test_schemathesis.py then checks the answers against these docs."""
+docs fails here; tests/contract/test_schemathesis.py then checks the answers against these docs."""
 
 from __future__ import annotations
 

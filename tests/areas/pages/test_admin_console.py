@@ -1,6 +1,6 @@
 """The admin console's server side: page shells carry no data, panels answer admins only, and
 each panel shows what the catalog, booking and reports services hold. What a person does with
-the console in a browser is in tests/test_browser_pages.py."""
+the console in a browser is in tests/in_browser/test_browser_pages.py."""
 
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ def capacity_row(cinema, showtime, movie, theater, start, total, sold, rate):
         "total_seats": total,
         "sold_seats": sold,
         "occupancy_rate": rate,
-        "admitted_seats": 0,  # nobody came through the door (tests/test_checkin.py counts them)
+        "admitted_seats": 0,  # nobody came through the door (tests/areas/checkin/test_checkin.py counts them)
         "no_shows": sold,
     }
 
