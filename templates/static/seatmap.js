@@ -1035,6 +1035,16 @@ function startSeatMap(root) {
   });
 
   ui.confirm.addEventListener("click", confirmBooking);
+  // On a phone the legend is one line that opens on a tap (on wider screens it is always open).
+  const legend = root.querySelector("[data-legend]");
+  const legendToggle = root.querySelector("[data-legend-toggle]");
+  legendToggle?.addEventListener("click", () => {
+    const open = legend.dataset.open !== "true";
+    legend.dataset.open = String(open);
+    legendToggle.setAttribute("aria-expanded", String(open));
+  });
+  // On a phone the messages are a toast over the hall: a tap puts it away.
+  ui.messages.addEventListener("click", () => say(""));
   if (ui.ticketSteppers) {
     ui.ticketSteppers.addEventListener("click", (event) => {
       const button = event.target.closest("button");
