@@ -13,7 +13,7 @@
 // GET /showtimes/{id}/prices, the voucher's discount from POST /vouchers/check, and the total
 // shown is sent as expected_total, so the total shown is the total charged (or 409
 // price_changed, and the page shows the new prices).
-import { api, session, token } from "./app.js";
+import { api, formatDateTime, session, token } from "./app.js";
 
 const root = document.querySelector("[data-seatmap]");
 
@@ -414,7 +414,8 @@ function startSeatMap(root) {
     const left = Math.max(0, holdExpiresAt - Date.now());
     const seconds = Math.ceil(left / 1000);
     const clock = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
-    const warning = left <= WARN_BEFORE_MS;
+    // "Less than a minute" only once the clock shows less than one: 0:59, never 1:00.
+    const warning = seconds < WARN_BEFORE_MS / 1000;
     ui.countdown.dataset.warning = warning ? "true" : "false";
     ui.countdown.textContent = warning
       ? `Less than a minute left: ${clock}. Confirm now or the seats go back on sale.`
@@ -432,7 +433,7 @@ function startSeatMap(root) {
       expireHold();
       return;
     }
-    if (left <= WARN_BEFORE_MS && !warned && mySeats().length) {
+    if (Math.ceil(left / 1000) < WARN_BEFORE_MS / 1000 && !warned && mySeats().length) {
       warned = true;
       say("Less than a minute left on your hold. Confirm soon or the seats go back on sale.", "warning");
     }
@@ -540,6 +541,11 @@ function startSeatMap(root) {
           const names = labelsOf(details.stranded_seat_ids);
           return `That choice would leave a single empty seat${names ? ` (${names})` : ""} that nobody could book. ` +
             "Pick seats next to each other, or take that seat too.";
+        }
+        if (error.code === "too_many_showtimes_held" && (details.held_showtimes || []).length) {
+          const shows = details.held_showtimes.map((show) => `${show.movie_title} (${formatDateTime(show.start_time)})`);
+          return `You can hold seats of at most ${details.max_showtimes_held} showtimes at once, and you hold seats of ` +
+            `${joinWords(shows)}. Book or release those first.`;
         }
         if (error.code === "not_enough_seats") {
           return "There are not enough free seats of that kind left together. Try fewer seats or another type.";
@@ -732,7 +738,9 @@ function startSeatMap(root) {
       const held = new Set(before.map((seat) => seat.id));
       applyHold(result.data, result.response);
       const added = (result.data.locked_seat_ids || []).filter((id) => !held.has(id)).map((id) => seats.get(id)).filter(Boolean);
-      say(describeBestSeats(added, before), "success");
+      // "Any" type may pick dearer seats (premium, VIP): say so, and by how much.
+      const dearer = body.seat_type ? "" : describeDearerSeats(added);
+      say(`${describeBestSeats(added, before)}${dearer}`, "success");
     } else {
       fail(result, "find seats");
     }
@@ -771,6 +779,25 @@ function startSeatMap(root) {
       ? ` Your seats are now in rows ${joinWords([...new Set([...heldRows, ...rows])].sort())}.`
       : "";
     return `Added ${count} (${names}) to the ${before.length} you already held; ${before.length + added.length} held in all.${where}${apart}`;
+  }
+
+  /** " C5 and C6 are premium seats: 12.50 EUR each, 2.50 EUR more than the 10.00 EUR seats."
+   * for the picked seats that cost more than the hall's cheapest; "" when none does. */
+  function describeDearerSeats(added) {
+    const cheapest = Math.min(...[...seats.values()].map((seat) => cents(seat.button.dataset.price)));
+    const byPrice = new Map(); // "type|price" -> labels
+    for (const seat of added) {
+      const { type, price, label } = seat.button.dataset;
+      if (cents(price) <= cheapest) continue;
+      const key = `${type}|${price}`;
+      byPrice.set(key, [...(byPrice.get(key) || []), label]);
+    }
+    return [...byPrice].map(([key, labels]) => {
+      const [type, price] = key.split("|");
+      const kind = type === "vip" ? "VIP" : type;
+      const each = labels.length === 1 ? `${labels[0]} is a ${kind} seat: ${priced(price)}` : `${joinWords(labels)} are ${kind} seats: ${priced(price)} each`;
+      return ` ${each}, ${money(cents(price) - cheapest)} more than the ${money(cheapest)} seats.`;
+    }).join("");
   }
 
   // ---- the WebSocket ---------------------------------------------------------------------
