@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.browser import expect_status, register, seat
-from tests.factories import create_hall, hold_for_someone_else
+from tests.factories import create_drawn_hall, create_hall, hold_for_someone_else
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +70,10 @@ async def test_on_a_phone_feedback_appears_where_the_eye_is(browser, start_site,
     await expect_status(page, hall, "H9", "held", mine=True)
     await seat(page, hall, "H9").scroll_into_view_if_needed()
     await on_screen(page, "Less than a minute left")
+    # The toast sits above the booking bar (countdown and Confirm), never over it.
+    toast = await page.locator("[data-messages]").bounding_box()
+    bar = await page.locator("[data-booking-bar]").bounding_box()
+    assert toast and bar and toast["y"] + toast["height"] <= bar["y"], (toast, bar)
     await expect_status(page, hall, "H9", "available", within_ms=6000)
     await on_screen(page, "hold expired")
     await context.close()
@@ -114,12 +118,21 @@ ROW_LETTERS_AND_SEATS = """
 """
 
 
-@pytest.mark.parametrize("seats_per_row", [14, 20])
-async def test_on_a_phone_row_letters_never_cover_seat_numbers(
-    browser, start_site, db, seats_per_row
-):
+# Rows A to D of 14 seats; of 20 (a wide hall: smaller seats); and of 16 with an aisle and a
+# cross walkway between rows B and D.
+HALLS = {
+    "14 seats": "\n".join(["." * 14] * 4),
+    "20 seats": "\n".join(["." * 20] * 4),
+    "walkway and aisle": "\n".join(
+        ["." * 8 + " " + "." * 8] * 2 + [""] + ["." * 8 + " " + "." * 8] * 2
+    ),
+}
+
+
+@pytest.mark.parametrize("picture", HALLS.values(), ids=HALLS.keys())
+async def test_on_a_phone_row_letters_never_cover_seat_numbers(browser, start_site, db, picture):
     base = await start_site()
-    hall = await create_hall(db, rows=4, seats_per_row=seats_per_row, price="10.00")
+    hall = await create_drawn_hall(db, picture)
     context = await signed_in_phone(browser, base)
     page = await open_seat_page(context, base, hall.showtime_id)
     scroller = page.locator(".hall-scroll")
