@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from tests.browser import expect_status, register, seat
-from tests.factories import create_drawn_hall, create_hall
+from tests.factories import create_account, create_drawn_hall, create_hall
 
 pytestmark = pytest.mark.browser
 
@@ -185,7 +185,17 @@ async def test_the_programme_shows_each_showtimes_lowest_price(browser, start_si
     await expect(cheap_link).to_contain_text("from 9.50 EUR")
     await expect(cheap_link).to_have_attribute("aria-label", re.compile(r"from 9\.50 EUR"))
     # A hall of premium seats only starts at the premium price (10.00 x 1.25).
-    await expect(page.locator(f'a[href="/showtimes/{premium_only.showtime_id}"]')).to_contain_text(
-        "from 12.50 EUR"
-    )
+    premium_link = page.locator(f'a[href="/showtimes/{premium_only.showtime_id}"]')
+    await expect(premium_link).to_contain_text("from 12.50 EUR")
+    # Repriced through the API, the programme says the new price at once.
+    admin = await create_account(db, "admin")
+    async with aiohttp.ClientSession(headers=admin.headers) as client:
+        repriced = await client.put(
+            f"{base}/api/v1/seat-types/premium",
+            json={"price_multiplier": "1.00", "surcharge": "3.00"},
+        )
+        assert repriced.status == 200, await repriced.text()
+    await page.reload()
+    await expect(premium_link).to_contain_text("from 13.00 EUR")
+    await expect(cheap_link).to_contain_text("from 9.50 EUR")
     await context.close()

@@ -7,7 +7,6 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 
 from ..accounts.access import admin_only, current_user, maybe_user, optional_user, user_only
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
-from ..catalog import listings
 from ..context import POOL, SETTINGS
 from ..errors import Forbidden
 from ..reports.export import CSV_TYPE, JSON_TYPE, report_response
@@ -95,7 +94,6 @@ async def create_ticket_type(request: web.Request) -> web.Response:
 @request_schema(TicketTypeUpdateRequest)
 @response_schema(TicketTypeSchema, 200, description="The ticket type as it is now")
 @error_responses(400, 401, 403, 404, 409, 413, 415, 422)
-@listings.announces_catalog_change  # the programme's "from" prices
 async def update_ticket_type(request: web.Request) -> web.Response:
     item = await ticket_types.update_ticket_type(
         request.app[POOL], path_uuid(request), request["data"]
@@ -142,7 +140,6 @@ async def delete_ticket_type(request: web.Request) -> web.Response:
 @request_schema(SeatTypeUpdateRequest)
 @response_schema(SeatTypeSchema, 200, description="The seat type as it is now")
 @error_responses(400, 401, 403, 404, 413, 415, 422)
-@listings.announces_catalog_change  # the programme's "from" prices
 async def update_seat_type(request: web.Request) -> web.Response:
     data = request["data"]
     item = await ticket_types.update_seat_type(
