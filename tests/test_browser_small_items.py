@@ -200,7 +200,7 @@ async def test_the_programme_shows_each_showtimes_lowest_price(browser, start_si
     # moment after the answer: reload until then (a few seconds at most on a busy machine).
     for _ in range(50):
         await page.reload()
-        if "from 13.00 EUR" in (await premium_link.text_content() or ""):
+        if "from 13.00 EUR" in await page.content():
             break
         await asyncio.sleep(0.1)
     await expect(premium_link).to_contain_text("from 13.00 EUR")
