@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint format schema bench bench-quick clean
+.PHONY: run test test-js test-fast lint format schema bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ run: $(STAMP)
 
 # Two workers (pytest-xdist), one a core; the long kinds start first, and the storms run one
 # after another on one worker (tests/conftest.py).
-test: $(STAMP)
+test: $(STAMP) test-js
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The seat page's pure modules (templates/static/seatmap/feed.js, words.js), with Node's own
+# test runner; skipped, and said so, where Node is not installed (.ci/run installs it).
+test-js:
+	@if command -v node >/dev/null 2>&1; then node --test tests/js/; \
+	else echo "node is not installed: the JavaScript unit tests in tests/js/ are skipped" >&2; fi
 
 # What a developer runs every few minutes: no browser, no subprocesses, no storms.
 test-fast: $(STAMP)

@@ -308,6 +308,22 @@ CROSS JOIN LATERAL (
 WHERE s.id = ANY($1::uuid[])
 ORDER BY s.start_time, s.id;
 
+-- name: showtime_lowest_prices
+-- The lowest price of a seat of each showtime $1 (uuid[]) for the default ticket type (adult):
+-- the programme's "from 9.50 EUR". Priced as the seat map prices its seats (ticket_price), over
+-- the seat types the showtime's theater has. One query for a whole day's programme.
+SELECT s.id AS showtime_id,
+       min(ticket_price(s.price, t.price_multiplier, t.surcharge,
+                        coalesce(d.discount_percent, 0), d.fixed_price)) AS lowest_price
+FROM showtimes s
+CROSS JOIN LATERAL (
+    SELECT DISTINCT seats.seat_type FROM seats WHERE seats.theater_id = s.theater_id
+) present
+JOIN seat_types t ON t.name = present.seat_type
+LEFT JOIN ticket_types d ON d.is_default
+WHERE s.id = ANY($1::uuid[])
+GROUP BY s.id;
+
 -- name: next_listing_change
 -- When the showtime listings next change by the clock alone (reservations/catalog/listings.py):
 -- the first start or end of a live showtime after now(), or expiry of a hold (its seats become

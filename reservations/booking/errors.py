@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from ..errors import ApiError, Conflict, NotFound, RateLimited
 from ..prices.errors import UnknownTicketType, UserSeatLimit, VoucherExhausted, VoucherInvalid
@@ -60,10 +61,15 @@ class TooManySeats(ApiError):
 class TooManyShowtimesHeld(Conflict):
     code = "too_many_showtimes_held"
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, held: list[dict[str, Any]] | None = None) -> None:
+        # held: [{showtime_id, movie_title, start_time, hold_expires_at}], earliest show first
+        held = held or []
+        named = "; ".join(f"{show['movie_title']} at {show['start_time']}" for show in held)
         super().__init__(
-            f"You are holding seats of {limit} other showtimes; book or release those first.",
-            details={"max_showtimes_held": limit},
+            f"You are holding seats of {limit} other showtimes"
+            + (f" ({named})" if named else "")
+            + "; book or release those first.",
+            details={"max_showtimes_held": limit, "held_showtimes": held},
         )
 
 
@@ -130,7 +136,9 @@ register_refusals(
         "unknown_seats": lambda d: UnknownSeats(d["seat_ids"]),
         "seat_unavailable": lambda d: SeatUnavailable(d["unavailable_seat_ids"]),
         "too_many_seats": lambda d: TooManySeats(d["max_seats_per_hold"], d["requested_total"]),
-        "too_many_showtimes_held": lambda d: TooManyShowtimesHeld(d["max_showtimes_held"]),
+        "too_many_showtimes_held": lambda d: TooManyShowtimesHeld(
+            d["max_showtimes_held"], d.get("held_showtimes")
+        ),
         "hold_cooldown": lambda d: HoldCooldown(d["retry_after_seconds"]),
         "would_strand_seat": lambda d: WouldStrandSeat(d["stranded_seat_ids"]),
         "seats_not_held": lambda d: SeatsNotHeld(d["seat_ids"]),

@@ -94,7 +94,10 @@ async def get_seat_map(request: web.Request) -> web.Response:
     "not in this showtime's theater), 422 too_many_seats, 403 email_not_verified (with "
     "REQUIRE_VERIFIED_EMAIL=true, for a user whose address is not verified), 409 "
     "user_seat_limit (the caller's held plus booked seats of the showtime would pass "
-    "MAX_SEATS_PER_USER_PER_SHOWTIME).",
+    "MAX_SEATS_PER_USER_PER_SHOWTIME), 409 too_many_showtimes_held (seats of "
+    "MAX_SHOWTIMES_HELD_PER_USER other showtimes are held already; details.max_showtimes_held, "
+    "details.held_showtimes: [{showtime_id, movie_title, start_time, hold_expires_at}], earliest "
+    "show first).",
 )
 @user_only
 @uuid_path("The showtime")
@@ -127,7 +130,8 @@ async def lock_seats(request: web.Request) -> web.Response:
     "leaving a single empty seat stranded. Two people asking at once get different seats. "
     "Filters: seat_type, accessible. Errors: 409 not_enough_seats (details.requested_count, "
     "details.available_count: free seats matching the filter), 409 showtime_started, 422 "
-    "too_many_seats, 403 email_not_verified (REQUIRE_VERIFIED_EMAIL).",
+    "too_many_seats, 409 too_many_showtimes_held (details.held_showtimes names them, as for "
+    "lock-seats), 403 email_not_verified (REQUIRE_VERIFIED_EMAIL).",
 )
 @user_only
 @uuid_path("The showtime")

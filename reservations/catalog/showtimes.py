@@ -95,6 +95,17 @@ async def list_showtimes(
     return [showtime_view(row) for row in await pool.fetch(QUERIES.showtimes_by_ids, ids)], total
 
 
+async def lowest_prices(
+    pool: asyncpg.Pool | asyncpg.Connection, showtime_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Decimal]:
+    """Each showtime's cheapest seat for the default ticket type (the programme's "from"
+    price), in one query for any number of showtimes."""
+    if not showtime_ids:
+        return {}
+    rows = await pool.fetch(QUERIES.showtime_lowest_prices, showtime_ids)
+    return {row["showtime_id"]: row["lowest_price"] for row in rows}
+
+
 async def get_showtime(pool: asyncpg.Pool | asyncpg.Connection, showtime_id: uuid.UUID) -> dict:
     """A showtime, also a cancelled one (reservations link to it); see `cancelled_at`."""
     found = await pool.fetch(QUERIES.showtimes_by_ids, [showtime_id])

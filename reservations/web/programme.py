@@ -9,6 +9,7 @@ import unicodedata
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 DAYS_SHOWN = 7
@@ -36,6 +37,7 @@ class ProgrammeShowtime:
     theater_name: str
     available_seats: int | None
     started: bool
+    from_price: str | None = None  # "9.50": the cheapest seat for the default ticket type
 
 
 @dataclass
@@ -47,6 +49,10 @@ class ProgrammeMovie:
     duration_minutes: int
     poster_url: str | None
     showtimes: list[ProgrammeShowtime] = field(default_factory=list)
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
 
 
 def parse_day(raw: str | None, today: dt.date) -> dt.date:
@@ -118,9 +124,12 @@ def group_by_movie(
     movies: Iterable[Mapping[str, Any]],
     showtimes: Iterable[Mapping[str, Any]],
     now: dt.datetime,
+    lowest_prices: Mapping[Any, Decimal] | None = None,
 ) -> list[ProgrammeMovie]:
-    """Movies (in the order given) with their showtimes of the day, earliest first; movies
-    without a showtime left out."""
+    """Movies (in the order given) with their showtimes of the day, earliest first, each with
+    its "from" price when `lowest_prices` (showtime id -> price) has one; movies without a
+    showtime left out."""
+    lowest_prices = lowest_prices or {}
     by_movie: dict[str, list[ProgrammeShowtime]] = {}
     for showtime in sorted(showtimes, key=lambda item: item["start_time"]):
         by_movie.setdefault(str(showtime["movie_id"]), []).append(
@@ -130,6 +139,7 @@ def group_by_movie(
                 theater_name=showtime["theater"]["name"],
                 available_seats=showtime.get("available_seats"),
                 started=showtime["start_time"] <= now,
+                from_price=_money(lowest_prices.get(showtime["id"])),
             )
         )
     grouped = []

@@ -155,7 +155,10 @@ async def _programme(
                     pool, settings, genre=genre, day=day, page=page, page_size=LISTING_PAGE_SIZE
                 )
             )
-            movies = programme.group_by_movie(listed, showtimes, now)
+            prices = await catalog_showtimes.lowest_prices(
+                pool, [showtime["id"] for showtime in showtimes]
+            )
+            movies = programme.group_by_movie(listed, showtimes, now, prices)
     return {
         "nav": "programme",
         "days": programme.day_tabs(today, day, genre),

@@ -354,8 +354,26 @@ BEGIN
           AND h.expires_at > showtime.now
           AND EXISTS (SELECT 1 FROM seat_claims c WHERE c.hold_id = h.id);
         IF other_showtimes >= p_max_showtimes THEN
+            -- Name the showtimes held, so that the person knows which to book or release.
             RETURN refuse_seat_change('too_many_showtimes_held', jsonb_build_object(
-                'max_showtimes_held', p_max_showtimes
+                'max_showtimes_held', p_max_showtimes,
+                'held_showtimes', (
+                    SELECT coalesce(jsonb_agg(jsonb_build_object(
+                               'showtime_id', s.id,
+                               'movie_title', m.title,
+                               'start_time', to_char(s.start_time AT TIME ZONE 'UTC',
+                                                     'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'),
+                               'hold_expires_at', to_char(h.expires_at AT TIME ZONE 'UTC',
+                                                          'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')
+                           ) ORDER BY s.start_time, s.id), '[]'::jsonb)
+                    FROM holds h
+                    JOIN showtimes s ON s.id = h.showtime_id
+                    JOIN movies m ON m.id = s.movie_id
+                    WHERE h.user_id = p_user_id
+                      AND h.showtime_id <> p_showtime_id
+                      AND h.expires_at > showtime.now
+                      AND EXISTS (SELECT 1 FROM seat_claims c WHERE c.hold_id = h.id)
+                )
             ));
         END IF;
         SELECT * INTO last_hold

@@ -135,6 +135,27 @@ async function learnRole() {
   updateNav();
 }
 
+/** UTF-8 bytes of `text`: how the service measures a password (bcrypt's limit is 72 bytes). */
+export function utf8Bytes(text) {
+  return new TextEncoder().encode(text).length;
+}
+
+/** Password fields marked data-count-bytes="<hint id>" show their size as the check counts it. */
+function setUpByteCounters() {
+  for (const input of document.querySelectorAll("input[data-count-bytes]")) {
+    const counter = document.getElementById(input.dataset.countBytes)?.querySelector("[data-byte-count]");
+    if (!counter) continue;
+    const max = Number(input.maxLength) > 0 ? Number(input.maxLength) : 72;
+    const show = () => {
+      const size = utf8Bytes(input.value);
+      counter.textContent = input.value ? `${size} of ${max} bytes used.` : "";
+      counter.dataset.over = String(size > max);
+    };
+    input.addEventListener("input", show);
+    show();
+  }
+}
+
 function setUpNav() {
   updateNav();
   learnRole();
@@ -156,3 +177,4 @@ function setUpNav() {
 }
 
 setUpNav();
+setUpByteCounters();

@@ -78,17 +78,21 @@ async def test_on_a_phone_seats_are_touch_targets_and_confirm_is_always_at_hand(
     assert box and box["width"] >= 44 and box["height"] >= 44, box
     viewport = await page.locator('meta[name="viewport"]').get_attribute("content")
     assert "user-scalable=no" not in (viewport or "") and "maximum-scale" not in (viewport or "")
-    # The row letters stay in view wherever the hall is scrolled.
+    # The row letters stay in view wherever the hall is scrolled (beside it, never over it:
+    # tests/in_browser/test_browser_phone.py).
     scroller = page.locator(".hall-scroll")
     for left in (0, 10_000):
         await scroller.evaluate("(hall, left) => { hall.scrollLeft = left; }", left)
-        frame = await scroller.bounding_box()
-        for label in await page.locator('.hall-row[aria-label="Row D"] .row-label').all():
+        frame = await page.locator(".hall-frame").bounding_box()
+        letters = await page.locator('.row-label[data-row="D"]').all()
+        assert len(letters) == 2
+        for label in letters:
             letter = await label.bounding_box()
             assert frame and letter
             assert (
                 frame["x"] - 1 <= letter["x"]
                 and letter["x"] + letter["width"] <= frame["x"] + frame["width"] + 1
+                and letter["x"] + letter["width"] <= 360
             )
 
     # A tap holds a seat; the bar with the countdown and Confirm sits at the bottom of the screen

@@ -58,7 +58,23 @@ async def test_one_user_holds_seats_of_a_limited_number_of_showtimes(
     response = await hold_seats(client, user, halls[2].showtime_id, halls[2].ids("A1"))
     error = await error_of(response, 409)
     assert error["code"] == "too_many_showtimes_held"
-    assert error["details"] == {"max_showtimes_held": 2}
+    assert error["details"]["max_showtimes_held"] == 2
+    # The refusal names the showtimes held, earliest first, so that the person knows which.
+    held = error["details"]["held_showtimes"]
+    assert [show["showtime_id"] for show in held] == [str(h.showtime_id) for h in halls[:2]]
+    starts = [
+        await db.fetchval("SELECT start_time FROM showtimes WHERE id = $1", h.showtime_id)
+        for h in halls[:2]
+    ]
+    assert [dt.datetime.fromisoformat(show["start_time"]) for show in held] == [
+        start.replace(microsecond=0) for start in starts
+    ]
+    assert all(show["movie_title"].startswith("Movie ") for show in held)
+    assert all(
+        dt.datetime.fromisoformat(show["hold_expires_at"]).utcoffset() == dt.timedelta(0)
+        for show in held
+    )
+    assert held[0]["movie_title"] in error["message"]
     # Adding to a hold it has is fine; releasing one makes room.
     assert (await hold_seats(client, user, halls[0].showtime_id, halls[0].ids("A2"))).status == 201
     assert (await release(client, user, halls[1].showtime_id)).status == 204
