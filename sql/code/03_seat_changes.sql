@@ -252,7 +252,9 @@ $$;
 -- --- holds --------------------------------------------------------------------------------------
 
 -- Put the seats p_seat_ids (distinct) in the user's hold on the showtime, all or none: creates
--- the hold or adds to it and renews it (never past created_at + p_max_lifetime_seconds). Refuses
+-- the hold or adds to it and renews it (never past created_at + p_max_lifetime_seconds; a hold
+-- made less than p_cooldown_seconds after the user's last one on the showtime ended continues
+-- its created_at, the start of the user's unbroken holding). Refuses
 -- with showtime_not_found, showtime_started, unknown_seats, seat_unavailable, too_many_seats,
 -- user_seat_limit (held plus booked seats of the user for the showtime beyond p_max_user_seats),
 -- too_many_showtimes_held, hold_cooldown, would_strand_seat (p_gap_rule 'enforce'). Answers the
@@ -286,8 +288,10 @@ DECLARE
     hold holds%ROWTYPE;
     held_ids uuid[];
     total numeric;
+    holding_since timestamptz;
 BEGIN
     showtime := open_seat_change(p_showtime_id);
+    holding_since := showtime.now;
 
     SELECT coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (WHERE s.id IS NULL), '{}'),
            coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (
@@ -358,20 +362,27 @@ BEGIN
                 'max_showtimes_held', p_max_showtimes
             ));
         END IF;
+        -- The user's holding of the showtime goes on across a break shorter than the
+        -- cooldown: a hold that replaces one freed less than p_cooldown_seconds ago keeps its
+        -- start (expired_holds.held_since), so letting a hold run out just before its cap and
+        -- holding again does not start a fresh lifetime. A holding that has used its lifetime
+        -- waits out the cooldown from its last hold's end.
         SELECT * INTO last_hold
         FROM expired_holds e
         WHERE e.showtime_id = p_showtime_id AND e.user_id = p_user_id;
         IF last_hold.held_since IS NOT NULL
-           AND last_hold.expired_at - last_hold.held_since
-               >= make_interval(secs => p_max_lifetime_seconds)
            AND showtime.now < last_hold.expired_at + make_interval(secs => p_cooldown_seconds)
         THEN
-            RETURN refuse_seat_change('hold_cooldown', jsonb_build_object(
-                'retry_after_seconds',
-                ceil(extract(epoch FROM last_hold.expired_at
-                                        + make_interval(secs => p_cooldown_seconds)
-                                        - showtime.now))::integer
-            ));
+            IF showtime.now >= last_hold.held_since + make_interval(secs => p_max_lifetime_seconds)
+            THEN
+                RETURN refuse_seat_change('hold_cooldown', jsonb_build_object(
+                    'retry_after_seconds',
+                    greatest(1, ceil(extract(epoch FROM last_hold.expired_at
+                                                        + make_interval(secs => p_cooldown_seconds)
+                                                        - showtime.now)))::integer
+                ));
+            END IF;
+            holding_since := last_hold.held_since;
         END IF;
     END IF;
 
@@ -389,8 +400,11 @@ BEGIN
 
     INSERT INTO holds AS h (showtime_id, user_id, created_at, expires_at)
     VALUES (
-        p_showtime_id, p_user_id, showtime.now,
-        showtime.now + make_interval(secs => p_hold_seconds)
+        p_showtime_id, p_user_id, holding_since,
+        least(
+            showtime.now + make_interval(secs => p_hold_seconds),
+            holding_since + make_interval(secs => p_max_lifetime_seconds)
+        )
     )
     ON CONFLICT (showtime_id, user_id) DO UPDATE
     SET expires_at = least(
