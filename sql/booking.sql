@@ -23,8 +23,8 @@ WHERE id = $1 AND cancelled_at IS NULL;
 
 -- name: try_lock_idempotency_key
 -- The advisory lock of user $1's Idempotency-Key $2 if nobody holds it, else false at once
--- (book_held_seats takes the same).
-SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 728));
+-- (book_held_seats takes the same: class 2 of the two-int4 keys, apart from every showtime's).
+SELECT pg_try_advisory_xact_lock(2, hashtext($1::uuid::text || ':' || $2));
 
 -- name: reservations_by_ids
 -- The reservations $1 (uuid[]) in that order: every column reservation_view answers (the

@@ -515,8 +515,11 @@ DECLARE
     booked uuid;
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
+        -- The key is the client's text: its lock is a two-int4 key of class 2, a keyspace
+        -- apart from the bigint keys of the showtimes' locks (and from class 1, the theaters'),
+        -- so no key can be chosen to block a showtime or be blocked by one.
         IF NOT pg_try_advisory_xact_lock(
-            hashtextextended(p_user_id::text || ':' || p_idempotency_key, 728)
+            2, hashtext(p_user_id::text || ':' || p_idempotency_key)
         ) THEN
             RETURN refuse_seat_change('request_in_flight');
         END IF;
