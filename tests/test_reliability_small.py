@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import urllib.parse
+
+from reservations.app import create_app
 from tests.api import hold_seats, reserve, seat_map
 from tests.factories import create_hall
+
+
+def db_name(dsn: str) -> str:
+    return urllib.parse.urlsplit(dsn).path.lstrip("/")
+
 
 # --- an Idempotency-Key is kept out of the showtimes' lock keyspace ------------------------------
 
@@ -26,3 +34,33 @@ async def test_an_idempotency_key_never_meets_a_showtime_lock(client, database, 
         response = await reserve(client, user, hall.showtime_id, hall.ids("A1"), key=key)
         assert response.status == 201, await response.text()
     assert (await seat_map(client, hall.showtime_id))["available_seats"] == 1
+
+
+# --- seat changes run with a pinned search_path ----------------------------------------------
+
+
+async def test_a_schema_first_in_the_callers_search_path_does_not_change_a_hold(
+    aiohttp_client, settings, database, db, user, make_account
+):
+    """A table and a function of the service's names in a schema that comes first in the
+    service's search_path: before, hold_seats wrote its claim into the shadow table (the real
+    map still showed the seat free) and priced it with the shadow function."""
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    await db.execute(
+        """
+        CREATE SCHEMA shadow;
+        CREATE TABLE shadow.seat_claims (LIKE public.seat_claims INCLUDING DEFAULTS);
+        CREATE FUNCTION shadow.ticket_price(numeric, numeric, numeric, numeric, numeric)
+        RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT 0.00';
+        """
+    )
+    await db.execute(f'ALTER DATABASE "{db_name(database)}" SET search_path = shadow, public')
+    client = await aiohttp_client(create_app(settings, database))
+
+    response = await hold_seats(client, user, hall.showtime_id, hall.ids("A1"))
+    assert response.status == 201, await response.text()
+    assert (await response.json())["total_price"] == "10.00"
+    assert await db.fetchval("SELECT count(*) FROM public.seat_claims") == 1
+    assert await db.fetchval("SELECT count(*) FROM shadow.seat_claims") == 0
+    rival = await hold_seats(client, await make_account(), hall.showtime_id, hall.ids("A1"))
+    assert rival.status == 409

@@ -22,6 +22,12 @@
 -- on its own in its transaction: a function's SET clause undoes at its exit what SET LOCAL did
 -- inside it, and the lock_timeout that lock_showtime lowers must last for the rest of that
 -- transaction.
+--
+-- The same entry points pin their search_path (pg_catalog, public, then pg_temp last, where it
+-- can shadow nothing): a table or function of the same name in a schema earlier in the caller's
+-- search_path (or a temporary table) cannot change what a seat change reads or writes. The
+-- functions they call inherit it; lock_showtime and open_seat_change, which the service may
+-- call on their own in a transaction, take no SET clause (it would undo their lock_timeout).
 
 -- --- the start of every seat change -----------------------------------------------------------
 
@@ -171,7 +177,8 @@ CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
     p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]
 ) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     mine_rows integer[];
     mine_columns integer[];
@@ -274,7 +281,8 @@ CREATE OR REPLACE FUNCTION hold_seats(
     p_gap_rule text,
     p_max_user_seats integer
 ) RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
     unknown_ids uuid[];
@@ -448,7 +456,8 @@ $$;
 -- continues the same hold and its lifetime cap instead of starting a fresh one.
 CREATE OR REPLACE FUNCTION release_held_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[])
 RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
     freed uuid[];
@@ -496,7 +505,8 @@ CREATE OR REPLACE FUNCTION book_held_seats(
     p_request_hash text,
     p_expected_total numeric
 ) RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     earlier idempotency_keys%ROWTYPE;
     showtime seat_change_showtime;
@@ -630,7 +640,8 @@ $$;
 -- (the trigger reservation_gives_back_voucher, sql/code/05_prices.sql).
 CREATE OR REPLACE FUNCTION cancel_reservation(p_reservation_id uuid, p_user_id uuid, p_is_admin boolean)
 RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     owner record;
     showtime seat_change_showtime;
@@ -664,7 +675,8 @@ $$;
 -- showtime_cancelled, seats kept on record), its holds and claims go. Refuses with
 -- showtime_not_found (unknown or cancelled already) or showtime_started.
 CREATE OR REPLACE FUNCTION cancel_showtime(p_showtime_id uuid) RETURNS void LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
     refusal text;
@@ -694,7 +706,8 @@ $$;
 -- free up to p_limit of its expired holds. (holds deleted, seats freed).
 CREATE OR REPLACE FUNCTION sweep_showtime(p_showtime_id uuid, p_limit integer)
 RETURNS TABLE (holds integer, seats integer) LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727)) THEN
         RETURN QUERY SELECT 0, 0;
