@@ -106,18 +106,21 @@ SELECT count(*)::int FROM forgotten;
 SELECT hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
 
 -- name: release_held_seats
--- Release the seats $3 (uuid[]; NULL: all) of user $2's hold on showtime $1: {freed_seat_ids}.
-SELECT release_held_seats($1, $2, $3);
+-- Release the seats $3 (uuid[]; NULL: all) of user $2's hold on showtime $1, under gap rule $4
+-- (SINGLE_SEAT_GAP_RULE): {freed_seat_ids}.
+SELECT release_held_seats_v2($1, $2, $3, $4);
 
 -- name: book_held_seats
 -- Book user $2's held seats $3 (uuid[], distinct) of showtime $1, each as the ticket type of
 -- code at the same place in $4 (text[]; NULL: the default type), with voucher code $5 (may be
 -- NULL), with the first free ticket code of $6 (text[]); Idempotency-Key $7 (may be NULL) for a
--- request of hash $8; the total charged must be $9 when not NULL. booking: {reservation_id,
+-- request of hash $8; the total charged must be $9 when not NULL; gap rule $10
+-- (SINGLE_SEAT_GAP_RULE). booking: {reservation_id,
 -- created}; then the reservation's columns (as reservations_by_ids), read after the booking in
 -- the same statement.
 SELECT b.booking, r.*
-FROM book_held_seats($1, $2, $3, $4::text[], $5, $6, $7, $8, $9::numeric) AS b(booking)
+FROM book_held_seats_v2($1, $2, $3, $4::text[], $5, $6, $7, $8, $9::numeric, $10::text)
+    AS b(booking)
 LEFT JOIN LATERAL reservation_rows(ARRAY[(b.booking ->> 'reservation_id')::uuid]) AS r ON true;
 
 -- name: cancel_reservation
@@ -127,10 +130,12 @@ SELECT c.cancellation, r.*
 FROM cancel_reservation($1, $2, $3) AS c(cancellation)
 LEFT JOIN LATERAL reservation_rows(ARRAY[$1::uuid]) AS r ON true;
 
--- name: open_seat_change
--- Best-available's first step, in its transaction: lock showtime $1, free its expired holds,
--- refuse if it is not open; its theater.
-SELECT theater_id FROM open_seat_change($1);
+-- name: showtime_to_choose_seats_of
+-- Best-available's first step, with no lock: showtime $1's theater and whether it has started.
+-- No row when it is unknown or cancelled.
+SELECT theater_id, start_time <= now() AS started
+FROM showtimes
+WHERE id = $1 AND cancelled_at IS NULL;
 
 -- name: sweep_showtime
 -- The sweeper on showtime $1: unless its lock is taken, free up to $2 expired holds. (holds, seats).
