@@ -230,7 +230,7 @@ class Settings:
     # Seat changes of one showtime that may hold a pooled connection at once in a process
     # (the rest wait without one), and how long one waits for its turn before 503 busy.
     seat_change_permits_per_showtime: int = 2
-    seat_change_queue_timeout_seconds: int = 5
+    seat_change_queue_timeout_seconds: int = 3
     # On SIGTERM, in-flight requests get this long to finish; `serve --workers N` kills a
     # worker still running 10 s after that.
     shutdown_timeout_seconds: int = 15

@@ -165,9 +165,9 @@ $$;
 
 -- The seats p_mine as the user's whole hold on the showtime (hold_seat_ids), and the empty seats
 -- that hold strands among everyone else's claims (stranded_seat_ids), each front row first, left
--- to right; seats the user holds that are not in p_mine count as empty. A seat is stranded when it is empty, has a neighbour in its block (seats on
--- consecutive columns of a row), and each neighbour is taken or an aisle or wall; seats the
--- others alone strand are not counted. Ids not in the theater are left out of both.
+-- to right; seats the user holds that are not in p_mine count as empty. A seat is stranded
+-- when it is empty, has a neighbour in its block (seats on consecutive columns of a row), and
+-- each neighbour is taken or an aisle or wall; seats the others alone strand are not counted. Ids not in the theater are left out of both.
 -- (reservations/booking/best_seats.py states the same rule for best-available's search.)
 -- It reads only the seats within two columns of the user's, each seat's neighbours found by a window over its row: about 3 ms for
 -- a row of 60 seats before (two self-joins of every seat of the rows), a few index probes now.
@@ -248,7 +248,6 @@ BEGIN
     FROM placed seat;
 END;
 $$;
-
 
 -- The user's hold on the showtime once p_adding is in it, and the empty seats it strands
 -- (stranded_seats_among): what holding p_adding would leave.
