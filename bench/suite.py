@@ -64,7 +64,7 @@ from .data import BenchData, Theater
 from .load import percentile
 from .procs import ROOT, BareServer, Server, Worker, run_together
 
-SCENARIOS = ("seatmap", "connect", "hot", "spread", "live", "sweeper", "login")
+SCENARIOS = ("seatmap", "connect", "hot", "spread", "live", "sweeper", "login", "crowd")
 CONNECT_VIEWERS = 5000  # live viewers connecting at the same moment (scenario connect)
 # Seat-map requests per second read by viewers during the login storm (an open loop): everyday
 # traffic next to the storm, not a second load test.
@@ -1142,6 +1142,127 @@ class Suite:
             )
         )
 
+    # -- crowd -------------------------------------------------------------------------
+
+    # Clients of the crowd on one showtime, and the open loop of other reads beside it.
+    CROWD_CLIENTS = 500
+    CROWD_READ_RATE = 60.0
+
+    async def crowd_tokens(self) -> list[str]:
+        """Tokens of CROWD_CLIENTS users of their own (the suite's 256 are too few)."""
+        if not hasattr(self, "crowd_users"):
+            self.crowd_users = await self.data.users(
+                self.CROWD_CLIENTS, f"crowd{uuid.uuid4().hex[:6]}"
+            )
+        return [issue_token(user, self.jwt_secret, 24 * 3600) for user in self.crowd_users]
+
+    async def crowd_reads(self, server: Server, start_at: float, duration: float) -> dict[str, Any]:
+        """An open loop, in this process, of what everyone else does meanwhile: another
+        showtime's seat map (with a token: read from the database, not the anonymous cache),
+        the programme (GET /api/v1/showtimes) and the caller's reservations, in turn."""
+        from .load import open_loop
+
+        showtimes = [await self.map_showtime() for _ in range(3)]
+        headers = {"Authorization": f"Bearer {self.tokens[0]}"}
+        paths = [
+            *(f"/api/v1/showtimes/{showtime_id}/seats" for showtime_id in showtimes),
+            "/api/v1/showtimes",
+            "/api/v1/reservations",
+        ]
+        async with aiohttp.ClientSession(
+            base_url=server.base_url, timeout=aiohttp.ClientTimeout(total=60)
+        ) as session:
+
+            async def read(index: int) -> str | None:
+                async with session.get(paths[index % len(paths)], headers=headers) as response:
+                    await response.read()
+                    return None if response.status == 200 else f"http_{response.status}"
+
+            for index in range(len(paths)):  # connections up, routes warm
+                await read(index)
+            result = await open_loop(read, self.CROWD_READ_RATE, start_at, duration)
+        return self.merge([result.as_dict()])
+
+    async def scenario_crowd(self, run: int) -> None:
+        """crowd: CROWD_CLIENTS clients hold and book seats of one showtime at half the maximum
+        rate (hot, 32 clients) while an open loop reads other showtimes' seat maps, the
+        programme and reservations. Target: the reads' p99 within 2x of their idle p99, and
+        no 503 anywhere (issue 28 item 8: a hot showtime must not starve everything else)."""
+        options = self.options
+        tokens = await self.crowd_tokens()
+        server = await self.server()
+        try:
+            maximum = self.maxima.get("hot32")
+            if maximum is None:
+                result, _ = await self.hot_phase(server, 32)
+                maximum = self.maxima["hot32"] = result["throughput"]
+            rate = maximum / 2
+            idle = await self.crowd_reads(server, time.monotonic() + 0.5, options.duration)
+            needed = int(rate * options.duration) + 1
+            _, items = await self.booking_items(
+                self.hot_hall, math.ceil(needed / len(self.hot_hall.pairs())), needed
+            )
+            processes = max(1, min(options.load_processes, self.CROWD_CLIENTS))
+            specs = []
+            for index, share in enumerate(self.split(self.CROWD_CLIENTS, processes)):
+                first = sum(self.split(self.CROWD_CLIENTS, processes)[:index])
+                specs.append(
+                    self.http_spec(
+                        server,
+                        "http_book",
+                        mode="open",
+                        connections=share,
+                        rate=rate / processes,
+                        duration=options.duration,
+                        items=items[index::processes],
+                        tokens=tokens[first : first + share],
+                    )
+                )
+            workers = [Worker(spec, self.log_dir) for spec in specs]
+            try:
+                for worker in workers:
+                    await worker.launch()
+                for worker in workers:
+                    await worker.ready()
+                began = time.monotonic() + 0.5
+                for worker in workers:
+                    worker.send(start=began)
+                during = await self.crowd_reads(server, began, options.duration)
+                crowd = self.merge([await worker.result(within=300) for worker in workers])
+            finally:
+                for worker in workers:
+                    await worker.close()
+        finally:
+            server.stop()
+        busy = sum(
+            count
+            for result in (during, crowd)
+            for status, count in result["statuses"].items()
+            if status.endswith("503")
+        )
+        self.add(
+            Row(
+                f"crowd: {self.CROWD_CLIENTS} clients on one showtime, other reads beside",
+                during["throughput"],
+                "reads/s",
+                during["p50"],
+                during["p99"],
+                idle["p99"],
+                "ms idle p99",
+                during["p99"] / idle["p99"],
+                "reads p99 <= 2x idle, 0 x 503",
+                ("max", 2.0),
+                notes=[
+                    f"crowd {crowd['throughput']:,.0f} bookings/s at {rate:,.0f}/s asked "
+                    f"(half of hot-32's {maximum:,.0f}/s), crowd p99 {fmt(crowd['p99'])} ms",
+                    f"{busy} x 503; idle p50 {fmt(idle['p50'])} ms",
+                ]
+                + self.error_note("crowd", crowd)
+                + self.error_note("reads", during)
+                + self.error_note("idle", idle),
+            )
+        )
+
     # -- the whole suite -----------------------------------------------------------------
 
     async def run(self) -> None:
@@ -1156,6 +1277,7 @@ class Suite:
                 "live": self.scenario_live,
                 "sweeper": self.scenario_sweeper,
                 "login": self.scenario_login,
+                "crowd": self.scenario_crowd,
             }
             for run in range(1, self.options.runs + 1):
                 self.maxima = {}
