@@ -28,11 +28,13 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m reservations serve --port P --workers N` as a subprocess."""
+    """`python -m reservations serve --port P --workers N` as a subprocess, of the checkout at
+    `root` (this one, or another revision's worktree: bench/before.py)."""
 
-    def __init__(self, env: dict[str, str], workers: int, log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], workers: int, log_dir: Path, root: Path = ROOT) -> None:
         self.env = env
         self.workers = workers
+        self.root = root
         self.port = free_port()
         self.log_path = log_dir / f"server-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -59,7 +61,7 @@ class Server:
                 str(self.workers),
             ],
             env=env,
-            cwd=ROOT,
+            cwd=self.root,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

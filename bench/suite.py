@@ -21,6 +21,9 @@ benchmark issues):
            Notes split the gap: the service's own SQL called through its Python with no HTTP
            (db_book_service: SQL cost), and the old multi-statement simple-query scripts
            (db_book_raw, planned on every call)
+  before   the hot showtime on main before email and prices (a      >= 0.9x, with ticket types
+           worktree of bench/before.py's BEFORE_REV) and on today's      and a voucher on every
+           code, same run                                                booking, too
   spread   the same across 1,000 showtimes, 64 clients               >= 0.5x its raw baseline
   live     1,000 and 5,000 viewers of one showtime, 10 changes/s:   p99 hold answer -> last viewer
            < 50 ms / < 250 ms; server memory per viewer < 30 KiB
@@ -60,11 +63,12 @@ import asyncpg
 from reservations.accounts.tokens import issue_token
 from reservations.db import EmbeddedDatabase, migrate, with_database
 
+from . import before
 from .data import BenchData, Theater
 from .load import percentile
 from .procs import ROOT, BareServer, Server, Worker, run_together
 
-SCENARIOS = ("seatmap", "connect", "hot", "spread", "live", "sweeper", "login", "crowd")
+SCENARIOS = ("seatmap", "connect", "hot", "before", "spread", "live", "sweeper", "login", "crowd")
 CONNECT_VIEWERS = 5000  # live viewers connecting at the same moment (scenario connect)
 # Seat-map requests per second read by viewers during the login storm (an open loop): everyday
 # traffic next to the storm, not a second load test.
@@ -88,6 +92,7 @@ class Options:
     change_rate: float
     expired_holds: int
     hot_clients: tuple[int, ...]
+    before_rev: str  # the revision scenario "before" compares with (bench/before.py)
     hot_bookings: int  # bookings (hold + book) of each hot phase
     spread_bookings: int
     spread_clients: int
@@ -134,6 +139,7 @@ class Suite:
         self.embedded: EmbeddedDatabase | None = None
         self.maxima: dict[str, float] = {}  # per run: hot-32 max, seat-map max
         self.notes: list[str] = []
+        self.before: before.Before | None = None
 
     # -- setting up ----------------------------------------------------------------------
 
@@ -236,11 +242,16 @@ class Suite:
         return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
 
     async def booking_items(
-        self, hall: Theater, showtimes: int, limit: int | None = None
+        self,
+        hall: Theater,
+        showtimes: int,
+        limit: int | None = None,
+        data: BenchData | None = None,
     ) -> tuple[list[uuid.UUID], list[list[Any]]]:
-        """Fresh showtimes of `hall` and their side-by-side pairs as booking items, one showtime
-        after the other (each showtime's pairs shuffled): a "hot" sequence."""
-        ids = await self.data.showtimes(hall, showtimes)
+        """Fresh showtimes of `hall` (in `data`'s database, this run's by default) and their
+        side-by-side pairs as booking items, one showtime after the other (each showtime's pairs
+        shuffled): a "hot" sequence."""
+        ids = await (data or self.data).showtimes(hall, showtimes)
         items: list[list[Any]] = []
         for showtime_id in ids:
             pairs = hall.pairs()
@@ -270,8 +281,13 @@ class Suite:
         mode: str = "closed",
         rate: float = 0.0,
         duration: float = 600.0,
+        tokens: list[str] | None = None,
+        **booking: Any,
     ) -> list[dict[str, Any]]:
-        """Load-generator specs booking `items` with `clients` users, split over processes."""
+        """Load-generator specs booking `items` with `clients` users (of `tokens`, this run's
+        by default), split over processes; `booking` goes into each spec (http_book's
+        ticket_types, voucher_code)."""
+        tokens = tokens or self.tokens
         processes = max(1, min(self.options.load_processes, clients))
         specs = []
         user_offset = 0
@@ -285,7 +301,8 @@ class Suite:
                     rate=rate / processes,
                     duration=duration,
                     items=items[index::processes],
-                    tokens=self.tokens[user_offset : user_offset + share],
+                    tokens=tokens[user_offset : user_offset + share],
+                    **booking,
                 )
             )
             user_offset += share
@@ -1273,6 +1290,7 @@ class Suite:
                 "seatmap": self.scenario_seatmap,
                 "connect": self.scenario_connect,
                 "hot": self.scenario_hot,
+                "before": lambda run: before.scenario_before(self, run),
                 "spread": self.scenario_spread,
                 "live": self.scenario_live,
                 "sweeper": self.scenario_sweeper,
@@ -1288,6 +1306,8 @@ class Suite:
                     await scenarios[name](run)
                     print(f"  {name}: {time.monotonic() - began:.0f}s", flush=True)
         finally:
+            if self.before is not None:
+                await before.close(self, self.before)
             await self.close_database()
         self.seconds = time.monotonic() - started
         write_results(self, self.options.out)
@@ -1459,6 +1479,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--hot-clients", default="8,32,128", help="hot showtime client counts, comma-separated"
     )
+    parser.add_argument(
+        "--before-rev",
+        default=before.BEFORE_REV,
+        help="the revision scenario before compares with (main before email and prices)",
+    )
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
     parser.add_argument("--out", type=Path, default=RESULTS_PATH)
     args = parser.parse_args(argv)
@@ -1485,6 +1510,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         change_rate=10.0,
         expired_holds=args.expired_holds or (5_000 if quick else 100_000),
         hot_clients=tuple(int(value) for value in args.hot_clients.split(",")),
+        before_rev=args.before_rev,
         hot_bookings=250 if quick else 1_500,
         spread_bookings=600 if quick else 4_000,
         spread_clients=64,

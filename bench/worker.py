@@ -125,8 +125,12 @@ async def http_seatmap(spec: dict[str, Any], control: Control) -> dict[str, Any]
 
 async def http_book(spec: dict[str, Any], control: Control) -> dict[str, Any]:
     """Items are [showtime id, [seat ids]]: hold them, then book them, as one operation.
-    A closed loop's client i books as user i; an open loop takes a free user for each item."""
+    A closed loop's client i books as user i; an open loop takes a free user for each item.
+    With `ticket_types` the seats are booked as those types in turn, with `voucher_code` that
+    voucher (bench/before.py)."""
     items = collections.deque(spec["items"])
+    ticket_types = spec.get("ticket_types") or []
+    voucher_code = spec.get("voucher_code")
     tokens = [f"Bearer {token}" for token in spec["tokens"]]
     free_users: asyncio.Queue[str] = asyncio.Queue()
     for token in tokens:
@@ -145,9 +149,17 @@ async def http_book(spec: dict[str, Any], control: Control) -> dict[str, Any]:
                 await response.read()
                 if response.status != 201:
                     return f"hold_{response.status}"
+            booking: dict[str, Any] = {"showtime_id": showtime_id, "seat_ids": seat_ids}
+            if ticket_types:
+                booking["tickets"] = {
+                    seat: ticket_types[index % len(ticket_types)]
+                    for index, seat in enumerate(seat_ids)
+                }
+            if voucher_code:
+                booking["voucher_code"] = voucher_code
             async with session.post(
                 "/api/v1/reservations",
-                json={"showtime_id": showtime_id, "seat_ids": seat_ids},
+                json=booking,
                 headers=headers,
             ) as response:
                 await response.read()

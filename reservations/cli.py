@@ -116,7 +116,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reservations",
-        description="Movie seat reservations. Configuration comes from the environment (see README).",
+        description="Movie seat reservations. Configuration comes from the environment (see docs/configuration.md).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -12,6 +12,21 @@
 -- same function.
 SELECT * FROM seat_map($1, $2) ORDER BY row_index, column_index;
 
+-- name: seat_map_prices
+-- What each seat of showtime $1 costs for each ticket type: every active ticket type on every
+-- seat type its hall has, as booking would charge it now (the price rule ticket_price), ticket
+-- types in their order, then seat types. Read with the seat map: any price change moves the
+-- showtime's updated_at, which drops a cached map (sql/prices.sql touch_upcoming_showtimes).
+SELECT tt.code AS ticket_type, st.name AS seat_type,
+       ticket_price(s.price, st.price_multiplier, st.surcharge, tt.discount_percent,
+                    tt.fixed_price) AS price
+FROM showtimes s
+CROSS JOIN ticket_types tt
+JOIN seat_types st
+  ON st.name IN (SELECT DISTINCT seat_type FROM seats WHERE theater_id = s.theater_id)
+WHERE s.id = $1 AND tt.active
+ORDER BY tt.sort_order, tt.code, st.sort_order;
+
 -- name: seat_map_freshness
 -- What says whether a seat map of showtime $1 read earlier is still right: its version (grown
 -- by every seat change, in the changing transaction), updated_at (its price or times changed)
@@ -103,12 +118,18 @@ SELECT count(*)::int FROM forgotten;
 -- $5 seconds, at most $6 seats, seats of at most $7 other showtimes held, cooldown $8 seconds
 -- after a hold that reached its cap, gap rule $9 ('off', 'warn', 'enforce'), at most $10 seats
 -- held plus booked by the user for the showtime. The hold.
-SELECT hold_seats($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
+SELECT hold_seats(
+    p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_hold_seconds => $4,
+    p_max_lifetime_seconds => $5, p_max_seats => $6, p_max_showtimes => $7,
+    p_cooldown_seconds => $8, p_gap_rule => $9, p_max_user_seats => $10
+);
 
 -- name: release_held_seats
 -- Release the seats $3 (uuid[]; NULL: all) of user $2's hold on showtime $1, under gap rule $4
 -- (SINGLE_SEAT_GAP_RULE): {freed_seat_ids}.
-SELECT release_held_seats_v2($1, $2, $3, $4);
+SELECT release_held_seats_v2(
+    p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_gap_rule => $4
+);
 
 -- name: book_held_seats
 -- Book user $2's held seats $3 (uuid[], distinct) of showtime $1, each as the ticket type of
@@ -119,15 +140,18 @@ SELECT release_held_seats_v2($1, $2, $3, $4);
 -- created}; then the reservation's columns (as reservations_by_ids), read after the booking in
 -- the same statement.
 SELECT b.booking, r.*
-FROM book_held_seats_v2($1, $2, $3, $4::text[], $5, $6, $7, $8, $9::numeric, $10::text)
-    AS b(booking)
+FROM book_held_seats_v2(
+    p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_ticket_types => $4::text[],
+    p_voucher_code => $5, p_ticket_codes => $6, p_idempotency_key => $7, p_request_hash => $8,
+    p_expected_total => $9::numeric, p_gap_rule => $10::text
+) AS b(booking)
 LEFT JOIN LATERAL reservation_rows(ARRAY[(b.booking ->> 'reservation_id')::uuid]) AS r ON true;
 
 -- name: cancel_reservation
 -- Cancel reservation $1 for user $2 ($3: an admin, who may cancel anyone's). cancellation:
 -- {reason}; then the reservation's columns (as reservations_by_ids), read after the change.
 SELECT c.cancellation, r.*
-FROM cancel_reservation($1, $2, $3) AS c(cancellation)
+FROM cancel_reservation(p_reservation_id => $1, p_user_id => $2, p_is_admin => $3) AS c(cancellation)
 LEFT JOIN LATERAL reservation_rows(ARRAY[$1::uuid]) AS r ON true;
 
 -- name: showtime_to_choose_seats_of

@@ -5,8 +5,11 @@
 -- One scan: $1 ticket code, $2 nonce, $3 showtime id or NULL, $4 seat ids or NULL, $5 device,
 -- $6 usher id, $7 when an offline scan was made or NULL, $8 CHECKIN_OPENS_MINUTES.
 SELECT outcome, checkin_id, error, details
-  FROM admit_ticket($1::text, $2::text, $3::uuid, $4::uuid[], $5::text, $6::uuid,
-                    $7::timestamptz, $8::integer);
+  FROM admit_ticket(
+      p_ticket_code => $1::text, p_nonce => $2::text, p_showtime_id => $3::uuid,
+      p_seat_ids => $4::uuid[], p_device => $5::text, p_usher_id => $6::uuid,
+      p_scanned_at => $7::timestamptz, p_opens_minutes => $8::integer
+  );
 
 -- name: undo_checkin
 -- Undo check-in $1 by user $2; its id, or NULL when there is no such check-in.

@@ -270,13 +270,23 @@ async def user(make_account: Callable[..., Awaitable[Account]]) -> Account:
 # --- a real browser, for tests/test_browser*.py ---------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def chromium_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Chromium per test session (per xdist worker): its DevTools address."""
+    from tests.browser import shared_chromium
+
+    with shared_chromium(tmp_path_factory.mktemp("chromium-profile")) as endpoint:
+        yield endpoint
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium (Playwright); the test is skipped where it is not installed."""
+async def browser(chromium_endpoint: str) -> AsyncIterator[Browser]:
+    """Debian's Chromium (Playwright), the session's, in contexts of the test's own; the test
+    is skipped where it is not installed."""
     from tests.browser import chromium
 
-    async with chromium() as launched:
-        yield launched
+    async with chromium(chromium_endpoint) as connected:
+        yield connected
 
 
 @pytest.fixture

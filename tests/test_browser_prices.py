@@ -76,6 +76,13 @@ async def test_two_adults_and_a_child_with_a_voucher_cost_the_same_everywhere(
 
     await page.goto(f"{base}/my/reservations/{reservation['id']}/ticket")
     await expect(page.locator('[data-field="total"]')).to_have_text("24.30 EUR")
+    lines = await page.locator('[data-field="seat-lines"] tr').all_inner_texts()
+    assert sorted(" ".join(line.split()) for line in lines) == [
+        "A2 Adult 10.00 EUR",
+        "A3 Adult 10.00 EUR",
+        "A4 Child 7.00 EUR",
+    ], lines
+    await expect(page.locator('[data-field="discount"]')).to_have_text("−2.70 EUR")
 
     admin = await create_account(db, "admin")
     today = dt.date.today()

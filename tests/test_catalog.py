@@ -411,6 +411,23 @@ async def test_theater_layout_with_aisles_and_seat_types(client, admin):
     assert fetched == theater
 
 
+async def test_seat_ids_are_the_theaters_bits_and_the_position(client, admin):
+    """Seat ids are UUIDv8: the theater's first 80 bits, then row << 24 | column. Unique in
+    the theater and across theaters, and a map of them compresses (sql/code/09_catalog.sql)."""
+    rows = [{"label": "A", "seats": 3, "aisles_after": [1]}, {"label": "B", "seats": 2}]
+    made = [await create_theater(client, admin, name=name, rows=rows) for name in ("One", "Two")]
+    every_id = []
+    for theater in made:
+        prefix = uuid.UUID(theater["id"]).hex[:12]
+        for seat in theater["seats"]:
+            seat_id = uuid.UUID(seat["id"])
+            assert seat_id.version == 8 and seat_id.variant == uuid.RFC_4122
+            assert seat_id.hex[:12] == prefix
+            assert seat_id.int & (2**48 - 1) == seat["row_index"] << 24 | seat["column_index"]
+            every_id.append(seat_id)
+    assert len(set(every_id)) == len(every_id) == 10
+
+
 def test_seat_plan_counts_aisles_before_each_seat():
     plan = theaters.plan_seats(
         [{"label": "A", "seats": 4, "aisles_after": [1, 3], "seat_types": {4: "vip"}}]
@@ -673,7 +690,7 @@ async def test_showtime_filters_and_order(client, admin, db):
     comedy = await create_movie(client, admin, title="Comedy One", genres=["Comedy", "Family"])
     hall = await create_theater(client, admin)
     studio = await create_theater(client, admin)
-    later = await create_showtime(client, admin, drama, hall, in_future(days=2))
+    later = await create_showtime(client, admin, drama, hall, in_future(days=3))
     sooner = await create_showtime(client, admin, comedy, hall, in_future(days=1))
     elsewhere = await create_showtime(client, admin, drama, studio, in_future(days=1, hours=1))
     cancelled = await create_showtime(client, admin, comedy, studio, in_future(days=4))

@@ -157,6 +157,40 @@ async def test_the_seat_map_and_the_hold_show_the_default_ticket_price(client, d
     assert (await held.json())["total_price"] == "25.00"
 
 
+async def test_the_seat_map_prices_every_ticket_type_and_follows_their_changes(client, db, admin):
+    """The seat map carries each (seat type, ticket type) price of its hall, exactly as
+    GET /prices answers them, and a new or changed ticket type reaches the cached map."""
+    hall = await create_hall(db, rows=1, seats_per_row=2, price="10.00", seat_type="premium")
+    await price_seat_type(client, admin, "premium", price_multiplier="1.00", surcharge="2.00")
+    listed = await (await client.get(f"{API}/showtimes/{hall.showtime_id}/prices")).json()
+    on_map = (await seat_map(client, hall.showtime_id))["prices"]
+    assert on_map == [row for row in listed["prices"] if row["seat_type"] == "premium"]
+    assert {row["ticket_type"]: row["price"] for row in on_map} == {
+        "adult": "12.00",
+        "child": "8.40",
+        "senior": "9.60",
+        "student": "10.20",
+    }
+
+    child = await ticket_type_id(client, "child")
+    changed = await client.put(
+        f"{API}/ticket-types/{child}", json={"fixed_price": "5.00"}, headers=admin.headers
+    )
+    assert changed.status == 200, await changed.text()
+    made = await client.post(
+        f"{API}/ticket-types",
+        json={"code": "family", "name": "Family", "discount_percent": "50"},
+        headers=admin.headers,
+    )
+    assert made.status == 201, await made.text()
+    after = {
+        row["ticket_type"]: row["price"]
+        for row in (await seat_map(client, hall.showtime_id))["prices"]
+    }
+    assert after["child"] == "5.00"
+    assert after["family"] == "6.00"
+
+
 async def test_an_unknown_or_inactive_ticket_type_books_nothing(client, db, admin, user):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     a1, a2 = hall.seats["A1"], hall.seats["A2"]

@@ -1,4 +1,4 @@
-"""Seat changes as the live map hears them, and the showtime lock of the admin changes.
+"""Seat changes as the live map hears them.
 
 Every insert, update and delete of `seat_claims` bumps the showtime's version and queues a NOTIFY
 on CHANNEL, in triggers (sql/code/01_announcements.sql): PostgreSQL delivers it only when the
@@ -9,13 +9,9 @@ own version, so that a payload stays far below PostgreSQL's 8000-byte limit.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
-import asyncpg
 import orjson
-
-from ..db import QUERIES
 
 CHANNEL = "seat_changes"
 # A showtime's price, times or cancellation changed; the payload is its id.
@@ -52,10 +48,3 @@ def decode_notification(payload: str) -> tuple[str, int, list[dict[str, str]]]:
     """(showtime id, version, [{"id", "status"}]) of a seat_changes payload."""
     note = read_notification(payload)
     return note.showtime_id, note.version, note.changes
-
-
-async def lock_showtime(conn: asyncpg.Connection, showtime_id: uuid.UUID) -> None:
-    """Inside a transaction: serialise with every seat change of the showtime (its advisory
-    lock, released at commit or rollback), for admin changes that must not race a booking.
-    Bounded by the connection's lock_timeout (503 `busy` past it)."""
-    await conn.execute(QUERIES.lock_showtime, showtime_id)

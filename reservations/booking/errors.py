@@ -1,31 +1,20 @@
-"""The booking errors, and the refusals of the seat-change functions turned into them.
-
-The functions of sql/code/03_seat_changes.sql refuse a change by raising 'seat_change_refused' with
-{"error": code, "details": {...}} as its DETAIL (the whole call is undone); `refusals` turns it
-into the error of that code here, with those details.
-"""
+"""The booking errors, and the refusal codes of the seat-change functions they answer
+(registered with reservations/showtime_lock.py, which turns a refusal into its error)."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-
-import asyncpg
-import orjson
+from collections.abc import Sequence
 
 from ..errors import ApiError, Conflict, NotFound, RateLimited
 from ..prices.errors import UnknownTicketType, UserSeatLimit, VoucherExhausted, VoucherInvalid
+from ..showtime_lock import ShowtimeNotFound as ShowtimeNotFound
+from ..showtime_lock import refusals as refusals
+from ..showtime_lock import register_refusals
 
 
 def _ids(seat_ids: Sequence[uuid.UUID | str]) -> list[str]:
     return [str(seat) for seat in seat_ids]
-
-
-class ShowtimeNotFound(NotFound):
-    code = "showtime_not_found"
-    message = "No showtime has this id."
 
 
 class SeatUnavailable(Conflict):
@@ -135,40 +124,26 @@ class ReservationNotFound(NotFound):
     message = "No reservation has this id."
 
 
-_REFUSALS: dict[str, Callable[[dict[str, Any]], ApiError]] = {
-    "showtime_not_found": lambda _: ShowtimeNotFound(),
-    "showtime_started": lambda _: ShowtimeStarted(),
-    "unknown_seats": lambda d: UnknownSeats(d["seat_ids"]),
-    "seat_unavailable": lambda d: SeatUnavailable(d["unavailable_seat_ids"]),
-    "too_many_seats": lambda d: TooManySeats(d["max_seats_per_hold"], d["requested_total"]),
-    "too_many_showtimes_held": lambda d: TooManyShowtimesHeld(d["max_showtimes_held"]),
-    "hold_cooldown": lambda d: HoldCooldown(d["retry_after_seconds"]),
-    "would_strand_seat": lambda d: WouldStrandSeat(d["stranded_seat_ids"]),
-    "seats_not_held": lambda d: SeatsNotHeld(d["seat_ids"]),
-    "hold_expired": lambda d: HoldExpired(d["seat_ids"]),
-    "price_changed": lambda d: PriceChanged(d["expected_total"], d["total_price"]),
-    "request_in_flight": lambda _: RequestInFlight(),
-    "idempotency_key_reused": lambda _: IdempotencyKeyReused(),
-    "reservation_not_found": lambda _: ReservationNotFound(),
-    "user_seat_limit": lambda d: UserSeatLimit(
-        d["max_seats_per_user"], d["held_seats"], d["booked_seats"], d["requested_seats"]
-    ),
-    "unknown_ticket_type": lambda d: UnknownTicketType(d["codes"]),
-    "voucher_invalid": lambda d: VoucherInvalid(d.get("code")),
-    "voucher_exhausted": lambda d: VoucherExhausted(d.get("code")),
-}
-
-
-REFUSED = "seat_change_refused"
-
-
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
-    """Around a call of a seat-change function: its refusal raised as the error of its code."""
-    try:
-        yield
-    except asyncpg.RaiseError as exc:
-        if exc.message != REFUSED:
-            raise
-        refusal = orjson.loads(exc.detail)
-        raise _REFUSALS[refusal["error"]](refusal["details"]) from None
+register_refusals(
+    {
+        "showtime_started": lambda _: ShowtimeStarted(),
+        "unknown_seats": lambda d: UnknownSeats(d["seat_ids"]),
+        "seat_unavailable": lambda d: SeatUnavailable(d["unavailable_seat_ids"]),
+        "too_many_seats": lambda d: TooManySeats(d["max_seats_per_hold"], d["requested_total"]),
+        "too_many_showtimes_held": lambda d: TooManyShowtimesHeld(d["max_showtimes_held"]),
+        "hold_cooldown": lambda d: HoldCooldown(d["retry_after_seconds"]),
+        "would_strand_seat": lambda d: WouldStrandSeat(d["stranded_seat_ids"]),
+        "seats_not_held": lambda d: SeatsNotHeld(d["seat_ids"]),
+        "hold_expired": lambda d: HoldExpired(d["seat_ids"]),
+        "price_changed": lambda d: PriceChanged(d["expected_total"], d["total_price"]),
+        "request_in_flight": lambda _: RequestInFlight(),
+        "idempotency_key_reused": lambda _: IdempotencyKeyReused(),
+        "reservation_not_found": lambda _: ReservationNotFound(),
+        "user_seat_limit": lambda d: UserSeatLimit(
+            d["max_seats_per_user"], d["held_seats"], d["booked_seats"], d["requested_seats"]
+        ),
+        "unknown_ticket_type": lambda d: UnknownTicketType(d["codes"]),
+        "voucher_invalid": lambda d: VoucherInvalid(d.get("code")),
+        "voucher_exhausted": lambda d: VoucherExhausted(d.get("code")),
+    }
+)

@@ -160,6 +160,12 @@ class SeatMapSeatSchema(Schema):
     )
 
 
+class ShowtimePriceSchema(Schema):
+    ticket_type = fields.String(required=True, metadata={"example": "child"})
+    seat_type = fields.String(required=True, metadata={"example": "premium"})
+    price = _money("What a seat of this seat type costs as this ticket type")
+
+
 class SeatMapSchema(Schema):
     showtime_id = fields.UUID(required=True)
     version = fields.Integer(
@@ -168,6 +174,15 @@ class SeatMapSchema(Schema):
     )
     total_seats = fields.Integer(required=True)
     available_seats = fields.Integer(required=True)
+    prices = fields.List(
+        fields.Nested(ShowtimePriceSchema),
+        required=True,
+        metadata={
+            "description": "Every active ticket type's price on every seat type of the hall, as "
+            "booking would charge it now (a seat's own `price` is the default type's); the same "
+            "as GET /showtimes/{id}/prices, less the seat types the hall does not have."
+        },
+    )
     seats = fields.List(fields.Nested(SeatMapSeatSchema), required=True)
 
 

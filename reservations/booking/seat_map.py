@@ -37,8 +37,12 @@ from .changes import AVAILABLE, HELD
 from .errors import ShowtimeNotFound
 
 
-def seat_map_view(rows: Sequence[asyncpg.Record], with_user: bool) -> dict[str, Any]:
-    """The seat map answer of the `seat_map` rows (at least one: the showtime exists).
+def seat_map_view(
+    rows: Sequence[asyncpg.Record], prices: Sequence[asyncpg.Record], with_user: bool
+) -> dict[str, Any]:
+    """The seat map answer of the `seat_map` rows (at least one: the showtime exists) and the
+    `seat_map_prices` rows (each seat's `price` is the default ticket type's; `prices` gives
+    every active ticket type's on every seat type of the hall).
 
     The keys of a seat go in the order that compresses best: a seat is mostly the one before it
     with a few values changed (the row's, the type and price, the status and its two flags, the
@@ -73,6 +77,7 @@ def seat_map_view(rows: Sequence[asyncpg.Record], with_user: bool) -> dict[str, 
         "version": first["version"],
         "total_seats": len(seats),
         "available_seats": available,
+        "prices": [dict(price) for price in prices],
         "seats": seats,
     }
 
@@ -96,15 +101,26 @@ def map_tag(version: int, body: bytes, user_id: uuid.UUID | None = None) -> str:
     return representations.tag_of(body, f"{version}-", user_id.bytes if user_id else b"")
 
 
+MapRows = tuple[list[asyncpg.Record], list[asyncpg.Record]]
+
+
+async def read_map(
+    conn: asyncpg.Connection, showtime_id: uuid.UUID, user_id: uuid.UUID | None
+) -> MapRows:
+    """The `seat_map` rows (every seat with its status, in one statement, so `version` matches
+    the seats) and the `seat_map_prices` rows. Raises ShowtimeNotFound."""
+    rows = await conn.fetch(QUERIES.seat_map, showtime_id, user_id)
+    if not rows:
+        raise ShowtimeNotFound()
+    return rows, await conn.fetch(QUERIES.seat_map_prices, showtime_id)
+
+
 async def seat_map(
     pool: asyncpg.Pool, showtime_id: uuid.UUID, user_id: uuid.UUID | None
 ) -> dict[str, Any]:
-    """Every seat with its status, read in one statement, so `version` matches the seats."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch(QUERIES.seat_map, showtime_id, user_id)
-    if not rows:
-        raise ShowtimeNotFound()
-    return seat_map_view(rows, user_id is not None)
+        rows, prices = await read_map(conn, showtime_id, user_id)
+    return seat_map_view(rows, prices, user_id is not None)
 
 
 @dataclass
@@ -276,10 +292,11 @@ def changing_seats(cache: SeatMapCache | None, showtime_id: uuid.UUID) -> Iterat
             cache.seats_changed(showtime_id)
 
 
-def _entry_of(rows: Sequence[asyncpg.Record], started: float) -> CachedSeatMap:
-    """The anonymous map of `seat_map` rows read with any user (held_by_me is left out)."""
+def _entry_of(map_rows: MapRows, started: float) -> CachedSeatMap:
+    """The anonymous map of `read_map` rows read with any user (held_by_me is left out)."""
+    rows, prices = map_rows
     first = rows[0]
-    body = json_dumps(seat_map_view(rows, with_user=False))
+    body = json_dumps(seat_map_view(rows, prices, with_user=False))
     good_until = min(
         (row["held_until"] for row in rows if row["held_until"] is not None), default=None
     )
@@ -304,10 +321,8 @@ async def _read_map(
     async with pool.acquire() as conn:
         started = time.monotonic()
         cache.reads += 1
-        rows = await conn.fetch(QUERIES.seat_map, showtime_id, None)
-    if not rows:
-        raise ShowtimeNotFound()
-    return cache.put(showtime_id, _entry_of(rows, started), generation)
+        map_rows = await read_map(conn, showtime_id, None)
+    return cache.put(showtime_id, _entry_of(map_rows, started), generation)
 
 
 async def current_map(
@@ -364,17 +379,16 @@ async def seat_map_answer(
     started = time.monotonic()
     cache.reads += 1
     async with pool.acquire() as conn:
-        rows = await conn.fetch(QUERIES.seat_map, showtime_id, user_id)
-    if not rows:
-        raise ShowtimeNotFound()
-    body = json_dumps(seat_map_view(rows, with_user=True))
+        map_rows = await read_map(conn, showtime_id, user_id)
+    rows, prices = map_rows
+    body = json_dumps(seat_map_view(rows, prices, with_user=True))
     first = rows[0]
     version = first["version"]
     answer = representations.Representation(body, map_tag(version, body, user_id))
     if cache.listening:
         current = cache.entry(showtime_id)
         if current is None or current.version < version:
-            cache.put(showtime_id, _entry_of(rows, started), generation)
+            cache.put(showtime_id, _entry_of(map_rows, started), generation)
         cache.remember_personal_tag(
             showtime_id, user_id, version, first["updated_at"], answer.tag, generation
         )

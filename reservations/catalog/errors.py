@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# Shared with booking, whose seat changes raise it too.
-from ..booking.errors import ShowtimeNotFound as ShowtimeNotFound
 from ..errors import Conflict, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+
+# Shared with booking, whose seat changes raise it too.
+from ..showtime_lock import ShowtimeNotFound as ShowtimeNotFound
 
 
 class MovieNotFound(NotFound):

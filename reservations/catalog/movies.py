@@ -14,9 +14,9 @@ from typing import Any
 
 import asyncpg
 
-from ..booking.changes import lock_showtime
 from ..db import QUERIES
 from ..settings import Settings
+from ..showtime_lock import lock_showtime
 from . import posters
 from .errors import MovieHasReservations, MovieNotFound, ShowtimeOverlap
 from .showtimes import cancel_in_transaction, local_day_bounds

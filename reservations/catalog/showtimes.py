@@ -17,12 +17,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from ..booking.changes import lock_showtime
-from ..booking.errors import refusals
 from ..db import QUERIES
 from ..errors import Unprocessable
 from ..prices.price_cards import price_from_cards
 from ..settings import Settings
+from ..showtime_lock import lock_showtime, refusals
 from .errors import (
     MovieNotFound,
     ShowtimeHasReservations,

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import asyncpg
 import orjson
 
-from ..booking.errors import ShowtimeNotFound
 from ..booking.seat_map import SeatMapCache, current_map
 from ..db import QUERIES
+from ..showtime_lock import ShowtimeNotFound
 
 SnapshotKey = tuple[str, uuid.UUID | None]
 CACHED_SHOWTIMES = 256

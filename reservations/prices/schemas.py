@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..api import JsonBoolean, Money, PageFields, PageQuery, RequestSchema
-from ..booking.schemas import MAX_SEAT_IDS_IN_REQUEST, SeatIdList
+from ..booking.schemas import MAX_SEAT_IDS_IN_REQUEST, SeatIdList, ShowtimePriceSchema
 from ..catalog.schemas import SeatTypeSchema as SeatTypeSchema
 from ..catalog.schemas import Timestamp, TrimmedString
 from .vouchers import MAX_BATCH
@@ -126,12 +126,6 @@ class SeatTypeUpdateRequest(RequestSchema):
     surcharge = DecimalText(
         "0", "1000", metadata={"example": "2.00", "description": "an amount, 0 to 1000"}
     )
-
-
-class ShowtimePriceSchema(Schema):
-    ticket_type = fields.String(required=True, metadata={"example": "child"})
-    seat_type = fields.String(required=True, metadata={"example": "premium"})
-    price = _money("what a seat of this seat type costs as this ticket type", required=True)
 
 
 class ShowtimePricesSchema(Schema):

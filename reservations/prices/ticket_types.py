@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from ..booking.errors import ShowtimeNotFound
 from ..db import QUERIES
+from ..showtime_lock import ShowtimeNotFound
 from .errors import (
     DefaultTicketTypeKept,
     SeatTypeNotFound,
@@ -42,16 +42,19 @@ async def create_ticket_type(
     discount_percent: Decimal | None = None,
     fixed_price: Decimal | None = None,
 ) -> dict[str, Any]:
-    row = await pool.fetchrow(
-        QUERIES.insert_ticket_type,
-        code,
-        name,
-        description,
-        discount_percent or Decimal(0),
-        fixed_price,
-    )
-    if row is None:
-        raise TicketTypeCodeTaken(details={"code": code})
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            QUERIES.insert_ticket_type,
+            code,
+            name,
+            description,
+            discount_percent or Decimal(0),
+            fixed_price,
+        )
+        if row is None:
+            raise TicketTypeCodeTaken(details={"code": code})
+        # The seat maps carry every active type's prices.
+        await conn.execute(QUERIES.touch_upcoming_showtimes)
     return ticket_type_view(row)
 
 
@@ -83,8 +86,8 @@ async def update_ticket_type(
             merged["fixed_price"],
             merged["active"],
         )
-        if current["is_default"]:
-            await conn.execute(QUERIES.touch_upcoming_showtimes)
+        # The seat maps carry every active type's prices.
+        await conn.execute(QUERIES.touch_upcoming_showtimes)
     return ticket_type_view(row)
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import asyncpg
 
-from ..booking.errors import ShowtimeNotFound
 from ..booking.reservations import TICKET_ALPHABET
 from ..db import QUERIES
 from ..settings import Settings
+from ..showtime_lock import ShowtimeNotFound
 from . import guessing
 from .errors import (
     VoucherCodeTaken,

@@ -35,8 +35,32 @@ async function start(root) {
   when.dateTime = reservation.showtime?.start_time || "";
   when.textContent = formatDateTime(reservation.showtime?.start_time || "");
   field("theater").textContent = reservation.theater?.name || "";
-  field("seats").textContent = (reservation.seats || []).map((seat) => seat.seat_label).join(", ");
-  field("total").textContent = `${reservation.total_price} ${document.body.dataset.currency || ""}`.trim();
+  const money = (amount) => `${amount} ${document.body.dataset.currency || ""}`.trim();
+  const seats = reservation.seats || [];
+  field("seats").textContent = seats.map((seat) => seat.seat_label).join(", ");
+  // Each seat with the ticket type it was booked as and what it cost; then the voucher.
+  field("seat-lines").replaceChildren(
+    ...seats.map((seat) => {
+      const line = document.createElement("tr");
+      for (const [text, kind] of [
+        [seat.seat_label, ""],
+        [seat.ticket_type_name || seat.ticket_type || "", ""],
+        [money(seat.price), "money"],
+      ]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        if (kind) cell.className = kind;
+        line.append(cell);
+      }
+      return line;
+    }),
+  );
+  if (reservation.discount && Number(reservation.discount) > 0) {
+    field("voucher").textContent = `Voucher ${reservation.voucher_code || ""}`.trim();
+    field("discount").textContent = `−${money(reservation.discount)}`;
+    field("discount-line").hidden = false;
+  }
+  field("total").textContent = money(reservation.total_price);
   field("code").textContent = reservation.ticket_code;
   field("status").textContent = reservation.status === "cancelled" ? "Cancelled: this ticket is not valid." : "Confirmed";
   body.hidden = false;

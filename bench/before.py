@@ -1,0 +1,205 @@
+"""Scenario "before": the hot showtime against the code as it was before a change, same run.
+
+Issues 25 (prices) and 26 (email) each ask that the hot-showtime rows stay within 10% of the
+figures measured before the change, in the same run: prices add a ticket type per seat, a
+voucher and their reads to the booking's one call; email adds an outbox row to the booking's
+transaction and a sender in every process. So this scenario runs main as it was just before
+both were merged (BEFORE_REV, or `--before-rev`) from a git worktree under .data/bench, on a
+database of its own migrated by that revision, next to today's code on this run's database,
+and books the same way on both, phase after phase:
+
+  before  BEFORE_REV's server; hold then book a pair, the default price      (the yardstick)
+  plain   today's server, the same bookings                                  >= 0.9x before
+  priced  today's server, each pair one adult and one child, and a voucher   >= 0.9x before
+          (10% off, one code for every booking, its redemptions counted under the lock)
+
+Both servers run with the same settings and worker count, with the same number of users, on
+the same embedded PostgreSQL; emails are captured (no SMTP_URL), so today's sender works as it
+would behind `make run`. Every phase checks that no seat was booked twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from reservations.accounts.tokens import issue_token
+from reservations.db import with_database
+
+from .data import BenchData, Theater
+from .procs import ROOT, Server
+
+if TYPE_CHECKING:
+    from .suite import Suite
+
+# main just before the email (issue 26) and prices (issue 25) branches were merged.
+BEFORE_REV = "6e98e1d2aeb5454653f0a720f4ba23e639a911e4"
+VOUCHER_CODE = "BENCH-TEN-PERCENT"
+PRICED_TYPES = ["adult", "child"]
+
+
+@dataclass
+class Before:
+    """BEFORE_REV's checkout and database, made once per suite run."""
+
+    rev: str
+    root: Path
+    dsn: str
+    conn: asyncpg.Connection
+    data: BenchData
+    hall: Theater
+    tokens: list[str]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(ROOT), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+async def prepare(suite: Suite) -> Before:
+    """A worktree of the revision, a database it migrated itself, its users and hot hall."""
+    rev = _git("rev-parse", suite.options.before_rev)
+    root = suite.log_dir.parent / f"before-{rev[:12]}"
+    if not (root / "reservations").is_dir():
+        _git("worktree", "add", "--force", "--detach", str(root), rev)
+    name = f"{suite.db_name}_before"
+    admin = await asyncpg.connect(suite.admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = with_database(suite.admin_dsn, name)
+    migrated = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "reservations",
+        "migrate",
+        cwd=root,
+        env={**suite.server_env(), "DATABASE_URL": dsn},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await migrated.communicate()
+    if migrated.returncode:
+        raise RuntimeError(f"{rev[:12]}'s migrate failed: {output.decode()[-2000:]}")
+    conn = await asyncpg.connect(dsn)
+    data = BenchData(conn)
+    users = await data.users(len(suite.users), "before")
+    tokens = [issue_token(user, suite.jwt_secret, 24 * 3600) for user in users]
+    hall = await data.theater(suite.hot_hall.rows, suite.hot_hall.columns)
+    await suite.conn.execute(
+        """
+        INSERT INTO vouchers (code, discount_percent, max_redemptions)
+        VALUES ($1, 10, 1000000000) ON CONFLICT DO NOTHING
+        """,
+        VOUCHER_CODE,
+    )
+    return Before(rev, root, dsn, conn, data, hall, tokens)
+
+
+async def close(suite: Suite, before: Before) -> None:
+    await before.conn.close()
+    admin = await asyncpg.connect(suite.admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{suite.db_name}_before" WITH (FORCE)')
+    finally:
+        await admin.close()
+    _git("worktree", "remove", "--force", str(before.root))
+
+
+async def _phase(
+    suite: Suite,
+    server: Server,
+    data: BenchData,
+    hall: Theater,
+    tokens: list[str],
+    clients: int,
+    **booking: Any,
+) -> tuple[dict[str, Any], list[str]]:
+    bookings = suite.options.hot_bookings
+    showtimes = math.ceil(bookings / len(hall.pairs()))
+    ids, items = await suite.booking_items(hall, showtimes, bookings, data=data)
+    result = await suite.run_phase(
+        suite.book_specs(server, items, clients, tokens=tokens, **booking)
+    )
+    notes = []
+    if twice := await data.double_bookings(ids):
+        notes.append(f"DOUBLE BOOKED: {twice} seats")
+    if (sold := await data.sold_seats(ids)) != 2 * result["completed"]:
+        notes.append(f"sold {sold} seats for {result['completed']} bookings of 2")
+    return result, notes + suite.error_note(f"{clients} clients", result)
+
+
+async def scenario_before(suite: Suite, run: int) -> None:
+    from .suite import Row  # the suite imports this module
+
+    if suite.before is None:
+        suite.before = await prepare(suite)
+    before = suite.before
+    old = Server(
+        {**suite.server_env(), "DATABASE_URL": before.dsn},
+        suite.options.workers,
+        suite.log_dir,
+        root=before.root,
+    )
+    new = await suite.server()
+    await old.start()
+    label = before.rev[:7]
+    try:
+        for clients in suite.options.hot_clients:
+            was, was_notes = await _phase(
+                suite, old, before.data, before.hall, before.tokens, clients
+            )
+            plain, plain_notes = await _phase(
+                suite, new, suite.data, suite.hot_hall, suite.tokens, clients
+            )
+            priced, priced_notes = await _phase(
+                suite,
+                new,
+                suite.data,
+                suite.hot_hall,
+                suite.tokens,
+                clients,
+                ticket_types=PRICED_TYPES,
+                voucher_code=VOUCHER_CODE,
+            )
+            suite.add(
+                Row(
+                    f"hot showtime before email and prices ({label}), {clients} clients",
+                    was["throughput"],
+                    "bookings/s",
+                    target="the yardstick",
+                    rule=("none", 0.0),
+                    notes=was_notes,
+                )
+            )
+            for name, result, notes in (
+                ("plain bookings", plain, plain_notes),
+                ("adult + child and a voucher", priced, priced_notes),
+            ):
+                suite.add(
+                    Row(
+                        f"hot showtime now, {name}, {clients} clients",
+                        result["throughput"],
+                        "bookings/s",
+                        math.nan,
+                        math.nan,
+                        was["throughput"],
+                        f"bookings/s {label}",
+                        result["throughput"] / was["throughput"],
+                        f">= 0.9x {label} (before email and prices), same run",
+                        ("min", 0.9),
+                        notes=notes,
+                    )
+                )
+    finally:
+        old.stop()
+        new.stop()
