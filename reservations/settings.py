@@ -228,8 +228,9 @@ class Settings:
     db_statement_timeout_ms: int = 5000
     db_acquire_timeout_seconds: int = 5
     # Seat changes of one showtime that may hold a pooled connection at once in a process
-    # (the rest wait without one), and how long one waits for its turn before 503 busy.
-    seat_change_permits_per_showtime: int = 2
+    # (never more than half the pool; the rest wait without one), and how long one waits for
+    # its turn before 503 busy.
+    seat_change_permits_per_showtime: int = 10
     seat_change_queue_timeout_seconds: int = 3
     # On SIGTERM, in-flight requests get this long to finish; `serve --workers N` kills a
     # worker still running 10 s after that.

@@ -26,8 +26,10 @@ def setup(app: web.Application) -> None:
     stopped before it closes)."""
     app[SEAT_MAPS] = SeatMapCache()
     settings = app[SETTINGS]
+    # A crowd on one showtime may hold at most half of the process's connections.
+    permits = min(settings.seat_change_permits_per_showtime, settings.db_pool_max_size // 2)
     app[SEAT_CHANGE_QUEUES] = ShowtimeQueues(
-        settings.seat_change_permits_per_showtime, settings.seat_change_queue_timeout_seconds
+        max(1, permits), settings.seat_change_queue_timeout_seconds
     )
     routes.setup(app)
     app.cleanup_ctx.append(_sweeper_context)
