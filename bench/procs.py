@@ -1,4 +1,7 @@
-"""The processes of a benchmark: the server under test and the load-generator workers."""
+"""The processes of a benchmark: the server under test and the load-generator workers.
+
+How to run `reservations serve` as a process (its command, a free port, its workers, killing
+its whole tree) is written here once; tests/servers.py uses the same pieces."""
 
 from __future__ import annotations
 
@@ -21,10 +24,43 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# `reservations serve` of the checkout a process starts in (its working directory).
+SERVE = (sys.executable, "-m", "reservations", "serve")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """The process and every descendant (workers of `serve --workers N`); [] once it is gone."""
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def listening_pids(pid: int, port: int, *, workers_only: bool = False) -> set[int]:
+    """The pids of the process tree (only its children with `workers_only`) listening on
+    `port`."""
+    tree = process_tree(pid)
+    listening = set()
+    for process in tree[1:] if workers_only else tree:
+        with contextlib.suppress(psutil.Error):  # a killed one, before the parent reaped it
+            connections = process.net_connections(kind="tcp")
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
+                listening.add(process.pid)
+    return listening
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the process and all its descendants, whatever state they are in."""
+    for process in reversed(process_tree(pid)):
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 class Server:
@@ -49,10 +85,7 @@ class Server:
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(  # noqa: ASYNC220 - a start, not a wait
             [
-                sys.executable,
-                "-m",
-                "reservations",
-                "serve",
+                *SERVE,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -82,23 +115,10 @@ class Server:
                 await asyncio.sleep(0.2)
 
     def processes(self) -> list[psutil.Process]:
-        if self.process is None:
-            return []
-        try:
-            parent = psutil.Process(self.process.pid)
-            return [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return [] if self.process is None else process_tree(self.process.pid)
 
-    def listening_pids(self) -> list[int]:
-        pids = []
-        for process in self.processes():
-            with contextlib.suppress(psutil.Error):
-                for conn in process.net_connections(kind="tcp"):
-                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
-                        pids.append(process.pid)
-                        break
-        return pids
+    def listening_pids(self) -> set[int]:
+        return set() if self.process is None else listening_pids(self.process.pid, self.port)
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server and its workers have used so far."""

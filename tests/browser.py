@@ -8,7 +8,6 @@ Importing this module skips the importing test module where Chromium is not inst
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,6 +19,7 @@ import aiohttp
 import pytest
 
 from tests.factories import Hall
+from tests.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -108,12 +108,6 @@ async def chromium(endpoint: str | None = None) -> AsyncIterator[Browser]:
                     continue  # the default context of the shared browser stays
                 await context.close()
             await browser.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def register(base: str, email: str) -> str:

@@ -10,25 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
-import psutil
 
+from bench.procs import ROOT as ROOT
+from bench.procs import SERVE, listening_pids
+from bench.procs import free_port as free_port
+from bench.procs import kill_tree as kill_process_tree
 from tests.factories import TEST_JWT_SECRET
-
-ROOT = Path(__file__).resolve().parent.parent
-SERVE = (sys.executable, "-m", "reservations", "serve")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def serve_environment(database: str, port: int, **changes: str) -> dict[str, str]:
@@ -121,15 +113,7 @@ async def kill_hard(process: asyncio.subprocess.Process) -> None:
 
 def listening_workers(process: asyncio.subprocess.Process, port: int) -> set[int]:
     """The pids of the worker processes of `serve --workers N` that listen on `port`."""
-    listening = set()
-    for child in psutil.Process(process.pid).children():
-        try:
-            connections = child.net_connections(kind="tcp")
-        except psutil.NoSuchProcess:  # a killed one, before the parent reaped it
-            continue
-        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
-            listening.add(child.pid)
-    return listening
+    return listening_pids(process.pid, port, workers_only=True)
 
 
 async def workers_listening(
@@ -164,11 +148,5 @@ async def statuses_on_new_connections(port: int, path: str, count: int) -> list[
 
 def kill_tree(process: asyncio.subprocess.Process) -> None:
     """Kill the process and its workers, whatever state a failed test left them in."""
-    if process.returncode is not None:
-        return
-    try:
-        for child in psutil.Process(process.pid).children(recursive=True):
-            child.kill()
-    except psutil.NoSuchProcess:
-        pass
-    process.kill()
+    if process.returncode is None:
+        kill_process_tree(process.pid)

@@ -33,11 +33,12 @@ import asyncpg
 from reservations.accounts.tokens import issue_token
 from reservations.db import with_database
 
-from .data import BenchData, Theater
-from .procs import ROOT, Server
+from ..data import BenchData, Theater
+from ..procs import ROOT, Server
+from ..report import Row
 
 if TYPE_CHECKING:
-    from .suite import Suite
+    from ..suite import Suite
 
 # main just before the email (issue 26) and prices (issue 25) branches were merged.
 BEFORE_REV = "6e98e1d2aeb5454653f0a720f4ba23e639a911e4"
@@ -138,9 +139,7 @@ async def _phase(
     return result, notes + suite.error_note(f"{clients} clients", result)
 
 
-async def scenario_before(suite: Suite, run: int) -> None:
-    from .suite import Row  # the suite imports this module
-
+async def run(suite: Suite, run: int) -> None:
     if suite.before is None:
         suite.before = await prepare(suite)
     before = suite.before
