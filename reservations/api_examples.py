@@ -139,6 +139,7 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
         422: ["too_many_seats", "unknown_seats", "validation_error"],
     },
     ("DELETE", "/api/v1/showtimes/{id}/lock-seats"): {
+        409: ["would_strand_seat"],
         422: ["unknown_seats", "validation_error"],
     },
     ("POST", "/api/v1/showtimes/{id}/best-available"): {
@@ -155,6 +156,7 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
             "seat_unavailable",
             "showtime_started",
             "request_in_flight",
+            "would_strand_seat",
         ],
         422: ["validation_error", "idempotency_key_reused"],
     },

@@ -12,6 +12,7 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .accounts.passwords import PasswordHasher
     from .accounts.user_cache import UserCache
+    from .booking.queues import ShowtimeQueues
     from .booking.seat_map import SeatMapCache
     from .booking.sweeper import Sweeper
     from .catalog.listings import ListingCache
@@ -27,6 +28,8 @@ DSN = web.AppKey("dsn", str)
 METRICS: web.AppKey[Any] = web.AppKey("metrics")
 PASSWORDS: web.AppKey[PasswordHasher] = web.AppKey("passwords")
 SEAT_MAPS: web.AppKey[SeatMapCache] = web.AppKey("seat_maps")
+# The per-showtime queues in front of the showtimes' locks (booking/queues.py).
+SEAT_CHANGE_QUEUES: web.AppKey[ShowtimeQueues] = web.AppKey("seat_change_queues")
 USERS: web.AppKey[UserCache] = web.AppKey("users")
 # Signs the QR codes of tickets and verifies scanned ones (checkin/codes.py); set by create_app.
 TICKET_SIGNER: web.AppKey[TicketSigner] = web.AppKey("ticket_signer")

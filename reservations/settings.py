@@ -227,6 +227,11 @@ class Settings:
     db_pool_max_size: int = 20
     db_statement_timeout_ms: int = 5000
     db_acquire_timeout_seconds: int = 5
+    # Seat changes of one showtime that may hold a pooled connection at once in a process
+    # (never more than half the pool; the rest wait without one), and how long one waits for
+    # its turn before 503 busy.
+    seat_change_permits_per_showtime: int = 10
+    seat_change_queue_timeout_seconds: int = 3
     # On SIGTERM, in-flight requests get this long to finish; `serve --workers N` kills a
     # worker still running 10 s after that.
     shutdown_timeout_seconds: int = 15
@@ -317,6 +322,8 @@ class Settings:
         read("DB_POOL_MAX_SIZE", _positive_int)
         read("DB_STATEMENT_TIMEOUT_MS", _positive_int)
         read("DB_ACQUIRE_TIMEOUT_SECONDS", _positive_int)
+        read("SEAT_CHANGE_PERMITS_PER_SHOWTIME", _positive_int)
+        read("SEAT_CHANGE_QUEUE_TIMEOUT_SECONDS", _positive_int)
         read("SHUTDOWN_TIMEOUT_SECONDS", _positive_int)
         read("LOGIN_MAX_FAILURES", _positive_int)
         read("LOGIN_WINDOW_SECONDS", _positive_int)

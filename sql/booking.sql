@@ -38,8 +38,8 @@ WHERE id = $1 AND cancelled_at IS NULL;
 
 -- name: try_lock_idempotency_key
 -- The advisory lock of user $1's Idempotency-Key $2 if nobody holds it, else false at once
--- (book_held_seats takes the same).
-SELECT pg_try_advisory_xact_lock(hashtextextended($1::uuid::text || ':' || $2, 728));
+-- (book_held_seats takes the same: class 2 of the two-int4 keys, apart from every showtime's).
+SELECT pg_try_advisory_xact_lock(2, hashtext($1::uuid::text || ':' || $2));
 
 -- name: reservations_by_ids
 -- The reservations $1 (uuid[]) in that order: every column reservation_view answers (the
@@ -125,21 +125,25 @@ SELECT hold_seats(
 );
 
 -- name: release_held_seats
--- Release the seats $3 (uuid[]; NULL: all) of user $2's hold on showtime $1: {freed_seat_ids}.
-SELECT release_held_seats(p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3);
+-- Release the seats $3 (uuid[]; NULL: all) of user $2's hold on showtime $1, under gap rule $4
+-- (SINGLE_SEAT_GAP_RULE): {freed_seat_ids}.
+SELECT release_held_seats_v2(
+    p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_gap_rule => $4
+);
 
 -- name: book_held_seats
 -- Book user $2's held seats $3 (uuid[], distinct) of showtime $1, each as the ticket type of
 -- code at the same place in $4 (text[]; NULL: the default type), with voucher code $5 (may be
 -- NULL), with the first free ticket code of $6 (text[]); Idempotency-Key $7 (may be NULL) for a
--- request of hash $8; the total charged must be $9 when not NULL. booking: {reservation_id,
+-- request of hash $8; the total charged must be $9 when not NULL; gap rule $10
+-- (SINGLE_SEAT_GAP_RULE). booking: {reservation_id,
 -- created}; then the reservation's columns (as reservations_by_ids), read after the booking in
 -- the same statement.
 SELECT b.booking, r.*
-FROM book_held_seats(
+FROM book_held_seats_v2(
     p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_ticket_types => $4::text[],
     p_voucher_code => $5, p_ticket_codes => $6, p_idempotency_key => $7, p_request_hash => $8,
-    p_expected_total => $9::numeric
+    p_expected_total => $9::numeric, p_gap_rule => $10::text
 ) AS b(booking)
 LEFT JOIN LATERAL reservation_rows(ARRAY[(b.booking ->> 'reservation_id')::uuid]) AS r ON true;
 
@@ -150,10 +154,12 @@ SELECT c.cancellation, r.*
 FROM cancel_reservation(p_reservation_id => $1, p_user_id => $2, p_is_admin => $3) AS c(cancellation)
 LEFT JOIN LATERAL reservation_rows(ARRAY[$1::uuid]) AS r ON true;
 
--- name: open_seat_change
--- Best-available's first step, in its transaction: lock showtime $1, free its expired holds,
--- refuse if it is not open; its theater.
-SELECT theater_id FROM open_seat_change($1);
+-- name: showtime_to_choose_seats_of
+-- Best-available's first step, with no lock: showtime $1's theater and whether it has started.
+-- No row when it is unknown or cancelled.
+SELECT theater_id, start_time <= now() AS started
+FROM showtimes
+WHERE id = $1 AND cancelled_at IS NULL;
 
 -- name: sweep_showtime
 -- The sweeper on showtime $1: unless its lock is taken, free up to $2 expired holds. (holds, seats).

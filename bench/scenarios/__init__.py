@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from . import before, connect, hot, live, login, seatmap, spread, sweeper
+from . import before, connect, crowd, hot, live, login, seatmap, spread, sweeper
 
 if TYPE_CHECKING:
     from ..suite import Suite
@@ -21,4 +21,5 @@ SCENARIOS: dict[str, Scenario] = {
     "live": live.run,
     "sweeper": sweeper.run,
     "login": login.run,
+    "crowd": crowd.run,
 }

@@ -21,6 +21,7 @@ import orjson
 from ..db import QUERIES
 from ..errors import BadRequest
 from .errors import ReservationNotFound, refusals
+from .queues import ShowtimeQueues, showtime_turn
 from .seat_map import SeatMapCache, changing_seats
 
 # Ticket codes: no 0/O, 1/I/L, so that they can be read out at a box office.
@@ -83,6 +84,8 @@ async def reserve(
     seat_maps: SeatMapCache | None = None,
     tickets: Mapping[uuid.UUID, str] | None = None,
     voucher_code: str | None = None,
+    gap_rule: str = "off",
+    queues: ShowtimeQueues | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Turn the user's live hold on `seat_ids` into a confirmed reservation.
 
@@ -91,12 +94,14 @@ async def reserve(
     Returns (reservation, created); created is False when an earlier request with the same
     Idempotency-Key and body already booked it (nothing more is booked then). With
     `expected_total`, a total that differs (the price changed) is refused with price_changed.
+    Under the gap rule 'enforce', booking part of a hold is refused when those seats alone
+    would strand a single empty seat (would_strand_seat).
     """
     wanted = list(dict.fromkeys(seat_ids))
     tickets = {seat: code.strip().lower() for seat, code in (tickets or {}).items()}
     voucher = voucher_code.strip().upper() if voucher_code else None
     with changing_seats(seat_maps, showtime_id), refusals():
-        async with pool.acquire() as conn:
+        async with showtime_turn(queues, showtime_id), pool.acquire() as conn:
             row = await conn.fetchrow(
                 QUERIES.book_held_seats,
                 showtime_id,
@@ -108,6 +113,7 @@ async def reserve(
                 idempotency_key,
                 request_hash(showtime_id, wanted, tickets, voucher),
                 expected_total,
+                gap_rule,
             )
     return _found(row), bool(row["booking"]["created"])
 

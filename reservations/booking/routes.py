@@ -11,7 +11,7 @@ from .. import representations
 from ..accounts.access import current_user, maybe_user, optional_user, user_only
 from ..accounts.email_tokens import require_verified_email
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
-from ..context import METRICS, POOL, SEAT_MAPS, SETTINGS, TICKET_SIGNER
+from ..context import METRICS, POOL, SEAT_CHANGE_QUEUES, SEAT_MAPS, SETTINGS, TICKET_SIGNER
 from ..prices import guessing
 from ..prices.errors import VoucherInvalid
 from . import holds, reservations, seat_map
@@ -113,6 +113,7 @@ async def lock_seats(request: web.Request) -> web.Response:
         path_uuid(request),
         request["data"]["seat_ids"],
         request.app[SEAT_MAPS],
+        request.app[SEAT_CHANGE_QUEUES],
     )
     request.app[METRICS].holds.inc()
     request.app[METRICS].held_seats.inc(added)
@@ -150,6 +151,7 @@ async def best_available(request: web.Request) -> web.Response:
         data["seat_type"],
         data["accessible"],
         request.app[SEAT_MAPS],
+        request.app[SEAT_CHANGE_QUEUES],
     )
     request.app[METRICS].holds.inc()
     request.app[METRICS].held_seats.inc(added)
@@ -186,13 +188,16 @@ async def stranded_seats(request: web.Request) -> web.Response:
     tags=["booking"],
     summary="Release held seats",
     description="Releases the listed seats of the caller's hold on this showtime, or all of "
-    "them without a body. Seats the caller does not hold are ignored.",
+    "them without a body. Seats the caller does not hold are ignored. With "
+    "SINGLE_SEAT_GAP_RULE=enforce, releasing some of the seats so that the rest would strand "
+    "a single empty seat is refused: 409 would_strand_seat (details.stranded_seat_ids); "
+    "releasing the whole hold always succeeds.",
     responses={"204": {"description": "Released"}},
 )
 @user_only
 @uuid_path("The showtime")
 @request_schema(ReleaseSeatsRequest)
-@error_responses(400, 401, 404, 413, 415, 422)
+@error_responses(400, 401, 404, 409, 413, 415, 422)
 async def release_seats(request: web.Request) -> web.Response:
     await holds.release_seats(
         request.app[POOL],
@@ -200,6 +205,8 @@ async def release_seats(request: web.Request) -> web.Response:
         path_uuid(request),
         request["data"]["seat_ids"],
         request.app[SEAT_MAPS],
+        request.app[SETTINGS].single_seat_gap_rule,
+        request.app[SEAT_CHANGE_QUEUES],
     )
     return no_content()
 
@@ -215,7 +222,9 @@ async def release_seats(request: web.Request) -> web.Response:
     "(details.seat_ids), 409 showtime_started, 409 request_in_flight, 409 price_changed, 409 "
     "voucher_exhausted, 422 unknown_ticket_type (details.codes), 422 voucher_invalid, 422 "
     "idempotency_key_reused, 400 invalid_idempotency_key, 429 rate_limited (too many wrong "
-    "voucher codes, counted with POST /vouchers/check's).",
+    "voucher codes, counted with POST /vouchers/check's), 409 would_strand_seat (with "
+    "SINGLE_SEAT_GAP_RULE=enforce, booking part of a hold when those seats alone would strand "
+    "a single empty seat; details.stranded_seat_ids).",
     parameters=[IDEMPOTENCY_KEY_HEADER],
 )
 @user_only
@@ -242,6 +251,8 @@ async def create_reservation(request: web.Request) -> web.Response:
             request.app[SEAT_MAPS],
             data["tickets"],
             data["voucher_code"],
+            settings.single_seat_gap_rule,
+            request.app[SEAT_CHANGE_QUEUES],
         )
     except VoucherInvalid:
         await guessing.note_wrong_code(pool, settings, user_id)

@@ -18,10 +18,16 @@
 -- and planning was about a third of a change's time under the lock. The entry points plan once,
 -- with plan_cache_mode = force_generic_plan (set for the call, so the functions they call and
 -- the triggers they fire plan once too), and their lookups are written so that the generic plan
--- probes by key whatever the statistics say. Not open_seat_change, which best-available calls
--- on its own in its transaction: a function's SET clause undoes at its exit what SET LOCAL did
--- inside it, and the lock_timeout that lock_showtime lowers must last for the rest of that
--- transaction.
+-- probes by key whatever the statistics say. Not lock_showtime, open_seat_change nor
+-- begin_seat_change, which may run on their own in a transaction (sql/changes.sql): a function's
+-- SET clause undoes at its exit what SET LOCAL did inside it, and the lock_timeout that
+-- lock_showtime lowers must last for the rest of that transaction.
+--
+-- The same entry points pin their search_path (pg_catalog, public, then pg_temp last, where it
+-- can shadow nothing): a table or function of the same name in a schema earlier in the caller's
+-- search_path (or a temporary table) cannot change what a seat change reads or writes. The
+-- functions they call inherit it; lock_showtime, open_seat_change and begin_seat_change take
+-- no SET clause, as above.
 
 -- --- the start of every seat change -----------------------------------------------------------
 
@@ -157,37 +163,31 @@ $$;
 
 -- --- the single-seat gap rule -----------------------------------------------------------------
 
--- The user's hold on the showtime once p_adding is in it (hold_seat_ids), and the empty seats
+-- The seats p_mine as the user's whole hold on the showtime (hold_seat_ids), and the empty seats
 -- that hold strands among everyone else's claims (stranded_seat_ids), each front row first, left
--- to right. A seat is stranded when it is empty, has a neighbour in its block (seats on
--- consecutive columns of a row), and each neighbour is taken or an aisle or wall; seats the
--- others alone strand are not counted. Ids not in the theater are left out of both.
+-- to right; seats the user holds that are not in p_mine count as empty. A seat is stranded
+-- when it is empty, has a neighbour in its block (seats on consecutive columns of a row), and
+-- each neighbour is taken or an aisle or wall; seats the others alone strand are not counted. Ids not in the theater are left out of both.
 -- (reservations/booking/best_seats.py states the same rule for best-available's search.)
 -- It reads only the seats within two columns of the user's, each seat's neighbours found by a window over its row: about 3 ms for
 -- a row of 60 seats before (two self-joins of every seat of the rows), a few index probes now.
 -- PL/pgSQL, so that its plan is kept (an SQL function that is not inlined is planned again on
 -- every call).
-CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
-    p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]
+CREATE OR REPLACE FUNCTION stranded_seats_among(
+    p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_mine uuid[]
 ) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
 LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     mine_rows integer[];
     mine_columns integer[];
 BEGIN
-    -- Where the user's seats will be: those asked for and those the user holds.
-    SELECT array_agg(mine.row_index), array_agg(mine.column_index)
+    -- Where the user's seats will be.
+    SELECT array_agg(seats.row_index), array_agg(seats.column_index)
     INTO mine_rows, mine_columns
-    FROM (
-        SELECT seats.row_index, seats.column_index FROM seats
-        WHERE seats.id = ANY(p_adding) AND seats.theater_id = p_theater_id
-        UNION
-        SELECT held.row_index, held.column_index
-        FROM live_claims held_claim
-        JOIN seats held ON held.id = held_claim.seat_id
-        WHERE held_claim.showtime_id = p_showtime_id AND held_claim.held_by = p_user_id
-    ) AS mine;
+    FROM seats
+    WHERE seats.id = ANY(p_mine) AND seats.theater_id = p_theater_id;
     RETURN QUERY
     WITH hall AS (
         SELECT s.id,
@@ -197,7 +197,7 @@ BEGIN
                    c.claimed AND (c.status = 'sold' OR c.held_by IS DISTINCT FROM p_user_id),
                    false
                ) AS others,
-               s.id = ANY(p_adding) OR coalesce(c.held_by = p_user_id, false) AS mine
+               s.id = ANY(p_mine) AS mine
         FROM seats s
         -- Each seat's claim by its primary key (LIMIT 1 keeps the planner from reading every
         -- claim of the showtime, thousands on a popular one, to join the few rows asked for).
@@ -249,10 +249,63 @@ BEGIN
 END;
 $$;
 
+-- The user's hold on the showtime once p_adding is in it, and the empty seats it strands
+-- (stranded_seats_among): what holding p_adding would leave.
+CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
+    p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_adding uuid[]
+) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM stranded_seats_among(
+        p_showtime_id, p_theater_id, p_user_id, p_adding || held_seats_of(p_showtime_id, p_user_id)
+    );
+END;
+$$;
+
+-- The seats of the user's live hold on the showtime.
+CREATE OR REPLACE FUNCTION held_seats_of(p_showtime_id uuid, p_user_id uuid)
+RETURNS uuid[] LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN ARRAY(
+        SELECT c.seat_id FROM live_claims c
+        WHERE c.showtime_id = p_showtime_id AND c.held_by = p_user_id
+    );
+END;
+$$;
+
+-- The seats that the user's hold of exactly p_after strands and that its hold of p_before does
+-- not, front row first: what the gap rule refuses in a change from one to the other (a
+-- release, the seats booked out of a bigger hold). Seats stranded already are not the change's.
+CREATE OR REPLACE FUNCTION seats_newly_stranded(
+    p_showtime_id uuid, p_theater_id uuid, p_user_id uuid, p_before uuid[], p_after uuid[]
+) RETURNS uuid[] LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    before_ids uuid[];
+    after_ids uuid[];
+BEGIN
+    SELECT g.stranded_seat_ids INTO after_ids
+    FROM stranded_seats_among(p_showtime_id, p_theater_id, p_user_id, p_after) g;
+    IF cardinality(after_ids) = 0 THEN
+        RETURN after_ids;
+    END IF;
+    SELECT g.stranded_seat_ids INTO before_ids
+    FROM stranded_seats_among(p_showtime_id, p_theater_id, p_user_id, p_before) g;
+    RETURN ARRAY(
+        SELECT seat FROM unnest(after_ids) WITH ORDINALITY AS a(seat, n)
+        WHERE NOT seat = ANY(before_ids)
+        ORDER BY n
+    );
+END;
+$$;
+
 -- --- holds --------------------------------------------------------------------------------------
 
 -- Put the seats p_seat_ids (distinct) in the user's hold on the showtime, all or none: creates
--- the hold or adds to it and renews it (never past created_at + p_max_lifetime_seconds). Refuses
+-- the hold or adds to it and renews it (never past created_at + p_max_lifetime_seconds; a hold
+-- made less than p_cooldown_seconds after the user's last one on the showtime ended continues
+-- its created_at, the start of the user's unbroken holding). Refuses
 -- with showtime_not_found, showtime_started, unknown_seats, seat_unavailable, too_many_seats,
 -- user_seat_limit (held plus booked seats of the user for the showtime beyond p_max_user_seats),
 -- too_many_showtimes_held, hold_cooldown, would_strand_seat (p_gap_rule 'enforce'). Answers the
@@ -272,7 +325,8 @@ CREATE OR REPLACE FUNCTION hold_seats(
     p_gap_rule text,
     p_max_user_seats integer
 ) RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
     unknown_ids uuid[];
@@ -286,8 +340,10 @@ DECLARE
     hold holds%ROWTYPE;
     held_ids uuid[];
     total numeric;
+    holding_since timestamptz;
 BEGIN
     showtime := open_seat_change(p_showtime_id);
+    holding_since := showtime.now;
 
     SELECT coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (WHERE s.id IS NULL), '{}'),
            coalesce(array_agg(r.seat_id ORDER BY r.n) FILTER (
@@ -376,20 +432,27 @@ BEGIN
                 )
             ));
         END IF;
+        -- The user's holding of the showtime goes on across a break shorter than the
+        -- cooldown: a hold that replaces one freed less than p_cooldown_seconds ago keeps its
+        -- start (expired_holds.held_since), so letting a hold run out just before its cap and
+        -- holding again does not start a fresh lifetime. A holding that has used its lifetime
+        -- waits out the cooldown from its last hold's end.
         SELECT * INTO last_hold
         FROM expired_holds e
         WHERE e.showtime_id = p_showtime_id AND e.user_id = p_user_id;
         IF last_hold.held_since IS NOT NULL
-           AND last_hold.expired_at - last_hold.held_since
-               >= make_interval(secs => p_max_lifetime_seconds)
            AND showtime.now < last_hold.expired_at + make_interval(secs => p_cooldown_seconds)
         THEN
-            RETURN refuse_seat_change('hold_cooldown', jsonb_build_object(
-                'retry_after_seconds',
-                ceil(extract(epoch FROM last_hold.expired_at
-                                        + make_interval(secs => p_cooldown_seconds)
-                                        - showtime.now))::integer
-            ));
+            IF showtime.now >= last_hold.held_since + make_interval(secs => p_max_lifetime_seconds)
+            THEN
+                RETURN refuse_seat_change('hold_cooldown', jsonb_build_object(
+                    'retry_after_seconds',
+                    greatest(1, ceil(extract(epoch FROM last_hold.expired_at
+                                                        + make_interval(secs => p_cooldown_seconds)
+                                                        - showtime.now)))::integer
+                ));
+            END IF;
+            holding_since := last_hold.held_since;
         END IF;
     END IF;
 
@@ -407,8 +470,11 @@ BEGIN
 
     INSERT INTO holds AS h (showtime_id, user_id, created_at, expires_at)
     VALUES (
-        p_showtime_id, p_user_id, showtime.now,
-        showtime.now + make_interval(secs => p_hold_seconds)
+        p_showtime_id, p_user_id, holding_since,
+        least(
+            showtime.now + make_interval(secs => p_hold_seconds),
+            holding_since + make_interval(secs => p_max_lifetime_seconds)
+        )
     )
     ON CONFLICT (showtime_id, user_id) DO UPDATE
     SET expires_at = least(
@@ -449,17 +515,37 @@ $$;
 
 -- Release the seats p_seat_ids (NULL: all) of the user's hold on the showtime; the seats freed.
 -- An emptied hold is kept until it expires, with its created_at: holding again soon after
--- continues the same hold and its lifetime cap instead of starting a fresh one.
-CREATE OR REPLACE FUNCTION release_held_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[])
+-- continues the same hold and its lifetime cap instead of starting a fresh one. Under p_gap_rule
+-- 'enforce', a release of some of the seats that would strand a single empty seat the hold did
+-- not strand is refused (would_strand_seat): what holding the rest alone would be refused for.
+-- Releasing the whole hold is always allowed.
+CREATE OR REPLACE FUNCTION release_held_seats_v2(
+    p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[], p_gap_rule text
+)
 RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
+    held uuid[];
+    stranded_ids uuid[];
     freed uuid[];
 BEGIN
     showtime := begin_seat_change(p_showtime_id);
     IF showtime.id IS NULL OR showtime.cancelled_at IS NOT NULL THEN
         RETURN refuse_seat_change('showtime_not_found');
+    END IF;
+    IF p_gap_rule = 'enforce' AND p_seat_ids IS NOT NULL THEN
+        held := held_seats_of(p_showtime_id, p_user_id);
+        stranded_ids := seats_newly_stranded(
+            p_showtime_id, showtime.theater_id, p_user_id, held,
+            ARRAY(SELECT seat FROM unnest(held) AS seat WHERE NOT seat = ANY(p_seat_ids))
+        );
+        IF cardinality(stranded_ids) > 0 THEN
+            RETURN refuse_seat_change(
+                'would_strand_seat', jsonb_build_object('stranded_seat_ids', stranded_ids)
+            );
+        END IF;
     END IF;
     WITH released AS (
         DELETE FROM seat_claims c
@@ -475,6 +561,14 @@ BEGIN
 END;
 $$;
 
+-- release_held_seats_v2 without the gap rule, as instances before it was applied to releases
+-- call it. Kept until no released version calls it; then a migration drops it.
+CREATE OR REPLACE FUNCTION release_held_seats(p_showtime_id uuid, p_user_id uuid, p_seat_ids uuid[])
+RETURNS jsonb LANGUAGE sql
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT release_held_seats_v2(p_showtime_id, p_user_id, p_seat_ids, 'off');
+$$;
+
 -- --- reservations -------------------------------------------------------------------------------
 
 -- Turn the user's live hold on the seats p_seat_ids (distinct) into a confirmed reservation with
@@ -488,8 +582,10 @@ $$;
 -- the same p_request_hash, idempotency_key_reused for another. Refuses with showtime_not_found,
 -- showtime_started, hold_expired or seats_not_held (details.seat_ids: the seats not held),
 -- unknown_ticket_type, voucher_invalid, voucher_exhausted, price_changed (the total charged is
--- not p_expected_total, when given). Answers reservation_id and created.
-CREATE OR REPLACE FUNCTION book_held_seats(
+-- not p_expected_total, when given), would_strand_seat (p_gap_rule 'enforce': the seats booked
+-- out of a bigger hold strand a seat, as a hold of just them would). Answers reservation_id and
+-- created.
+CREATE OR REPLACE FUNCTION book_held_seats_v2(
     p_showtime_id uuid,
     p_user_id uuid,
     p_seat_ids uuid[],
@@ -498,14 +594,18 @@ CREATE OR REPLACE FUNCTION book_held_seats(
     p_ticket_codes text[],
     p_idempotency_key text,
     p_request_hash text,
-    p_expected_total numeric
+    p_expected_total numeric,
+    p_gap_rule text
 ) RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     earlier idempotency_keys%ROWTYPE;
     showtime seat_change_showtime;
     the_hold uuid;
     missing uuid[];
+    held uuid[];
+    stranded_ids uuid[];
     expired_ids uuid[];
     unknown_types text[];
     seat_ids uuid[];
@@ -519,8 +619,11 @@ DECLARE
     booked uuid;
 BEGIN
     IF p_idempotency_key IS NOT NULL THEN
+        -- The key is the client's text: its lock is a two-int4 key of class 2, a keyspace
+        -- apart from the bigint keys of the showtimes' locks (and from class 1, the theaters'),
+        -- so no key can be chosen to block a showtime or be blocked by one.
         IF NOT pg_try_advisory_xact_lock(
-            hashtextextended(p_user_id::text || ':' || p_idempotency_key, 728)
+            2, hashtext(p_user_id::text || ':' || p_idempotency_key)
         ) THEN
             RETURN refuse_seat_change('request_in_flight');
         END IF;
@@ -552,6 +655,22 @@ BEGIN
             CASE WHEN expired_ids && missing THEN 'hold_expired' ELSE 'seats_not_held' END,
             jsonb_build_object('seat_ids', missing)
         );
+    END IF;
+
+    -- Booking part of a hold under 'enforce': the rest of the hold runs out or is released, so
+    -- the seats booked must pass the gap rule on their own, as a hold of just them would.
+    IF p_gap_rule = 'enforce' THEN
+        held := held_seats_of(p_showtime_id, p_user_id);
+        IF cardinality(held) > cardinality(p_seat_ids) THEN
+            stranded_ids := seats_newly_stranded(
+                p_showtime_id, showtime.theater_id, p_user_id, held, p_seat_ids
+            );
+            IF cardinality(stranded_ids) > 0 THEN
+                RETURN refuse_seat_change(
+                    'would_strand_seat', jsonb_build_object('stranded_seat_ids', stranded_ids)
+                );
+            END IF;
+        END IF;
     END IF;
 
     -- Each seat's ticket type (an active one by its code, the default one when not named) and
@@ -624,6 +743,26 @@ BEGIN
 END;
 $$;
 
+-- book_held_seats_v2 without the gap rule, as instances before it was applied to bookings
+-- call it. Kept until no released version calls it; then a migration drops it.
+CREATE OR REPLACE FUNCTION book_held_seats(
+    p_showtime_id uuid,
+    p_user_id uuid,
+    p_seat_ids uuid[],
+    p_ticket_types text[],
+    p_voucher_code text,
+    p_ticket_codes text[],
+    p_idempotency_key text,
+    p_request_hash text,
+    p_expected_total numeric
+) RETURNS jsonb LANGUAGE sql
+SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT book_held_seats_v2(
+        p_showtime_id, p_user_id, p_seat_ids, p_ticket_types, p_voucher_code, p_ticket_codes,
+        p_idempotency_key, p_request_hash, p_expected_total, 'off'
+    );
+$$;
+
 -- Cancel a confirmed reservation before its show starts, by its owner (p_user_id) or an admin:
 -- the record stays, its seats are free at once. A cancelled one is left as it is. Refuses with
 -- reservation_not_found (also for someone else's) and showtime_started. Answers the reason it
@@ -631,7 +770,8 @@ $$;
 -- (the trigger reservation_gives_back_voucher, sql/code/05_prices.sql).
 CREATE OR REPLACE FUNCTION cancel_reservation(p_reservation_id uuid, p_user_id uuid, p_is_admin boolean)
 RETURNS jsonb LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     owner record;
     showtime seat_change_showtime;
@@ -665,7 +805,8 @@ $$;
 -- showtime_cancelled, seats kept on record), its holds and claims go. Refuses with
 -- showtime_not_found (unknown or cancelled already) or showtime_started.
 CREATE OR REPLACE FUNCTION cancel_showtime(p_showtime_id uuid) RETURNS void LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
     refusal text;
@@ -695,7 +836,8 @@ $$;
 -- free up to p_limit of its expired holds. (holds deleted, seats freed).
 CREATE OR REPLACE FUNCTION sweep_showtime(p_showtime_id uuid, p_limit integer)
 RETURNS TABLE (holds integer, seats integer) LANGUAGE plpgsql
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727)) THEN
         RETURN QUERY SELECT 0, 0;

@@ -9,7 +9,7 @@
 CREATE OR REPLACE FUNCTION lock_rate_limit_keys(p_keys text[])
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
     INSERT INTO login_attempts (key)
@@ -23,7 +23,7 @@ $$;
 CREATE OR REPLACE FUNCTION without_one(p_times timestamptz[], p_at timestamptz)
 RETURNS timestamptz[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
     SELECT CASE
         WHEN array_position(p_times, p_at) IS NULL THEN p_times
@@ -49,7 +49,7 @@ CREATE OR REPLACE FUNCTION judge_attempt(
 )
 RETURNS TABLE (verdict text, seconds integer, attempted_at timestamptz)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_window constant interval := make_interval(secs => p_window_seconds);
@@ -111,7 +111,7 @@ CREATE OR REPLACE FUNCTION decide_attempt(
 )
 RETURNS void
 LANGUAGE plpgsql
-SET search_path = pg_catalog, public
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN
     PERFORM 1 FROM login_attempts WHERE key = ANY (p_keys) ORDER BY key FOR UPDATE;

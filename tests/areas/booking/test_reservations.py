@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from reservations.context import SWEEPER
+from reservations.db import QUERIES
 from tests.api import (
     book,
     error_of,
@@ -257,11 +258,7 @@ async def test_a_request_whose_key_is_in_use_is_409(client, db, database, user):
     other = await asyncpg.connect(database)
     try:
         async with other.transaction():
-            await other.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2, 728))",
-                str(user.id),
-                "busy-key",
-            )
+            assert await other.fetchval(QUERIES.try_lock_idempotency_key, user.id, "busy-key")
             response = await reserve(client, user, hall.showtime_id, hall.ids("A1"), key="busy-key")
             assert (await error_of(response, 409))["code"] == "request_in_flight"
     finally:
