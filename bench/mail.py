@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import os
@@ -156,8 +157,10 @@ async def booking_load(
     items: list[tuple[uuid.UUID, list[uuid.UUID]]],
     clients: int,
     stop: asyncio.Event,
+    refusals: collections.Counter[str],
 ) -> int:
-    """Clients holding and booking pairs of seats until `stop`; the bookings made."""
+    """Clients holding and booking pairs of seats until `stop`; the bookings made (answers
+    other than 201 counted in `refusals`)."""
     booked = 0
     pending = list(items)
 
@@ -172,6 +175,7 @@ async def booking_load(
                     f"/api/v1/showtimes/{showtime_id}/lock-seats", json=body, headers=headers
                 ) as held:
                     if held.status != 201:
+                        refusals[f"hold {held.status} {await held.text()}"[:120]] += 1
                         continue
                 async with session.post(
                     "/api/v1/reservations",
@@ -180,6 +184,8 @@ async def booking_load(
                 ) as reserved:
                     if reserved.status == 201:
                         booked += 1
+                    else:
+                        refusals[f"book {reserved.status} {await reserved.text()}"[:120]] += 1
 
     await asyncio.gather(*(client(index) for index in range(clients)))
     return booked
@@ -342,8 +348,9 @@ async def run(options: argparse.Namespace) -> int:
 
         tokens = [issue_token(user, secret, 3600) for user in users]
         stop = asyncio.Event()
+        refusals: collections.Counter[str] = collections.Counter()
         load = asyncio.create_task(
-            booking_load(server.base_url, tokens, items, options.booking_clients, stop)
+            booking_load(server.base_url, tokens, items, options.booking_clients, stop, refusals)
         )
         await asyncio.sleep(2.0)  # the load is running
         email_ids, committed = await queue_burst(
@@ -360,6 +367,8 @@ async def run(options: argparse.Namespace) -> int:
             figures,
             f"; bookings during the run: {booked / load_seconds:.0f}/s",
         )
+        for refusal, count in refusals.most_common(5):
+            print(f"  booking load refused {count} times: {refusal}", flush=True)
         server.stop()
         server = None
         await trigger_cost(conn, dsn, data, users, options.rounds)

@@ -28,12 +28,16 @@ class Delivered:
 
 
 class DeliveryFailed(Exception):
-    """The server did not take the message; `temporary` says whether to try again."""
+    """The server did not take the message; `temporary` says whether to try again, and
+    `connection` whether the connection itself failed (no use trying the next message on it)."""
 
-    def __init__(self, message: str, temporary: bool, code: int | None = None) -> None:
+    def __init__(
+        self, message: str, temporary: bool, code: int | None = None, *, connection: bool = False
+    ) -> None:
         super().__init__(message)
         self.temporary = temporary
         self.code = code
+        self.connection = connection
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,13 @@ class SmtpTransport(Transport):
             await client.connect()
         except aiosmtplib.SMTPAuthenticationError as exc:
             message = f"login refused: {exc.code} {exc.message}"
-            raise DeliveryFailed(message, True, exc.code) from None
+            raise DeliveryFailed(message, True, exc.code, connection=True) from None
         except aiosmtplib.SMTPResponseException as exc:
             message = f"connection refused: {exc.code} {exc.message}"
-            raise DeliveryFailed(message, True, exc.code) from None
+            raise DeliveryFailed(message, True, exc.code, connection=True) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise DeliveryFailed(f"cannot connect: {type(exc).__name__}: {exc}", True) from None
+            message = f"cannot connect: {type(exc).__name__}: {exc}"
+            raise DeliveryFailed(message, True, connection=True) from None
         self._client = client
         return client
 
@@ -136,7 +141,8 @@ class SmtpTransport(Transport):
             raise DeliveryFailed(f"{what}: {exc.code} {exc.message}", temporary, exc.code) from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             await self.close()
-            raise DeliveryFailed(f"connection lost: {type(exc).__name__}: {exc}", True) from None
+            lost = f"connection lost: {type(exc).__name__}: {exc}"
+            raise DeliveryFailed(lost, True, connection=True) from None
         if errors:  # only with several recipients, some refused; we send to one
             raise DeliveryFailed(f"recipient refused: {errors}", False)
         return Delivered()
