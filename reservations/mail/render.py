@@ -172,7 +172,7 @@ def qr_png(content: str) -> bytes:
         (
             b"\x89PNG\r\n\x1a\n",
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9)),
+            _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 6)),
             _png_chunk(b"IEND", b""),
         )
     )
