@@ -41,7 +41,7 @@ import asyncpg
 from ..db import QUERIES
 from ..settings import Settings
 from .render import CannotRender, Email, Facts, Rendered, Renderer
-from .smtp import DeliveryFailed, Transport, make_transport
+from .smtp import DeliveryFailed, Transport, make_transport, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,9 @@ class Sender:
         self.renderer = Renderer(settings)
         self.envelope_sender = parseaddr(settings.mail_from)[1]
         host = self.renderer.host
+        context = tls_context(settings.smtp_ca_file) if settings.smtp_url else None
         self.transports: list[Transport] = [
-            make_transport(settings.smtp_url, settings.mail_timeout_seconds, host)
+            make_transport(settings.smtp_url, settings.mail_timeout_seconds, host, context)
             for _ in range(CONCURRENCY)
         ]
         self.stuck_after = max(120.0, 10 * settings.mail_timeout_seconds)
