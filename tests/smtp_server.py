@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal
 
+import asyncpg
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -184,6 +185,26 @@ class SmtpServer:
 
     def recipients(self) -> list[Any]:
         return [tuple(envelope.rcpt_tos) for envelope in self.handler.accepted]
+
+
+# Settings that make the sender quick to retry and to notice: the tests' outbox.
+FAST_MAIL = {
+    "mail_max_per_second": 1000.0,
+    "mail_retry_base_seconds": 0.2,
+    "mail_poll_seconds": 0.3,
+    "mail_timeout_seconds": 2.0,
+}
+
+
+async def queue_verification_emails(db: asyncpg.Connection, count: int) -> None:
+    """`count` verification emails queued straight in the outbox, one recipient each."""
+    await db.execute(
+        "INSERT INTO emails (kind, recipient, payload)"
+        " SELECT 'verify_email', 'reader' || g || '@example.com',"
+        "        jsonb_build_object('token', 'token-' || g, 'valid_seconds', 3600)"
+        " FROM generate_series(1, $1) AS g",
+        count,
+    )
 
 
 async def eventually(check: Any, within: float = 10.0, every: float = 0.05) -> Any:

@@ -19,14 +19,7 @@ from reservations.mail.sender import Sender
 from reservations.settings import Settings
 from tests import api
 from tests.factories import Account, create_hall
-from tests.smtp_server import SmtpServer, eventually
-
-FAST_MAIL = {
-    "mail_max_per_second": 1000.0,
-    "mail_retry_base_seconds": 0.2,
-    "mail_poll_seconds": 0.3,
-    "mail_timeout_seconds": 2.0,
-}
+from tests.smtp_server import FAST_MAIL, SmtpServer, eventually, queue_verification_emails
 
 
 @pytest.fixture
@@ -57,16 +50,6 @@ async def book_once(client: TestClient, db: asyncpg.Connection, user: Account) -
 async def statuses(db: asyncpg.Connection) -> list[tuple[str, str, int]]:
     rows = await db.fetch("SELECT kind, status, attempts FROM emails ORDER BY created_at")
     return [(row["kind"], row["status"], row["attempts"]) for row in rows]
-
-
-async def queue_verification_emails(db: asyncpg.Connection, count: int) -> None:
-    await db.execute(
-        "INSERT INTO emails (kind, recipient, payload)"
-        " SELECT 'verify_email', 'reader' || g || '@example.com',"
-        "        jsonb_build_object('token', 'token-' || g, 'valid_seconds', 3600)"
-        " FROM generate_series(1, $1) AS g",
-        count,
-    )
 
 
 async def test_a_booking_is_emailed_to_its_booker(

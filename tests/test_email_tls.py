@@ -15,8 +15,14 @@ import pytest
 from reservations.db import create_pool
 from reservations.mail.sender import Sender
 from reservations.settings import Settings, SettingsError
-from tests.smtp_server import Certificate, SmtpServer, eventually, self_signed
-from tests.test_email_outbox import FAST_MAIL, queue_verification_emails
+from tests.smtp_server import (
+    FAST_MAIL,
+    Certificate,
+    SmtpServer,
+    eventually,
+    queue_verification_emails,
+    self_signed,
+)
 
 LOGINS = {"mailer": "s3cret pass"}
 
@@ -37,9 +43,10 @@ async def send_all(
     try:
         if until == "attempted":
             check = "SELECT bool_and(attempts >= 1 AND sending_since IS NULL) FROM emails"
+            await eventually(lambda: db.fetchval(check), within=15)
         else:
-            check = f"SELECT bool_and(status = '{until}') FROM emails"  # noqa: S608 - a test's constant
-        await eventually(lambda: db.fetchval(check), within=15)
+            check = "SELECT bool_and(status = $1) FROM emails"
+            await eventually(lambda: db.fetchval(check, until), within=15)
     finally:
         await sender.stop()
         await pool.close()

@@ -18,13 +18,13 @@ transaction that wrote it commits) and every MAIL_POLL_SECONDS in case a notific
 
 Once the server has accepted a message it is never sent again: the only way to send it again is
 an email still `queued`, not in flight, and the in-flight mark is only cleared together with the
-outcome. The crash window: a process that dies after step 2 and before step 4 leaves its run (at most
-MAX_RUN emails) in flight with an unknown outcome (the server may have accepted some of them). No sender touches
-it again; after STUCK_AFTER it is marked `failed` ("outcome unknown", attempt outcome `unknown`)
-for an admin to check the mail server's log and retry. Delivery is at most once, not at least
-once, for that window only; its Message-ID is the same on every attempt, so a receiving system
-can still tell a copy. A claimed email a dying sender had not begun (step 1 only) is claimed
-again by another sender when the lease runs out.
+outcome. The crash window: a process that dies after step 2 and before step 4 leaves its run
+(at most MAX_RUN emails) in flight with an unknown outcome (the server may have accepted some of
+them). No sender touches them again; after STUCK_AFTER they are marked `failed` ("outcome
+unknown", attempt outcome `unknown`) for an admin to check the mail server's log and retry.
+Delivery is at most once, not at least once, for that window only; its Message-ID is the same
+on every attempt, so a receiving system can still tell a copy. A claimed email a dying sender
+had not begun (step 1 only) is claimed again by another sender when the lease runs out.
 """
 
 from __future__ import annotations
