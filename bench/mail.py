@@ -2,16 +2,21 @@
 least 200/s), alone and while bookings run.
 
     python -m bench.mail [--emails 2000] [--workers 2] [--booking-clients 8]
+                         [--sink-kind aiosmtpd|minimal]
 
 The server under test is `reservations serve --workers N` (bench/procs.py) with SMTP_URL set to
-an aiosmtpd sink in its own process that accepts every message (`python -m bench.mail --sink
-PORT`), and MAIL_MAX_PER_SECOND high enough not to pace. A burst is N booking confirmations
-written in one transaction (N reservations inserted at once, their emails by the trigger, as
-cancelling a full showtime writes its emails): the figure is N over the time from that commit
-to the last email's `sent_at`, with each email's latency (written -> sent) as p50/p99. Then the
-same burst again while `--booking-clients` clients book pairs of seats over HTTP (hold, then
-reserve) as fast as they can, each booking writing its own email too; their bookings/s is
-printed beside it. Every email is a booking confirmation (QR code, .ics), the heaviest kind.
+a sink in its own process that accepts every message (`python -m bench.mail --sink PORT`):
+aiosmtpd, as the tests use, or a minimal asyncio responder (MinimalSink) that costs the machine
+far less, so that the sink's CPU does not count against the sender's. MAIL_MAX_PER_SECOND is
+high enough not to pace. A burst is N booking confirmations written in one transaction (N
+reservations inserted at once, their emails by the trigger, as cancelling a full showtime writes
+its emails): the figure is N over the time from that commit to the last email's `sent_at`, with
+each email's latency (written -> sent) as p50/p99. Then the same burst again while
+`--booking-clients` clients book pairs of seats over HTTP (hold, then reserve; each pair by the
+next of 512 users) as fast as they can, each booking writing its own email too; their
+bookings/s is printed beside it. Every email is a booking confirmation (QR code, .ics), the
+heaviest kind. Each phase says where the CPU went (CpuMeter): server, database, sink, the bench
+itself, and "other", the rest of the machine (other sessions on a shared one).
 
 Last, with the server stopped, what the outbox costs a booking: a hot showtime's hold and booking
 calls from 8 connections with the booking email's trigger and without it, in alternating blocks.
