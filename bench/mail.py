@@ -2,16 +2,21 @@
 least 200/s), alone and while bookings run.
 
     python -m bench.mail [--emails 2000] [--workers 2] [--booking-clients 8]
+                         [--sink-kind aiosmtpd|minimal]
 
 The server under test is `reservations serve --workers N` (bench/procs.py) with SMTP_URL set to
-an aiosmtpd sink in its own process that accepts every message (`python -m bench.mail --sink
-PORT`), and MAIL_MAX_PER_SECOND high enough not to pace. A burst is N booking confirmations
-written in one transaction (N reservations inserted at once, their emails by the trigger, as
-cancelling a full showtime writes its emails): the figure is N over the time from that commit
-to the last email's `sent_at`, with each email's latency (written -> sent) as p50/p99. Then the
-same burst again while `--booking-clients` clients book pairs of seats over HTTP (hold, then
-reserve) as fast as they can, each booking writing its own email too; their bookings/s is
-printed beside it. Every email is a booking confirmation (QR code, .ics), the heaviest kind.
+a sink in its own process that accepts every message (`python -m bench.mail --sink PORT`):
+aiosmtpd, as the tests use, or a minimal asyncio responder (MinimalSink) that costs the machine
+far less, so that the sink's CPU does not count against the sender's. MAIL_MAX_PER_SECOND is
+high enough not to pace. A burst is N booking confirmations written in one transaction (N
+reservations inserted at once, their emails by the trigger, as cancelling a full showtime writes
+its emails): the figure is N over the time from that commit to the last email's `sent_at`, with
+each email's latency (written -> sent) as p50/p99. Then the same burst again while
+`--booking-clients` clients book pairs of seats over HTTP (hold, then reserve; each pair by the
+next of 512 users) as fast as they can, each booking writing its own email too; their
+bookings/s is printed beside it. Every email is a booking confirmation (QR code, .ics), the
+heaviest kind. Each phase says where the CPU went (CpuMeter): server, database, sink, the bench
+itself, and "other", the rest of the machine (other sessions on a shared one).
 
 Last, with the server stopped, what the outbox costs a booking: a hot showtime's hold and booking
 calls from 8 connections with the booking email's trigger and without it, in alternating blocks.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import os
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -49,19 +56,70 @@ TARGET_PER_SECOND = 200.0
 # ---- the SMTP sink ---------------------------------------------------------------------------
 
 
-def run_sink(port: int) -> None:
-    """An aiosmtpd server on 127.0.0.1:port accepting (and dropping) every message."""
+SINKS = ("aiosmtpd", "minimal")
+
+
+class MinimalSink(asyncio.Protocol):
+    """The least an SMTP server must do to take a message: a reply to each command, the data
+    read up to its end (CRLF . CRLF) and dropped. A measuring tool, not a server: no checks,
+    no dot-unstuffing, no limits; it costs the machine a fraction of what aiosmtpd does, so
+    that the sender's figure is not the sink's."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+        self.in_data = False
+        transport.write(b"220 sink ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.buffer:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n")
+                if end < 0:
+                    self.buffer = self.buffer[-4:]  # the end may straddle two reads
+                    return
+                self.buffer = self.buffer[end + 5 :]
+                self.in_data = False
+                self.transport.write(b"250 2.0.0 OK\r\n")
+                continue
+            line_end = self.buffer.find(b"\r\n")
+            if line_end < 0:
+                return
+            verb = self.buffer[:4].upper()
+            self.buffer = self.buffer[line_end + 2 :]
+            if verb == b"EHLO":
+                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250 SIZE 50000000\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                self.buffer = b"\r\n" + self.buffer  # an empty message ends at once
+                self.transport.write(b"354 end with <CRLF>.<CRLF>\r\n")
+            elif verb == b"QUIT":
+                self.transport.write(b"221 bye\r\n")
+                self.transport.close()
+                return
+            else:
+                self.transport.write(b"250 OK\r\n")
+
+
+def run_sink(port: int, kind: str) -> None:
+    """An SMTP server on 127.0.0.1:port accepting (and dropping) every message: aiosmtpd, or
+    the minimal one."""
     from aiosmtpd.smtp import SMTP
 
     class Accept:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             return "250 OK"
 
+    def protocol() -> asyncio.Protocol:
+        if kind == "minimal":
+            return MinimalSink()
+        return SMTP(Accept(), hostname="sink", ident="sink")
+
     async def serve() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: SMTP(Accept(), hostname="sink", ident="sink"), "127.0.0.1", port
-        )
+        server = await loop.create_server(protocol, "127.0.0.1", port)
         stop = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
@@ -156,22 +214,27 @@ async def booking_load(
     items: list[tuple[uuid.UUID, list[uuid.UUID]]],
     clients: int,
     stop: asyncio.Event,
+    refusals: collections.Counter[str],
 ) -> int:
-    """Clients holding and booking pairs of seats until `stop`; the bookings made."""
+    """Clients holding and booking pairs of seats until `stop`; the bookings made (answers
+    other than 201 counted in `refusals`)."""
     booked = 0
     pending = list(items)
 
     async def client(index: int) -> None:
         nonlocal booked
-        headers = {"Authorization": f"Bearer {tokens[index % len(tokens)]}"}
         async with aiohttp.ClientSession(base_url) as session:
             while pending and not stop.is_set():
                 showtime_id, seats = pending.pop()
+                # Each pair by the next user: one user may have at most 10 seats of a showtime
+                # (MAX_SEATS_PER_USER_PER_SHOWTIME), which 8 fixed users reach at once.
+                headers = {"Authorization": f"Bearer {tokens[len(pending) % len(tokens)]}"}
                 body = {"seat_ids": [str(seat) for seat in seats]}
                 async with session.post(
                     f"/api/v1/showtimes/{showtime_id}/lock-seats", json=body, headers=headers
                 ) as held:
                     if held.status != 201:
+                        refusals[f"hold {held.status} {await held.text()}"[:120]] += 1
                         continue
                 async with session.post(
                     "/api/v1/reservations",
@@ -180,6 +243,8 @@ async def booking_load(
                 ) as reserved:
                     if reserved.status == 201:
                         booked += 1
+                    else:
+                        refusals[f"book {reserved.status} {await reserved.text()}"[:120]] += 1
 
     await asyncio.gather(*(client(index) for index in range(clients)))
     return booked
@@ -253,12 +318,64 @@ async def trigger_cost(
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
     """User and system CPU time used so far by these processes (those still running)."""
-    total = 0.0
+    return sum(_cpu_by_pid(processes).values())
+
+
+def _cpu_by_pid(processes: list[psutil.Process]) -> dict[int, float]:
+    used = {}
     for process in processes:
         with contextlib.suppress(psutil.Error):
             times = process.cpu_times()
-            total += times.user + times.system
-    return total
+            used[process.pid] = times.user + times.system
+    return used
+
+
+def database_processes() -> list[psutil.Process]:
+    """The embedded PostgreSQL's processes (its postmaster and every backend), or none."""
+    pid_file = DATA_DIR / "pgdata" / "postmaster.pid"
+    try:
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        return [postmaster, *postmaster.children(recursive=True)]
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return []
+
+
+class CpuMeter:
+    """Where the machine's CPU went during a phase: each group of processes (read again at the
+    end, so that a backend started meanwhile counts), the rest of the machine ("other": other
+    sessions on a shared machine) and the wall time."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[psutil.Process]]]) -> None:
+        self.groups = groups
+        self.start()
+
+    def start(self) -> None:
+        self.before = {name: _cpu_by_pid(find()) for name, find in self.groups.items()}
+        self.machine = self._machine_busy()
+        self.wall = time.monotonic()
+
+    @staticmethod
+    def _machine_busy() -> float:
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def used(self) -> tuple[dict[str, float], float]:
+        """CPU seconds of each group and of "other", and the wall seconds, since start()."""
+        used = {}
+        for name, find in self.groups.items():
+            before = self.before[name]
+            after = _cpu_by_pid(find())
+            used[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+        used["other"] = max(0.0, self._machine_busy() - self.machine - sum(used.values()))
+        return used, time.monotonic() - self.wall
+
+    def describe(self, emails: int) -> str:
+        used, wall = self.used()
+        per_email = ", ".join(
+            f"{name} {used[name] / emails * 1000:.2f} ms" for name in ("server", "database", "sink")
+        )
+        cores = ", ".join(f"{name} {seconds / wall:.2f}" for name, seconds in used.items())
+        return f"CPU a email: {per_email}; cores busy: {cores}"
 
 
 def report(name: str, figures: dict[str, float], extra: str = "") -> None:
@@ -292,7 +409,7 @@ async def run(options: argparse.Namespace) -> int:
         await asyncio.get_running_loop().run_in_executor(None, migrate, dsn)
         conn = await asyncpg.connect(dsn)
         data = BenchData(conn)
-        users = await data.users(256, "mail")
+        users = await data.users(512, "mail")
         burst_hall = await data.theater(15, 20)
         (burst_showtime,) = await data.showtimes(burst_hall, 1)
         hot_hall = await data.theater(50, 60)
@@ -300,7 +417,16 @@ async def run(options: argparse.Namespace) -> int:
         items = [(showtime, pair) for showtime in hot_showtimes for pair in hot_hall.pairs()]
         port = free_port()
         sink = subprocess.Popen(  # noqa: ASYNC220 - a start, not a wait
-            [sys.executable, "-m", "bench.mail", "--sink", str(port)], cwd=ROOT
+            [
+                sys.executable,
+                "-m",
+                "bench.mail",
+                "--sink",
+                str(port),
+                "--sink-kind",
+                options.sink_kind,
+            ],
+            cwd=ROOT,
         )
         secret = uuid.uuid4().hex * 2
         server = Server(
@@ -321,45 +447,55 @@ async def run(options: argparse.Namespace) -> int:
 
         print(
             f"bench.mail: {options.emails} booking confirmations a burst, "
-            f"serve --workers {options.workers}, {os.cpu_count()} cores",
+            f"serve --workers {options.workers}, {os.cpu_count()} cores, "
+            f"{options.sink_kind} SMTP sink",
             flush=True,
         )
-        serving = server.processes()
-        sinking = [psutil.Process(sink.pid)]
-        server_cpu, sink_cpu = cpu_seconds(serving), cpu_seconds(sinking)
+        this = psutil.Process()
+        meter = CpuMeter(
+            {
+                "server": server.processes,
+                "database": database_processes,
+                "sink": lambda: [psutil.Process(sink.pid)] if sink else [],
+                "bench": lambda: [this],
+            }
+        )
         email_ids, committed = await queue_burst(
             conn, burst_showtime, users, burst_hall.seat_ids, options.emails
         )
         await wait_sent(conn, email_ids, within=300)
-        per_email = (cpu_seconds(serving) - server_cpu) / options.emails * 1000
-        sink_per_email = (cpu_seconds(sinking) - sink_cpu) / options.emails * 1000
         report(
             "alone",
             await burst_figures(conn, email_ids, committed),
-            f"; CPU a email: server {per_email:.2f} ms, SMTP sink {sink_per_email:.2f} ms; "
-            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+            f"; {meter.describe(options.emails)}",
         )
 
         tokens = [issue_token(user, secret, 3600) for user in users]
         stop = asyncio.Event()
+        refusals: collections.Counter[str] = collections.Counter()
         load = asyncio.create_task(
-            booking_load(server.base_url, tokens, items, options.booking_clients, stop)
+            booking_load(server.base_url, tokens, items, options.booking_clients, stop, refusals)
         )
         await asyncio.sleep(2.0)  # the load is running
+        meter.start()
         email_ids, committed = await queue_burst(
             conn, burst_showtime, users, burst_hall.seat_ids, options.emails
         )
         load_started = time.time()
         await wait_sent(conn, email_ids, within=300)
         figures = await burst_figures(conn, email_ids, committed)
+        used = meter.describe(options.emails)
         stop.set()
         booked = await load
         load_seconds = time.time() - load_started + 2.0
         report(
             f"with {options.booking_clients} booking clients",
             figures,
-            f"; bookings during the run: {booked / load_seconds:.0f}/s",
+            f"; bookings during the run: {booked / load_seconds:.0f}/s; {used} (the server's "
+            "and the database's include the bookings)",
         )
+        for refusal, count in refusals.most_common(5):
+            print(f"  booking load refused {count} times: {refusal}", flush=True)
         server.stop()
         server = None
         await trigger_cost(conn, dsn, data, users, options.rounds)
@@ -387,10 +523,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=3, help="blocks of the trigger-cost comparison, each way"
     )
+    parser.add_argument(
+        "--sink-kind",
+        choices=SINKS,
+        default="aiosmtpd",
+        help="the local SMTP server: aiosmtpd (as the tests), or a minimal responder in this "
+        "module that costs the machine far less CPU a message",
+    )
     parser.add_argument("--sink", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.sink:
-        run_sink(options.sink)
+        run_sink(options.sink, options.sink_kind)
         return 0
     return asyncio.run(run(options))
 

@@ -10,6 +10,7 @@ import decimal
 import ipaddress
 import os
 import secrets
+import ssl
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -140,8 +141,8 @@ def _networks(name: str, raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IP
 
 
 def _smtp_url(name: str, raw: str) -> str:
-    """smtp://[user:password@]host[:port] (STARTTLS when it has credentials) or smtps://...
-    (implicit TLS); reservations/mail/smtp.py reads it."""
+    """smtp://[user:password@]host[:port][?starttls=true] (STARTTLS when it has credentials or
+    asks for it) or smtps://... (implicit TLS); reservations/mail/smtp.py reads it."""
     parts = urllib.parse.urlsplit(raw.strip())
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise SettingsError(
@@ -152,7 +153,26 @@ def _smtp_url(name: str, raw: str) -> str:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise SettingsError(f"{name} has a port that is not a number from 0 to 65535") from None
+    query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    if set(query) - {"starttls"} or any(len(values) != 1 for values in query.values()):
+        raise SettingsError(f"{name} takes one query parameter, starttls=true or starttls=false")
+    starttls = query.get("starttls", [None])[0]
+    if starttls not in (None, "true", "false"):
+        raise SettingsError(f"{name}: starttls must be true or false")
+    if starttls is not None and parts.scheme == "smtps":
+        raise SettingsError(f"{name}: smtps:// is TLS from the first byte; starttls is for smtp://")
+    if starttls == "false" and parts.username:
+        raise SettingsError(f"{name}: a password is never sent in clear; drop starttls=false")
     return raw.strip()
+
+
+def _ca_file(name: str, raw: str) -> str:
+    """A PEM file of CA certificates that ssl can load."""
+    try:
+        ssl.create_default_context(cafile=raw)
+    except (OSError, ssl.SSLError) as exc:
+        raise SettingsError(f"{name} is not a readable PEM file of certificates: {exc}") from None
+    return raw
 
 
 def _base_url(name: str, raw: str) -> str:
@@ -255,6 +275,7 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     # Email (reservations/mail/): without smtp_url emails are kept as `captured`.
     smtp_url: str | None = field(default=None, repr=False)  # may carry a password
+    smtp_ca_file: str | None = None  # the CAs to trust for SMTP's TLS instead of the system's
     mail_from: str = "Cinema <tickets@localhost>"
     public_base_url: str = "http://localhost:8080"
     mail_retry_base_seconds: float = 30.0
@@ -341,6 +362,7 @@ class Settings:
         read("TICKET_SIGNING_KEYS", _text)
         read("CHECKIN_OPENS_MINUTES", _non_negative_int)
         read("SMTP_URL", _smtp_url)
+        read("SMTP_CA_FILE", _ca_file)
         read("MAIL_FROM", _text)
         read("PUBLIC_BASE_URL", _base_url)
         read("MAIL_RETRY_BASE_SECONDS", _positive_float)

@@ -5,50 +5,50 @@
 -- (claim_emails in sql/code/06_email.sql): {"emails": [...], "paced"}.
 SELECT claim_emails($1, $2, $3) AS claim;
 
--- name: begin_email_attempt
--- Email $1 is about to go to the SMTP server: count the attempt and mark it in flight, committed
--- before the first SMTP command. Nothing unless it is still queued, due and under this sender's
--- claim $2 (a claim token of claim_emails): another sender's claim after ours ran out wins.
+-- name: begin_email_attempts
+-- Emails $1 (uuid[]) are about to go to the SMTP server, one after another on one connection:
+-- count an attempt of each and mark it in flight, committed before the first SMTP command. Only
+-- those still queued, due and under this sender's claim $2 (a claim token of claim_emails):
+-- another sender's claim after ours ran out wins. (email_id, attempt) of each begun.
 WITH started AS (
     UPDATE emails SET sending_since = now(), attempts = attempts + 1
-    WHERE id = $1 AND claim_token = $2 AND status = 'queued' AND sending_since IS NULL
-      AND next_attempt_at <= now()
+    WHERE id = ANY($1::uuid[]) AND claim_token = $2 AND status = 'queued'
+      AND sending_since IS NULL AND next_attempt_at <= now()
     RETURNING id, attempts
 )
 INSERT INTO email_attempts (email_id, attempt)
 SELECT id, attempts FROM started
-RETURNING attempt;
+RETURNING email_id, attempt;
 
--- name: finish_email_delivered
--- Attempt $2 of email $1 was accepted by the server ($3 'sent') or kept ($3 'captured'): record
--- it with what was delivered ($4 subject, $5 text, $6 html) and the payload to keep ($7).
-WITH done AS (
-    UPDATE emails
-    SET status = $3, sent_at = now(), sending_since = NULL, claimed_until = NULL,
-        last_error = NULL, subject = $4, text_body = $5, html_body = $6, payload = $7
-    WHERE id = $1
-    RETURNING id
+-- name: finish_email_attempts
+-- The outcomes of begun attempts, one statement for a connection's run of messages; element i
+-- of each array is about email $1[i], attempt $2[i]: $3 outcome (sent, captured,
+-- temporary_failure, permanent_failure), $4 SMTP code, $5 error. A failure is queued again in
+-- $6 seconds, or (NULL) failed for good. $7 subject, $8 text, $9 html as delivered or as far as
+-- they were rendered (NULL: kept as they are); $10 the payload to keep (NULL: as it is).
+WITH outcome AS (
+    SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[],
+                         $6::float8[], $7::text[], $8::text[], $9::text[], $10::jsonb[])
+        AS o(id, attempt, outcome, smtp_code, error, retry_in, subject, text_body, html_body,
+             payload)
+), done AS (
+    UPDATE emails e
+    SET status = CASE WHEN o.outcome IN ('sent', 'captured') THEN o.outcome
+                      WHEN o.retry_in IS NULL THEN 'failed' ELSE 'queued' END,
+        sent_at = CASE WHEN o.outcome IN ('sent', 'captured') THEN now() ELSE e.sent_at END,
+        next_attempt_at = CASE WHEN o.retry_in IS NULL THEN e.next_attempt_at
+                               ELSE now() + make_interval(secs => o.retry_in) END,
+        sending_since = NULL, claimed_until = NULL, last_error = o.error,
+        subject = coalesce(o.subject, e.subject), text_body = coalesce(o.text_body, e.text_body),
+        html_body = coalesce(o.html_body, e.html_body), payload = coalesce(o.payload, e.payload)
+    FROM outcome o
+    WHERE e.id = o.id
+    RETURNING e.id
 )
-UPDATE email_attempts a SET finished_at = now(), outcome = $3
-FROM done WHERE a.email_id = done.id AND a.attempt = $2;
-
--- name: finish_email_failed
--- Attempt $2 of email $1 failed: $3 outcome (temporary_failure, permanent_failure), $4 SMTP
--- code, $5 error. Queued again in $6 seconds, or (NULL) failed for good; $7 subject, $8 text,
--- $9 html as far as they were rendered (NULL: kept as they are).
-WITH done AS (
-    UPDATE emails
-    SET status = CASE WHEN $6::float8 IS NULL THEN 'failed' ELSE 'queued' END,
-        next_attempt_at = CASE WHEN $6::float8 IS NULL THEN next_attempt_at
-                               ELSE now() + make_interval(secs => $6::float8) END,
-        sending_since = NULL, claimed_until = NULL, last_error = $5,
-        subject = coalesce($7, subject), text_body = coalesce($8, text_body),
-        html_body = coalesce($9, html_body)
-    WHERE id = $1
-    RETURNING id
-)
-UPDATE email_attempts a SET finished_at = now(), outcome = $3, smtp_code = $4, error = $5
-FROM done WHERE a.email_id = done.id AND a.attempt = $2;
+UPDATE email_attempts a
+SET finished_at = now(), outcome = o.outcome, smtp_code = o.smtp_code, error = o.error
+FROM outcome o JOIN done ON done.id = o.id
+WHERE a.email_id = o.id AND a.attempt = o.attempt;
 
 -- name: release_emails
 -- A sender stopping gives back its claims $1 (uuid[]) that it has not begun sending.
@@ -77,16 +77,9 @@ SELECT count(*)::int AS queued,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age
 FROM emails WHERE status = 'queued';
 
--- name: email_to_render
--- The user an email is for: the name to greet.
-SELECT first_name, last_name FROM users WHERE id = $1;
-
--- name: showtime_for_email
--- Showtime $1 with its movie and theater, for the showtime_cancelled email.
-SELECT st.id, st.start_time, st.end_time, m.id AS movie_id, m.title AS movie_title,
-       t.name AS theater_name
-FROM showtimes st JOIN movies m ON m.id = st.movie_id JOIN theaters t ON t.id = st.theater_id
-WHERE st.id = $1;
+-- name: users_to_greet
+-- The users $1 (uuid[]) emails are for: the names to greet.
+SELECT id, first_name, last_name FROM users WHERE id = ANY($1::uuid[]);
 
 -- name: list_emails
 -- A page of the outbox, newest first: $1 status, $2 part of the recipient (any case), $3 kind
@@ -129,11 +122,9 @@ RETURNING id;
 -- Housekeeping: tokens expired more than a day ago.
 DELETE FROM account_tokens WHERE expires_at < now() - interval '1 day';
 
--- name: reservation_for_email
--- Reservation $1 as the API answers it (reservation_rows), with its movie's poster file and the
--- name of user $2 (NULL without one): all a booking or cancellation email says, in one query.
-SELECT d.*, m.poster_file, u.first_name AS greeting_first_name,
-       u.last_name AS greeting_last_name
-FROM reservation_rows(ARRAY[$1::uuid]) AS d
-JOIN movies m ON m.id = d.movie_id
-LEFT JOIN users u ON u.id = $2;
+-- name: reservations_for_emails
+-- Reservations $1 (uuid[]) as the API answers them (reservation_rows) with their movie's poster
+-- file: all a booking, cancellation or showtime-cancelled email says, for a batch in one query.
+SELECT d.*, m.poster_file
+FROM reservation_rows($1::uuid[]) AS d
+JOIN movies m ON m.id = d.movie_id;

@@ -6,22 +6,25 @@ transaction that wrote it commits) and every MAIL_POLL_SECONDS in case a notific
 
 1. `claim_emails` takes a few due emails for this sender alone (FOR UPDATE SKIP LOCKED, then a
    lease with a claim token, committed), at most MAIL_MAX_PER_SECOND across all instances.
-2. For each: render it, then `begin_email_attempt` marks it in flight (`sending_since`, committed
-   before the first SMTP command; refused unless the claim is still ours).
-3. The message goes to the SMTP server (or is captured without SMTP_URL).
-4. Right after the server's answer, in its own transaction, the outcome: `sent`, queued again
+2. What the batch's emails say is read in one query (Renderer.load); the batch is cut into runs
+   of at most MAX_RUN, shared by CONCURRENCY delivery slots (an SMTP connection each). A slot
+   renders a run, then `begin_email_attempts` marks it in flight (`sending_since`, committed
+   before the first SMTP command; only the emails still under our claim).
+3. The run's messages go to the SMTP server one after another on the slot's connection (or are
+   captured without SMTP_URL).
+4. Right after the run's last answer, in one statement, every outcome: `sent`, queued again
    after MAIL_RETRY_BASE_SECONDS x 2^(n-1) for a temporary failure (at most MAIL_MAX_ATTEMPTS),
    or `failed` for a permanent one, with the error kept.
 
 Once the server has accepted a message it is never sent again: the only way to send it again is
 an email still `queued`, not in flight, and the in-flight mark is only cleared together with the
-outcome. The crash window: a process that dies after step 2 and before step 4 leaves the email in
-flight with an unknown outcome (the server may or may not have accepted it). No sender touches
-it again; after STUCK_AFTER it is marked `failed` ("outcome unknown", attempt outcome `unknown`)
-for an admin to check the mail server's log and retry. Delivery is at most once, not at least
-once, for that window only; its Message-ID is the same on every attempt, so a receiving system
-can still tell a copy. A claimed email a dying sender had not begun (step 1 only) is claimed
-again by another sender when the lease runs out.
+outcome. The crash window: a process that dies after step 2 and before step 4 leaves its run
+(at most MAX_RUN emails) in flight with an unknown outcome (the server may have accepted some of
+them). No sender touches them again; after STUCK_AFTER they are marked `failed` ("outcome
+unknown", attempt outcome `unknown`) for an admin to check the mail server's log and retry.
+Delivery is at most once, not at least once, for that window only; its Message-ID is the same
+on every attempt, so a receiving system can still tell a copy. A claimed email a dying sender
+had not begun (step 1 only) is claimed again by another sender when the lease runs out.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from email.utils import parseaddr
 from typing import Any
@@ -38,8 +40,8 @@ import asyncpg
 
 from ..db import QUERIES
 from ..settings import Settings
-from .render import CannotRender, Email, Renderer
-from .smtp import DeliveryFailed, Transport, make_transport
+from .render import CannotRender, Email, Facts, Rendered, Renderer
+from .smtp import DeliveryFailed, Transport, make_transport, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 EMAIL_CHANNEL = "email_outbox"
 MAX_BATCH = 50
 CONCURRENCY = 4  # SMTP connections per process
+# Messages a delivery slot sends between marking them in flight and recording their outcomes
+# (one statement each way): the more, the fewer commits, and the more emails a process dying
+# mid-run leaves with an unknown outcome.
+MAX_RUN = 8
 HOUSEKEEPING_EVERY_SECONDS = 60.0
 IDLE_CLOSE_SECONDS = 5.0  # SMTP connections unused this long are closed
 STOP_GRACE_SECONDS = 10.0
@@ -54,6 +60,22 @@ RECONNECT_SECONDS = 5.0
 # After a wake, wait this long before claiming: the NOTIFYs of a burst of bookings (one each)
 # then cost one claim per process, not one each.
 WAKE_DEBOUNCE_SECONDS = 0.05
+
+
+class Outcomes:
+    """The outcomes of a run's attempts, as the arrays of finish_email_attempts."""
+
+    def __init__(self) -> None:
+        self.ids: list[uuid.UUID] = []
+        self.columns: list[list[Any]] = [[] for _ in range(9)]
+
+    def add(self, email_id: uuid.UUID, *values: Any) -> None:
+        self.ids.append(email_id)
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+
+    def arguments(self) -> list[list[Any]]:
+        return [self.ids, *self.columns]
 
 
 class Sender:
@@ -67,8 +89,9 @@ class Sender:
         self.renderer = Renderer(settings)
         self.envelope_sender = parseaddr(settings.mail_from)[1]
         host = self.renderer.host
+        context = tls_context(settings.smtp_ca_file) if settings.smtp_url else None
         self.transports: list[Transport] = [
-            make_transport(settings.smtp_url, settings.mail_timeout_seconds, host)
+            make_transport(settings.smtp_url, settings.mail_timeout_seconds, host, context)
             for _ in range(CONCURRENCY)
         ]
         self.stuck_after = max(120.0, 10 * settings.mail_timeout_seconds)
@@ -207,118 +230,159 @@ class Sender:
         return worked, False
 
     async def _deliver_batch(self, rows: list[dict[str, Any]]) -> None:
-        pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        for row in rows:
-            pending.put_nowait(row)
+        """A claimed batch: its facts read in one go, then runs of it (at most MAX_RUN) sent
+        by the delivery slots, each run begun and recorded in one statement apiece."""
+        emails = [Email.from_row(row) for row in rows]
+        before = {
+            email.id: int(row.get("attempts_before_retry") or 0)
+            for email, row in zip(emails, rows, strict=True)
+        }
+        claim_token = uuid.UUID(str(rows[0]["claim_token"]))  # one claim, one token
+        facts: Facts | None = None
+        unreadable: str | None = None
+        try:
+            async with self.pool.acquire() as conn:
+                facts = await self.renderer.load(conn, emails)
+        except (asyncpg.PostgresError, OSError, TimeoutError):
+            raise  # the database is away: the claims run out, and are claimed again
+        except Exception as exc:  # noqa: BLE001 - e.g. a malformed payload: fail them, not loop
+            log.exception("reading what %d emails say failed", len(emails))
+            unreadable = f"cannot be written: {type(exc).__name__}: {exc}"
+        slots = len(self.transports)
+        size = max(1, min(MAX_RUN, -(-len(emails) // slots)))
+        runs: asyncio.Queue[list[Email]] = asyncio.Queue()
+        for start in range(0, len(emails), size):
+            runs.put_nowait(emails[start : start + size])
 
         async def work(transport: Transport) -> None:
-            while not pending.empty() and not self._stopping.is_set():
-                row = pending.get_nowait()
+            while not runs.empty() and not self._stopping.is_set():
+                run = runs.get_nowait()
                 try:
-                    await self.deliver(transport, row)
-                except Exception:  # noqa: BLE001 - one email's fault must not stop the rest
+                    await self._send_run(transport, run, facts, unreadable, claim_token, before)
+                except Exception:  # noqa: BLE001 - one run's fault must not stop the rest
                     self.errors += 1
-                    log.exception("email %s: unexpected error", row.get("id"))
+                    log.exception("emails %s: unexpected error", [str(e.id) for e in run])
 
-        workers = min(len(self.transports), len(rows))
-        await asyncio.gather(*(work(t) for t in self.transports[:workers]))
-        left = []
-        while not pending.empty():
-            left.append(uuid.UUID(str(pending.get_nowait()["id"])))
+        await asyncio.gather(*(work(t) for t in self.transports[: min(slots, runs.qsize())]))
+        left: list[uuid.UUID] = []
+        while not runs.empty():
+            left.extend(email.id for email in runs.get_nowait())
         if left:  # stopping: give them back at once rather than after the lease
             async with self.pool.acquire() as conn:
                 await conn.execute(QUERIES.release_emails, left)
 
-    async def deliver(self, transport: Transport, row: dict[str, Any]) -> None:
-        """Render, mark in flight, send, record the outcome of one claimed email."""
-        email = Email.from_row(row)
-        before = int(row.get("attempts_before_retry") or 0)
-        claim_token = uuid.UUID(str(row["claim_token"]))
-        rendered = None
-        problem: str | None = None
-        async with self.pool.acquire() as conn:
-            try:
-                rendered = await self.renderer.render(conn, email)
-            except CannotRender as exc:
-                problem = f"cannot be written: {exc}"
-            except Exception as exc:  # noqa: BLE001 - a template fault fails this email only
-                log.exception("email %s: rendering failed", email.id)
-                problem = f"cannot be written: {type(exc).__name__}: {exc}"
-            attempt = await conn.fetchval(QUERIES.begin_email_attempt, email.id, claim_token)
-        if attempt is None:
-            return  # no longer ours (our claim ran out and another sender took it)
-        if rendered is None:
-            failure = DeliveryFailed(problem or "", temporary=False)
-            await self._failed(email, attempt - before, attempt, failure)
-            return
-        started = time.perf_counter()
+    def _render(self, email: Email, facts: Facts | None, unreadable: str | None) -> Rendered | str:
+        """The rendered email, or why it can never be written."""
+        if facts is None:
+            return unreadable or "cannot be written"
         try:
-            delivered = await transport.deliver(
-                self.envelope_sender, email.recipient, rendered.message
-            )
-        except DeliveryFailed as failure:
-            await self._failed(email, attempt - before, attempt, failure, rendered)
-            return
-        except Exception as exc:  # noqa: BLE001 - e.g. a header the server cannot take
-            unexpected = DeliveryFailed(f"{type(exc).__name__}: {exc}", False)
-            await self._failed(email, attempt - before, attempt, unexpected, rendered)
-            return
-        status = "captured" if delivered.captured else "sent"
-        payload = dict(email.payload)
-        text, html = rendered.text, rendered.stored_html
-        if status == "sent" and rendered.secrets:
-            # Delivered: the token lives on in the recipient's mailbox only.
-            payload.pop("token", None)
-            text, html = rendered.without_secrets(text), rendered.without_secrets(html)
+            return self.renderer.render_with(email, facts)
+        except CannotRender as exc:
+            return f"cannot be written: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a template fault fails this email only
+            log.exception("email %s: rendering failed", email.id)
+            return f"cannot be written: {type(exc).__name__}: {exc}"
+
+    async def _send_run(
+        self,
+        transport: Transport,
+        run: list[Email],
+        facts: Facts | None,
+        unreadable: str | None,
+        claim_token: uuid.UUID,
+        before: dict[uuid.UUID, int],
+    ) -> None:
+        """Render a run, mark it in flight (one statement, committed before the first SMTP
+        command), send its messages one after another on this slot's connection, then record
+        every outcome in one statement. A failed connection fails the rest of the run with
+        it (temporarily: they are tried again after the back-off) rather than trying each."""
+        rendered: dict[uuid.UUID, Rendered | str] = {}
+        for email in run:
+            rendered[email.id] = self._render(email, facts, unreadable)
+            await asyncio.sleep(0)  # let requests in between: rendering takes CPU
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                QUERIES.finish_email_delivered,
-                email.id,
-                attempt,
-                status,
-                rendered.subject,
-                text,
-                html,
-                payload,
+            begun = await conn.fetch(
+                QUERIES.begin_email_attempts, [email.id for email in run], claim_token
             )
-        if delivered.captured:
+        attempts = {row["email_id"]: row["attempt"] for row in begun}
+        outcomes = Outcomes()
+        broken: DeliveryFailed | None = None
+        for email in run:
+            attempt = attempts.get(email.id)
+            if attempt is None:
+                continue  # no longer ours (our claim ran out and another sender took it)
+            since_retry = attempt - before[email.id]
+            made = rendered[email.id]
+            if isinstance(made, str):
+                failure = DeliveryFailed(made, temporary=False)
+                self._failed(outcomes, email, since_retry, attempt, failure)
+                continue
+            if broken is not None:
+                self._failed(outcomes, email, since_retry, attempt, broken, made)
+                continue
+            try:
+                delivered = await transport.deliver(
+                    self.envelope_sender, email.recipient, made.message
+                )
+            except DeliveryFailed as failure:
+                if failure.connection:
+                    broken = failure
+                self._failed(outcomes, email, since_retry, attempt, failure, made)
+                continue
+            except Exception as exc:  # noqa: BLE001 - e.g. a header the server cannot take
+                unexpected = DeliveryFailed(f"{type(exc).__name__}: {exc}", False)
+                self._failed(outcomes, email, since_retry, attempt, unexpected, made)
+                continue
+            self._delivered(outcomes, email, attempt, made, delivered.captured)
+        if outcomes.ids:
+            async with self.pool.acquire() as conn:
+                await conn.execute(QUERIES.finish_email_attempts, *outcomes.arguments())
+
+    def _delivered(
+        self, outcomes: Outcomes, email: Email, attempt: int, rendered: Rendered, captured: bool
+    ) -> None:
+        payload: dict[str, Any] | None = None
+        text, html = rendered.text, rendered.stored_html
+        if not captured and rendered.secrets:
+            # Delivered: the token lives on in the recipient's mailbox only.
+            payload = {key: value for key, value in email.payload.items() if key != "token"}
+            text, html = rendered.without_secrets(text), rendered.without_secrets(html)
+        status = "captured" if captured else "sent"
+        subject = rendered.subject
+        outcomes.add(email.id, attempt, status, None, None, None, subject, text, html, payload)
+        if captured:
             self.captured += 1
         else:
             self.sent += 1
-            log.info(
-                "email %s (%s) sent in %.0f ms",
-                email.id,
-                email.kind,
-                (time.perf_counter() - started) * 1000,
-            )
+            log.debug("email %s (%s) sent", email.id, email.kind)
 
-    async def _failed(
+    def _failed(
         self,
+        outcomes: Outcomes,
         email: Email,
         row_attempts: int,
         attempt: int,
         failure: DeliveryFailed,
-        rendered: Any = None,
+        rendered: Rendered | None = None,
     ) -> None:
-        """Record a failed attempt; `row_attempts` counts those since the last retry."""
+        """A failed attempt; `row_attempts` counts those since the last retry."""
         retry_in: float | None = None
         if failure.temporary and row_attempts < self.settings.mail_max_attempts:
             retry_in = self.settings.mail_retry_base_seconds * 2 ** (row_attempts - 1)
         outcome = "temporary_failure" if failure.temporary else "permanent_failure"
         error = str(failure)[:2000]
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                QUERIES.finish_email_failed,
-                email.id,
-                attempt,
-                outcome,
-                failure.code,
-                error,
-                retry_in,
-                rendered.subject if rendered else None,
-                rendered.text if rendered else None,
-                rendered.stored_html if rendered else None,
-            )
+        outcomes.add(
+            email.id,
+            attempt,
+            outcome,
+            failure.code,
+            error,
+            retry_in,
+            rendered.subject if rendered else None,
+            rendered.text if rendered else None,
+            rendered.stored_html if rendered else None,
+            None,
+        )
         if retry_in is None:
             self.failed += 1
             log.warning("email %s (%s) failed for good: %s", email.id, email.kind, error)

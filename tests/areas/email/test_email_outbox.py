@@ -19,14 +19,7 @@ from reservations.mail.sender import Sender
 from reservations.settings import Settings
 from tests import api
 from tests.factories import Account, create_hall
-from tests.smtp_server import SmtpServer, eventually
-
-FAST_MAIL = {
-    "mail_max_per_second": 1000.0,
-    "mail_retry_base_seconds": 0.2,
-    "mail_poll_seconds": 0.3,
-    "mail_timeout_seconds": 2.0,
-}
+from tests.smtp_server import FAST_MAIL, SmtpServer, eventually, queue_verification_emails
 
 
 @pytest.fixture
@@ -57,16 +50,6 @@ async def book_once(client: TestClient, db: asyncpg.Connection, user: Account) -
 async def statuses(db: asyncpg.Connection) -> list[tuple[str, str, int]]:
     rows = await db.fetch("SELECT kind, status, attempts FROM emails ORDER BY created_at")
     return [(row["kind"], row["status"], row["attempts"]) for row in rows]
-
-
-async def queue_verification_emails(db: asyncpg.Connection, count: int) -> None:
-    await db.execute(
-        "INSERT INTO emails (kind, recipient, payload)"
-        " SELECT 'verify_email', 'reader' || g || '@example.com',"
-        "        jsonb_build_object('token', 'token-' || g, 'valid_seconds', 3600)"
-        " FROM generate_series(1, $1) AS g",
-        count,
-    )
 
 
 async def test_a_booking_is_emailed_to_its_booker(
@@ -322,3 +305,28 @@ async def test_sending_keeps_to_the_pace_across_senders(
         within = [moment for moment in claimed[index:] if (moment - start).total_seconds() < 1]
         assert len(within) <= 5, (start, within)
     assert (claimed[-1] - claimed[0]).total_seconds() >= 2.0
+
+
+async def test_a_batch_is_begun_and_recorded_a_run_at_a_time(
+    database: str, settings: Settings, db: asyncpg.Connection
+) -> None:
+    """Sending commits a few transactions a run of emails, not two an email (the attempt begun,
+    then its outcome): counted as the transaction ids the sender used."""
+    fast = dataclasses.replace(settings, mail_max_per_second=1000.0, mail_poll_seconds=0.2)
+    await queue_verification_emails(db, 40)
+    before = int(await db.fetchval("SELECT pg_current_xact_id()::text"))
+    pool = await create_pool(database, fast)
+    sender = Sender(pool, database, fast)
+    sender.start()
+    try:
+        await eventually(lambda: _all_are(db, "captured"), within=20)
+    finally:
+        await sender.stop()
+        await pool.close()
+    used = int(await db.fetchval("SELECT pg_current_xact_id()::text")) - before - 1
+    # One claim, then 5 runs of 8 (4 slots), each begun and recorded in one statement.
+    assert used <= 12, used
+    attempts = await db.fetch("SELECT attempt, outcome FROM email_attempts")
+    assert len(attempts) == 40 and {(a["attempt"], a["outcome"]) for a in attempts} == {
+        (1, "captured")
+    }
