@@ -7,7 +7,7 @@ on the version only, so here they are done once per version (`_Layout`): the sym
 function patterns, format and version information and the mask applied to an empty data
 region, and the module each codeword bit goes to. A ticket then costs its codewords (the
 bitstream, and Reed-Solomon as one shift and XOR of an int per data byte) and one XOR per set
-bit. tests/test_email_qr.py checks that every symbol is module for module the one segno draws.
+bit. tests/areas/email/test_email_qr.py checks that every symbol is module for module the one segno draws.
 
 Only what tickets need: ASCII content (byte mode), versions 1 to 10 (up to 213 bytes); anything
 else returns None and the caller asks segno.
