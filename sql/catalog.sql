@@ -147,6 +147,25 @@ INSERT INTO theaters (name) VALUES ($1)
 ON CONFLICT (lower(name)) DO NOTHING
 RETURNING id;
 
+-- name: rename_theater
+-- Theater $1 is now named $2; its id, or nothing when it is unknown. A name another theater
+-- has (any case) fails the unique index theaters_name_key.
+UPDATE theaters SET name = $2 WHERE id = $1
+RETURNING id;
+
+-- name: delete_unused_theater
+-- Delete theater $1 (its seats and its own price cards go with it) unless it has ever had a
+-- showtime, cancelled ones included. `deleted` says whether it went, `found` whether it
+-- existed. A showtime inserted meanwhile fails the delete on the showtimes_theater_id_fkey
+-- foreign key, so the database, not this check, keeps a used theater.
+WITH gone AS (
+    DELETE FROM theaters t
+    WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM showtimes s WHERE s.theater_id = t.id)
+    RETURNING t.id
+)
+SELECT EXISTS (SELECT 1 FROM gone) AS deleted,
+       EXISTS (SELECT 1 FROM theaters WHERE id = $1) AS found;
+
 -- name: insert_seats
 -- The seats of theater $1, given as parallel arrays: $2 row labels, $3 seat numbers,
 -- $4 seat types, $5 row indexes, $6 column indexes.
@@ -254,12 +273,14 @@ WHERE id = $1;
 UPDATE showtimes SET price = $2, updated_at = now() WHERE id = $1;
 
 -- name: find_overlapping_showtime
--- A live showtime of theater $1 whose busy span meets [$2, $3), other than showtime $4.
-SELECT id, start_time, busy_until FROM showtimes
-WHERE theater_id = $1 AND cancelled_at IS NULL
-  AND tstzrange(start_time, busy_until, '[)') && tstzrange($2, $3, '[)')
-  AND id IS DISTINCT FROM $4::uuid
-ORDER BY start_time
+-- A live showtime of theater $1 whose busy span meets [$2, $3), other than showtime $4, with
+-- its movie's title (the 409 names it).
+SELECT s.id, s.start_time, s.end_time, s.busy_until, m.title AS movie_title
+FROM showtimes s JOIN movies m ON m.id = s.movie_id
+WHERE s.theater_id = $1 AND s.cancelled_at IS NULL
+  AND tstzrange(s.start_time, s.busy_until, '[)') && tstzrange($2, $3, '[)')
+  AND s.id IS DISTINCT FROM $4::uuid
+ORDER BY s.start_time
 LIMIT 1;
 
 -- name: showtime_page

@@ -112,23 +112,46 @@ def _schedule(
     return end, end + dt.timedelta(minutes=settings.cleaning_buffer_minutes)
 
 
+def _local(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """'Thu 10 Dec 2026, 20:00': a moment as the cinema's clock shows it."""
+    when = moment.astimezone(zone)
+    return f"{when:%a} {when.day} {when:%b %Y}, {when:%H:%M}"
+
+
 async def _overlap_error(
     pool: asyncpg.Pool,
+    settings: Settings,
     theater_id: uuid.UUID,
     start: dt.datetime,
     busy_until: dt.datetime,
     showtime_id: uuid.UUID | None = None,
 ) -> ShowtimeOverlap:
-    """The 409, naming the showtime in the way when it can still be seen."""
+    """The 409, naming the showtime in the way (its id, movie, and local start and end) when
+    it can still be seen, so that an admin knows which one to move."""
     other = await pool.fetchrow(
         QUERIES.find_overlapping_showtime, theater_id, start, busy_until, showtime_id
     )
     details: dict[str, object] = {"theater_id": theater_id}
-    if other is not None:
-        details["conflicting_showtime_id"] = other["id"]
-        details["conflicting_start_time"] = other["start_time"]
-        details["conflicting_busy_until"] = other["busy_until"]
-    return ShowtimeOverlap(details=details)
+    if other is None:
+        return ShowtimeOverlap(details=details)
+    zone = settings.cinema_tz
+    details.update(
+        conflicting_showtime_id=other["id"],
+        conflicting_movie_title=other["movie_title"],
+        conflicting_start_time=other["start_time"],
+        conflicting_end_time=other["end_time"],
+        conflicting_busy_until=other["busy_until"],
+        conflicting_local_start=other["start_time"].astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        conflicting_local_end=other["end_time"].astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        cinema_tz=str(zone),
+    )
+    return ShowtimeOverlap(
+        f"The theater is busy then: “{other['movie_title']}” plays from "
+        f"{_local(other['start_time'], zone)} to {other['end_time'].astimezone(zone):%H:%M} "
+        f"({zone}), and the hall is cleaned until "
+        f"{other['busy_until'].astimezone(zone):%H:%M} (showtime {other['id']}).",
+        details=details,
+    )
 
 
 def check_price(price: Decimal, settings: Settings) -> None:
@@ -188,7 +211,7 @@ async def create_showtime(
                 raise TheaterNotFound(details={"theater_id": theater_id})
     except asyncpg.exceptions.ExclusionViolationError:
         assert busy_until is not None
-        raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
+        raise await _overlap_error(pool, settings, theater_id, start_time, busy_until) from None
     return await get_showtime(pool, showtime_id)
 
 
@@ -237,7 +260,9 @@ async def update_showtime(
                 )
     except asyncpg.exceptions.ExclusionViolationError:
         assert theater_id is not None and start_time is not None and busy_until is not None
-        raise await _overlap_error(pool, theater_id, start_time, busy_until, showtime_id) from None
+        raise await _overlap_error(
+            pool, settings, theater_id, start_time, busy_until, showtime_id
+        ) from None
     return await get_showtime(pool, showtime_id)
 
 
