@@ -204,15 +204,15 @@ async def test_an_admin_filters_showtimes_and_pages_through_them(browser, start_
     await page.get_by_role("link", name="Next →").click()
     await expect(rows).to_have_count(5)
     filters = page.locator("form[data-showtime-filters]")
-    await filters.get_by_label("Movie").select_option(label=movie)
+    await filters.get_by_label("Title").select_option(label=movie)
     await filters.get_by_role("button", name="Filter").click()
     await expect(rows).to_have_count(1)
     await expect(rows).to_have_attribute("data-showtime-id", str(other.showtime_id))
     start = await db.fetchval("SELECT start_time FROM showtimes WHERE id = $1", other.showtime_id)
     filters = page.locator("form[data-showtime-filters]")
-    await filters.get_by_label("Movie").select_option(label="Any")
+    await filters.get_by_label("Title").select_option(label="Any")
     await filters.get_by_label("Day").fill(start.date().isoformat())
-    await filters.get_by_label("Theater").select_option(
+    await filters.get_by_label("Auditorium").select_option(
         label=await db.fetchval("SELECT name FROM theaters WHERE id = $1", hall.theater_id)
     )
     await filters.get_by_role("button", name="Filter").click()

@@ -123,8 +123,8 @@ async def showtime_panel(request: web.Request) -> web.Response:
 
 
 def _ticket_search(request: web.Request) -> str | None:
-    q = request.query.get("q", "").strip()
-    if len(q) > MAX_TICKET_SEARCH or "\x00" in q:
+    q = request.query.get("q", "").replace("\x00", "").strip()  # no ticket code has a NUL
+    if len(q) > MAX_TICKET_SEARCH:
         raise Unprocessable(
             "Some filters are invalid.",
             details={
@@ -148,7 +148,7 @@ async def bookings_panel(request: web.Request) -> web.Response:
     pool, settings = request.app[POOL], request.app[SETTINGS]
     showtime_id, showtime, bookings = await _bookings(request)
     seat_map = await booking_seat_map.seat_map(pool, showtime_id, None)
-    q = request.query.get("q", "").strip()
+    q = _ticket_search(request) or ""
     every = await pool.fetch(QUERIES.showtime_bookings, showtime_id, None) if q else bookings
     confirmed = [row for row in every if row["status"] == "confirmed"]
     return _panel(
