@@ -260,3 +260,27 @@ async def test_revoking_sessions_is_for_admins_and_known_users(client, admin, us
         f"{API}/admin/users/{uuid.uuid4()}/revoke-sessions", headers=admin.headers
     )
     assert unknown.status == 404
+
+
+@pytest.mark.parametrize("price", ["0.00", "99999999.99"])
+async def test_a_price_card_outside_the_sane_range_is_refused(client, admin, price):
+    """A card's price becomes the price of the showtimes it matches: the same range."""
+    card = {
+        "name": "Matinee",
+        "weekdays": [1, 2, 3],
+        "start_local_time": "10:00",
+        "end_local_time": "17:00",
+        "price": price,
+    }
+    created = await client.post(f"{API}/admin/price-cards", json=card, headers=admin.headers)
+    assert "0.01 to 1000.00" in (await error_of(created, 422))["details"]["fields"]["price"][0]
+    fine = await client.post(
+        f"{API}/admin/price-cards", json={**card, "price": "9.50"}, headers=admin.headers
+    )
+    assert fine.status == 201, await fine.text()
+    changed = await client.put(
+        f"{API}/admin/price-cards/{(await fine.json())['id']}",
+        json={"price": price},
+        headers=admin.headers,
+    )
+    assert (await error_of(changed, 422))["details"]["fields"]["price"]
