@@ -238,3 +238,11 @@ async def test_a_past_showtime_is_listed_with_past_ones_only(client, admin, db):
     assert str(past) not in listed_showtimes(upcoming)
     everything = await panel(client, admin, "/admin/panels/showtimes?include_past=true")
     assert str(past) in listed_showtimes(everything)
+
+
+async def test_an_outbox_search_longer_than_an_address_is_refused_not_cut(client, admin):
+    response = await client.get("/admin/panels/emails?to=" + "a" * 255, headers=admin.headers)
+    assert response.status == 422
+    assert (await response.json())["error"]["details"]["fields"]["to"] == [
+        "Use at most 254 characters."
+    ]

@@ -95,7 +95,8 @@ function start(root) {
     for (const field of form.elements) {
       if (!field.willValidate || field.checkValidity()) continue;
       first = first || field;
-      problems.push(`${labelOf(form, field.name)}: ${field.validationMessage}`);
+      const rule = field.validity.patternMismatch && field.title ? ` ${field.title}.` : "";
+      problems.push(`${labelOf(form, field.name)}: ${field.validationMessage}${rule}`);
     }
     if (!first) return true;
     say(`Please check the form. ${problems.join(" ")}`, "error");
