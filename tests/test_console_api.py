@@ -284,3 +284,20 @@ async def test_a_price_card_outside_the_sane_range_is_refused(client, admin, pri
         headers=admin.headers,
     )
     assert (await error_of(changed, 422))["details"]["fields"]["price"]
+
+
+async def test_a_showtime_scheduled_in_a_theater_being_deleted_is_a_404(client, admin, db):
+    """The other order of the race: the delete commits first, and the showtime waiting on the
+    theater's row is told the theater is gone (404), not a 500."""
+    movie = await create_movie(client, admin)
+    theater = await create_theater(client, admin)
+    async with db.transaction():
+        await db.execute("DELETE FROM theaters WHERE id = $1", uuid.UUID(theater["id"]))
+        creating = asyncio.ensure_future(
+            post_showtime(client, admin, movie, theater, in_future(days=1))
+        )
+        await asyncio.sleep(0.5)
+        assert not creating.done()  # waiting for the delete's transaction
+    response = await creating
+    assert (await error_of(response, 404))["code"] == "theater_not_found"
+    assert await db.fetchval("SELECT count(*) FROM showtimes") == 0

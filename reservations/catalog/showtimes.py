@@ -212,6 +212,9 @@ async def create_showtime(
     except asyncpg.exceptions.ExclusionViolationError:
         assert busy_until is not None
         raise await _overlap_error(pool, settings, theater_id, start_time, busy_until) from None
+    except asyncpg.exceptions.ForeignKeyViolationError:
+        # The theater was deleted (DELETE /theaters/{id}) while this insert waited for it.
+        raise TheaterNotFound(details={"theater_id": theater_id}) from None
     return await get_showtime(pool, showtime_id)
 
 
