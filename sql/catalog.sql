@@ -283,6 +283,31 @@ WHERE s.theater_id = $1 AND s.cancelled_at IS NULL
 ORDER BY s.start_time
 LIMIT 1;
 
+-- name: find_stretched_overlap
+-- After movie $1's duration could not become $2 minutes (cleaning $3 minutes more): a showtime
+-- of it that has not started whose longer span would meet another live showtime of its
+-- theater (also stretched, when it is the movie's too), and that other one with its title.
+WITH stretched AS (
+    SELECT s.id, s.theater_id, s.start_time,
+           CASE WHEN s.movie_id = $1 AND s.start_time > now()
+                THEN s.start_time + make_interval(mins => $2::int + $3::int)
+                ELSE s.busy_until END AS busy_until
+    FROM showtimes s
+    WHERE s.cancelled_at IS NULL
+)
+SELECT mine.id AS stretched_id, mine.start_time AS stretched_start_time,
+       o.id, o.start_time, o.end_time, o.busy_until, m.title AS movie_title
+FROM showtimes s
+JOIN stretched mine ON mine.id = s.id
+JOIN stretched other ON other.theater_id = mine.theater_id AND other.id <> mine.id
+     AND tstzrange(mine.start_time, mine.busy_until, '[)')
+         && tstzrange(other.start_time, other.busy_until, '[)')
+JOIN showtimes o ON o.id = other.id
+JOIN movies m ON m.id = o.movie_id
+WHERE s.movie_id = $1 AND s.cancelled_at IS NULL AND s.start_time > now()
+ORDER BY mine.start_time, other.start_time
+LIMIT 1;
+
 -- name: showtime_page
 -- One page of live showtimes of live movies, earliest first, with the total. Filters (each
 -- null for all): $1 and $2 the bounds of a day, $3 movie, $4 theater, $5 genre name (any

@@ -301,3 +301,22 @@ async def test_a_showtime_scheduled_in_a_theater_being_deleted_is_a_404(client, 
     response = await creating
     assert (await error_of(response, 404))["code"] == "theater_not_found"
     assert await db.fetchval("SELECT count(*) FROM showtimes") == 0
+
+
+async def test_a_longer_movie_names_the_showtime_it_would_run_into(client, admin):
+    heat = await create_movie(client, admin, title="Heat", duration_minutes=100)
+    alien = await create_movie(client, admin, title="Alien", duration_minutes=100)
+    theater = await create_theater(client, admin)
+    start = in_future(days=2)
+    mine = await create_showtime(client, admin, heat, theater, start)
+    next_one = await create_showtime(client, admin, alien, theater, start + dt.timedelta(hours=2))
+    response = await client.put(
+        f"{API}/movies/{heat['id']}", json={"duration_minutes": 150}, headers=admin.headers
+    )
+    error = await error_of(response, 409)
+    assert error["code"] == "showtime_overlap"
+    assert "“Alien” plays from" in error["message"]
+    assert next_one["id"] in error["message"]
+    assert error["details"]["conflicting_showtime_id"] == next_one["id"]
+    assert error["details"]["stretched_showtime_id"] == mine["id"]
+    assert error["details"]["duration_minutes"] == 150

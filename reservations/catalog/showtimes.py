@@ -118,6 +118,27 @@ def _local(moment: dt.datetime, zone: ZoneInfo) -> str:
     return f"{when:%a} {when.day} {when:%b %Y}, {when:%H:%M}"
 
 
+def the_other_showtime(other: asyncpg.Record, zone: ZoneInfo) -> tuple[str, dict[str, object]]:
+    """A showtime in the way (a find_overlapping_showtime row) in words and as details: its
+    id, movie, and start and end on the cinema's clock, so that an admin knows which to move."""
+    local = other["start_time"].astimezone(zone), other["end_time"].astimezone(zone)
+    words = (
+        f"“{other['movie_title']}” plays from {_local(other['start_time'], zone)} to "
+        f"{local[1]:%H:%M} ({zone}), and the hall is cleaned until "
+        f"{other['busy_until'].astimezone(zone):%H:%M} (showtime {other['id']})"
+    )
+    return words, {
+        "conflicting_showtime_id": other["id"],
+        "conflicting_movie_title": other["movie_title"],
+        "conflicting_start_time": other["start_time"],
+        "conflicting_end_time": other["end_time"],
+        "conflicting_busy_until": other["busy_until"],
+        "conflicting_local_start": f"{local[0]:%Y-%m-%dT%H:%M}",
+        "conflicting_local_end": f"{local[1]:%Y-%m-%dT%H:%M}",
+        "cinema_tz": str(zone),
+    }
+
+
 async def _overlap_error(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -126,32 +147,15 @@ async def _overlap_error(
     busy_until: dt.datetime,
     showtime_id: uuid.UUID | None = None,
 ) -> ShowtimeOverlap:
-    """The 409, naming the showtime in the way (its id, movie, and local start and end) when
-    it can still be seen, so that an admin knows which one to move."""
+    """The 409, naming the showtime in the way when it can still be seen."""
     other = await pool.fetchrow(
         QUERIES.find_overlapping_showtime, theater_id, start, busy_until, showtime_id
     )
     details: dict[str, object] = {"theater_id": theater_id}
     if other is None:
         return ShowtimeOverlap(details=details)
-    zone = settings.cinema_tz
-    details.update(
-        conflicting_showtime_id=other["id"],
-        conflicting_movie_title=other["movie_title"],
-        conflicting_start_time=other["start_time"],
-        conflicting_end_time=other["end_time"],
-        conflicting_busy_until=other["busy_until"],
-        conflicting_local_start=other["start_time"].astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-        conflicting_local_end=other["end_time"].astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-        cinema_tz=str(zone),
-    )
-    return ShowtimeOverlap(
-        f"The theater is busy then: “{other['movie_title']}” plays from "
-        f"{_local(other['start_time'], zone)} to {other['end_time'].astimezone(zone):%H:%M} "
-        f"({zone}), and the hall is cleaned until "
-        f"{other['busy_until'].astimezone(zone):%H:%M} (showtime {other['id']}).",
-        details=details,
-    )
+    words, named = the_other_showtime(other, settings.cinema_tz)
+    return ShowtimeOverlap(f"The theater is busy then: {words}.", details={**details, **named})
 
 
 def check_price(price: Decimal, settings: Settings) -> None:
