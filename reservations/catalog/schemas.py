@@ -341,7 +341,7 @@ class TheaterCreateRequest(RequestSchema):
         metadata={
             "description": "seat types of whole rows by row label (any case), replacing those "
             "rows' `seat_type`; a label that no row has is refused (422 naming it)",
-            "example": {"E": "premium", "H": "vip"},
+            "example": {"A": "premium"},
         },
     )
 
