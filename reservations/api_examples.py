@@ -54,6 +54,18 @@ DETAILS: dict[str, dict[str, Any]] = {
     "would_strand_seat": {"stranded_seat_ids": [SEAT]},
     "email_taken": {"email": "ann@example.com"},
     "theater_name_taken": {"name": "Hall 1"},
+    "theater_in_use": {"theater_id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"},
+    "showtime_overlap": {
+        "theater_id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+        "conflicting_showtime_id": "1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b",
+        "conflicting_movie_title": "Heat",
+        "conflicting_start_time": "2026-12-10T19:00:00+00:00",
+        "conflicting_end_time": "2026-12-10T21:50:00+00:00",
+        "conflicting_busy_until": "2026-12-10T22:05:00+00:00",
+        "conflicting_local_start": "2026-12-10T20:00",
+        "conflicting_local_end": "2026-12-10T22:50",
+        "cinema_tz": "Europe/Berlin",
+    },
     "invalid_date_range": {
         "location": "query",
         "fields": {"end_date": ["Must not be before start_date."]},
@@ -121,6 +133,9 @@ OPERATION_CODES: dict[tuple[str, str], dict[int, list[str]]] = {
     ("GET", "/posters/{name}"): {404: ["not_found"]},
     ("POST", "/api/v1/theaters"): {409: ["theater_name_taken"]},
     ("GET", "/api/v1/theaters/{id}"): {404: ["theater_not_found"]},
+    ("PUT", "/api/v1/theaters/{id}"): {404: ["theater_not_found"], 409: ["theater_name_taken"]},
+    ("DELETE", "/api/v1/theaters/{id}"): {404: ["theater_not_found"], 409: ["theater_in_use"]},
+    ("POST", "/api/v1/admin/users/{id}/revoke-sessions"): {404: ["not_found"]},
     ("POST", "/api/v1/showtimes"): {
         404: ["movie_not_found", "theater_not_found"],
         409: ["showtime_overlap"],

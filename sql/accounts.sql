@@ -35,6 +35,12 @@ UPDATE users SET role = $2 WHERE id = $1
 RETURNING id, email, first_name, last_name, role, created_at,
           email_verified_at IS NOT NULL AS email_verified;
 
+-- name: revoke_user_tokens
+-- Every token issued to user $1 until now stops working (its generation goes up); the user.
+UPDATE users SET token_generation = token_generation + 1 WHERE id = $1
+RETURNING id, email, first_name, last_name, role, created_at,
+          email_verified_at IS NOT NULL AS email_verified;
+
 -- name: user_page
 -- Users whose email contains $1 (any case; NULL: all) and whose role is $2 (NULL: any), by
 -- email; $3 page size, $4 offset. `total` counts every match (a row with NULL id when the page

@@ -147,6 +147,25 @@ INSERT INTO theaters (name) VALUES ($1)
 ON CONFLICT (lower(name)) DO NOTHING
 RETURNING id;
 
+-- name: rename_theater
+-- Theater $1 is now named $2; its id, or nothing when it is unknown. A name another theater
+-- has (any case) fails the unique index theaters_name_key.
+UPDATE theaters SET name = $2 WHERE id = $1
+RETURNING id;
+
+-- name: delete_unused_theater
+-- Delete theater $1 (its seats and its own price cards go with it) unless it has ever had a
+-- showtime, cancelled ones included. `deleted` says whether it went, `found` whether it
+-- existed. A showtime inserted meanwhile fails the delete on the showtimes_theater_id_fkey
+-- foreign key, so the database, not this check, keeps a used theater.
+WITH gone AS (
+    DELETE FROM theaters t
+    WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM showtimes s WHERE s.theater_id = t.id)
+    RETURNING t.id
+)
+SELECT EXISTS (SELECT 1 FROM gone) AS deleted,
+       EXISTS (SELECT 1 FROM theaters WHERE id = $1) AS found;
+
 -- name: insert_seats
 -- The seats of theater $1, given as parallel arrays: $2 row labels, $3 seat numbers,
 -- $4 seat types, $5 row indexes, $6 column indexes.
@@ -254,12 +273,39 @@ WHERE id = $1;
 UPDATE showtimes SET price = $2, updated_at = now() WHERE id = $1;
 
 -- name: find_overlapping_showtime
--- A live showtime of theater $1 whose busy span meets [$2, $3), other than showtime $4.
-SELECT id, start_time, busy_until FROM showtimes
-WHERE theater_id = $1 AND cancelled_at IS NULL
-  AND tstzrange(start_time, busy_until, '[)') && tstzrange($2, $3, '[)')
-  AND id IS DISTINCT FROM $4::uuid
-ORDER BY start_time
+-- A live showtime of theater $1 whose busy span meets [$2, $3), other than showtime $4, with
+-- its movie's title (the 409 names it).
+SELECT s.id, s.start_time, s.end_time, s.busy_until, m.title AS movie_title
+FROM showtimes s JOIN movies m ON m.id = s.movie_id
+WHERE s.theater_id = $1 AND s.cancelled_at IS NULL
+  AND tstzrange(s.start_time, s.busy_until, '[)') && tstzrange($2, $3, '[)')
+  AND s.id IS DISTINCT FROM $4::uuid
+ORDER BY s.start_time
+LIMIT 1;
+
+-- name: find_stretched_overlap
+-- After movie $1's duration could not become $2 minutes (cleaning $3 minutes more): a showtime
+-- of it that has not started whose longer span would meet another live showtime of its
+-- theater (also stretched, when it is the movie's too), and that other one with its title.
+WITH stretched AS (
+    SELECT s.id, s.theater_id, s.start_time,
+           CASE WHEN s.movie_id = $1 AND s.start_time > now()
+                THEN s.start_time + make_interval(mins => $2::int + $3::int)
+                ELSE s.busy_until END AS busy_until
+    FROM showtimes s
+    WHERE s.cancelled_at IS NULL
+)
+SELECT mine.id AS stretched_id, mine.start_time AS stretched_start_time,
+       o.id, o.start_time, o.end_time, o.busy_until, m.title AS movie_title
+FROM showtimes s
+JOIN stretched mine ON mine.id = s.id
+JOIN stretched other ON other.theater_id = mine.theater_id AND other.id <> mine.id
+     AND tstzrange(mine.start_time, mine.busy_until, '[)')
+         && tstzrange(other.start_time, other.busy_until, '[)')
+JOIN showtimes o ON o.id = other.id
+JOIN movies m ON m.id = o.movie_id
+WHERE s.movie_id = $1 AND s.cancelled_at IS NULL AND s.start_time > now()
+ORDER BY mine.start_time, other.start_time
 LIMIT 1;
 
 -- name: showtime_page

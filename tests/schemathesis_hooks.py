@@ -41,6 +41,8 @@ UNSTATABLE_RULES: dict[str, tuple[str, ...]] = {
         "rows.*.aisles_after",  # aisles after a seat of that row (1 to seats - 1)
         "rows.*.seat_types",  # keys are seat numbers of that row
         "rows.*.seat_types.*.key",  # Swagger 2.0 has no propertyNames
+        "row_types",  # keys are labels of the rows given
+        "row_types.*.key",  # 1 to 5 characters: Swagger 2.0 has no propertyNames
     ),
     # seat_type and accessible exclude each other (a rule across two fields).
     "POST /api/v1/showtimes/{id}/best-available": ("seat_type",),
@@ -57,6 +59,9 @@ UNSTATABLE_RULES: dict[str, tuple[str, ...]] = {
     # From 0.01 to MAX_TICKET_PRICE, a setting: the spec's pattern is the money format only.
     "POST /api/v1/showtimes": ("price",),
     "PUT /api/v1/showtimes/{id}": ("price",),
+    # A price card's price becomes showtimes' prices: the same range.
+    "POST /api/v1/admin/price-cards": ("price",),
+    "PUT /api/v1/admin/price-cards/{id}": ("price",),
 }
 # Text with a NUL character is refused whatever the field (NUL_MESSAGE): PostgreSQL cannot store
 # it. The spec's description says so; a pattern per field could not, beside the others.

@@ -119,6 +119,25 @@ async def set_role(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/api/v1/admin/users/{id}/revoke-sessions")
+@docs(
+    tags=["admin"],
+    summary="Log a user out everywhere: every token issued to them so far stops working",
+    description="For a lost phone or a shared computer. The user's next request with an old "
+    "token answers 401 (other instances within the NOTIFY delay of their cache of users) and "
+    "their live seat-map sockets close; they can log in again at once. Revoking your own "
+    "sessions logs you out too.",
+)
+@admin_only
+@uuid_path("The user")
+@response_schema(UserSchema, 200, description="The user")
+@error_responses(401, 403, 404)
+async def revoke_sessions(request: web.Request) -> web.Response:
+    return json_response(
+        await service.revoke_sessions(request.app[POOL], path_uuid(request), request.app[USERS])
+    )
+
+
 @routes.get("/api/v1/admin/users")
 @docs(tags=["admin"], summary="Users by email, to find one (q) or list a role's members")
 @admin_only

@@ -199,6 +199,23 @@ async def set_role(
     return user_view(row)
 
 
+async def revoke_sessions(
+    pool: asyncpg.Pool, user_id: uuid.UUID, users: UserCache | None = None
+) -> dict[str, Any]:
+    """Log the user out everywhere: every access token issued to them so far is refused (on
+    this instance at once, on the others within the NOTIFY delay of their user caches), and
+    their live seat-map sockets are closed. They can log in again."""
+    try:
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(QUERIES.revoke_user_tokens, user_id)
+    finally:
+        if users is not None:
+            users.user_changed(user_id)
+    if row is None:
+        raise NotFound("No user has this id.")
+    return user_view(row)
+
+
 async def list_users(
     pool: asyncpg.Pool, email_part: str | None, role: str | None, page: int, page_size: int
 ) -> tuple[list[dict[str, Any]], int]:

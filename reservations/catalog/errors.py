@@ -28,6 +28,11 @@ class TheaterNameTaken(Conflict):
     message = "A theater with this name already exists."
 
 
+class TheaterInUse(Conflict):
+    code = "theater_in_use"
+    message = "This theater has had showtimes; it cannot be deleted (rename it instead)."
+
+
 class ShowtimeOverlap(Conflict):
     code = "showtime_overlap"
     message = "The theater is busy then: another showtime overlaps (cleaning time included)."

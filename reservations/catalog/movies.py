@@ -19,7 +19,7 @@ from ..settings import Settings
 from ..showtime_lock import lock_showtime
 from . import posters
 from .errors import MovieHasReservations, MovieNotFound, ShowtimeOverlap
-from .showtimes import cancel_in_transaction, local_day_bounds
+from .showtimes import cancel_in_transaction, local_day_bounds, the_other_showtime
 
 
 def movie_view(record: asyncpg.Record) -> dict[str, Any]:
@@ -143,11 +143,34 @@ async def update_movie(
                 )
             return await get_movie(conn, movie_id)
     except asyncpg.exceptions.ExclusionViolationError:
-        raise ShowtimeOverlap(
+        raise await _stretch_overlap(
+            pool, settings, movie_id, changes["duration_minutes"]
+        ) from None
+
+
+async def _stretch_overlap(
+    pool: asyncpg.Pool, settings: Settings, movie_id: uuid.UUID, duration: int | None
+) -> ShowtimeOverlap:
+    """The 409 of a duration that makes a showtime of the movie run into the next one, naming
+    both when they can still be seen."""
+    details: dict[str, object] = {"duration_minutes": duration}
+    found = duration and await pool.fetchrow(
+        QUERIES.find_stretched_overlap, movie_id, duration, settings.cleaning_buffer_minutes
+    )
+    if not found:
+        return ShowtimeOverlap(
             "With this duration one of the movie's showtimes would overlap the next showtime "
             "in its theater.",
-            details={"duration_minutes": changes.get("duration_minutes")},
-        ) from None
+            details=details,
+        )
+    zone = settings.cinema_tz
+    words, named = the_other_showtime(found, zone)
+    moved = found["stretched_start_time"].astimezone(zone)
+    return ShowtimeOverlap(
+        f"With this duration its showtime of {moved:%a} {moved.day} {moved:%b %Y}, "
+        f"{moved:%H:%M} would overlap the next one in its theater: {words}.",
+        details={**details, "stretched_showtime_id": found["stretched_id"], **named},
+    )
 
 
 async def delete_movie(pool: asyncpg.Pool, settings: Settings, movie_id: uuid.UUID) -> None:

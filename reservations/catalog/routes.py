@@ -38,6 +38,7 @@ from .schemas import (
     ShowtimeUpdateRequest,
     TheaterCreateRequest,
     TheaterListSchema,
+    TheaterRenameRequest,
     TheaterSchema,
 )
 
@@ -294,6 +295,44 @@ async def create_theater(request: web.Request) -> web.Response:
 @error_responses(404)
 async def get_theater(request: web.Request) -> web.Response:
     return json_response(await theaters.get_theater(request.app[POOL], path_uuid(request)))
+
+
+@routes.put("/api/v1/theaters/{id}")
+@docs(
+    tags=["theaters"],
+    summary="Rename a theater",
+    description="Only the name changes; seats and showtimes stay. 409 `theater_name_taken` "
+    "when another theater has the name (in any case).",
+)
+@admin_only
+@uuid_path("The theater")
+@request_schema(TheaterRenameRequest, required=True)
+@response_schema(TheaterSchema, 200, description="The theater with its new name")
+@error_responses(400, 401, 403, 404, 409, 413, 415, 422)
+@listings.announces_catalog_change
+async def rename_theater(request: web.Request) -> web.Response:
+    theater = await theaters.rename_theater(
+        request.app[POOL], path_uuid(request), request["data"]["name"]
+    )
+    return json_response(theater)
+
+
+@routes.delete("/api/v1/theaters/{id}")
+@docs(
+    tags=["theaters"],
+    summary="Delete a theater that has never had a showtime",
+    description="For a theater added by mistake: it goes with its seats and its own price "
+    "cards. 409 `theater_in_use` once it has had a showtime (cancelled ones count: their "
+    "reservations name it); rename it instead.",
+    responses=NO_CONTENT,
+)
+@admin_only
+@uuid_path("The theater")
+@error_responses(401, 403, 404, 409)
+@listings.announces_catalog_change
+async def delete_theater(request: web.Request) -> web.Response:
+    await theaters.delete_theater(request.app[POOL], path_uuid(request))
+    return no_content()
 
 
 # ---- showtimes ----------------------------------------------------------------------------

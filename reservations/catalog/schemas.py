@@ -44,6 +44,33 @@ _SEAT_NUMBER = re.compile(r"^[1-9][0-9]{0,2}$")
 # ---- fields -------------------------------------------------------------------------------
 
 
+def text_length(maximum: int, minimum: int = 0) -> validate.Length:
+    """A length check whose message states the limit in words (the console shows it next to
+    the field's name); text is never cut to fit."""
+    if minimum:
+        return validate.Length(
+            min=minimum, max=maximum, error=f"Use {minimum} to {maximum} characters."
+        )
+    return validate.Length(max=maximum, error=f"Use at most {maximum} characters.")
+
+
+def release_date_field(**kwargs: Any) -> fields.Date:
+    return fields.Date(
+        allow_none=True,
+        validate=validate.Range(
+            min=EARLIEST_DAY,
+            max=LATEST_DAY,
+            error=f"Use a year from {EARLIEST_DAY.year} to {LATEST_DAY.year}.",
+        ),
+        metadata={
+            "example": "2026-05-01",
+            "pattern": YEAR_PATTERN,
+            "description": f"years {EARLIEST_DAY.year} to {LATEST_DAY.year}",
+        },
+        **kwargs,
+    )
+
+
 class TrimmedString(fields.String):
     """A string with surrounding whitespace removed, so "  " counts as empty (and is documented
     as needing a non-space character when it may not be empty)."""
@@ -121,8 +148,10 @@ class SeatTypeListSchema(Schema):
 
 def _genre_names(**kwargs: Any) -> fields.List:
     return fields.List(
-        TrimmedString(validate=validate.Length(min=1, max=50)),
-        validate=validate.Length(max=MAX_GENRES_PER_MOVIE),
+        TrimmedString(validate=text_length(50, 1)),
+        validate=validate.Length(
+            max=MAX_GENRES_PER_MOVIE, error=f"Name at most {MAX_GENRES_PER_MOVIE} genres."
+        ),
         metadata={
             "description": "genre names, compared in any case; a name used for the first time "
             "creates the genre",
@@ -136,13 +165,13 @@ class MovieUpdateRequest(RequestSchema):
     """Fields present are replaced; absent fields keep their value. A new duration also moves
     the end of the movie's showtimes that have not started."""
 
-    title = TrimmedString(validate=validate.Length(min=1, max=200))
-    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    title = TrimmedString(validate=text_length(200, 1))
+    description = fields.String(allow_none=True, validate=text_length(5000))
     genres = _genre_names()
     duration_minutes = fields.Integer(
         strict=True, validate=validate.Range(min=1, max=1440), metadata={"example": 120}
     )
-    release_date = fields.Date(allow_none=True, metadata={"example": "2026-05-01"})
+    release_date = release_date_field()
 
     @post_load
     def clean(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -154,10 +183,8 @@ class MovieUpdateRequest(RequestSchema):
 
 
 class MovieCreateRequest(MovieUpdateRequest):
-    title = TrimmedString(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(
-        load_default="", allow_none=True, validate=validate.Length(max=5000)
-    )
+    title = TrimmedString(required=True, validate=text_length(200, 1))
+    description = fields.String(load_default="", allow_none=True, validate=text_length(5000))
     genres = _genre_names(required=True)
     duration_minutes = fields.Integer(
         required=True,
@@ -165,9 +192,7 @@ class MovieCreateRequest(MovieUpdateRequest):
         validate=validate.Range(min=1, max=1440),
         metadata={"example": 120},
     )
-    release_date = fields.Date(
-        load_default=None, allow_none=True, metadata={"example": "2026-05-01"}
-    )
+    release_date = release_date_field(load_default=None)
 
 
 class MovieSchema(Schema):
@@ -292,13 +317,32 @@ class RowRequest(RequestSchema):
         return data
 
 
+def _theater_name(**kwargs: Any) -> TrimmedString:
+    return TrimmedString(validate=text_length(100, 1), **kwargs)
+
+
+class TheaterRenameRequest(RequestSchema):
+    name = _theater_name(required=True)
+
+
 class TheaterCreateRequest(RequestSchema):
-    name = TrimmedString(required=True, validate=validate.Length(min=1, max=100))
+    name = _theater_name(required=True)
     rows = fields.List(
         fields.Nested(RowRequest),
         required=True,
-        validate=validate.Length(min=1, max=MAX_ROWS),
+        validate=validate.Length(min=1, max=MAX_ROWS, error=f"Give 1 to {MAX_ROWS} rows."),
         metadata={"description": "from the screen backwards: the first row is nearest the screen"},
+    )
+    row_types = fields.Dict(
+        keys=fields.String(validate=text_length(5, 1)),
+        values=fields.String(validate=validate.OneOf(SEAT_TYPES)),
+        load_default=dict,
+        validate=validate.Length(max=MAX_ROWS),
+        metadata={
+            "description": "seat types of whole rows by row label (any case), replacing those "
+            "rows' `seat_type`; a label that no row has is refused (422 naming it)",
+            "example": {"A": "premium"},
+        },
     )
 
     @validates_schema(skip_on_field_errors=True)
@@ -309,6 +353,19 @@ class TheaterCreateRequest(RequestSchema):
             raise ValidationError(
                 f"Row labels must be unique; repeated: {', '.join(duplicates)}.", "rows"
             )
+        unknown = [label for label in data["row_types"] if label.strip().casefold() not in labels]
+        if unknown:
+            rows = ", ".join(row["label"] for row in data["rows"])
+            raise ValidationError(
+                f"No row is labelled {', '.join(unknown)}; the rows are {rows}.", "row_types"
+            )
+
+    @post_load
+    def apply_row_types(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        types = {label.strip().casefold(): name for label, name in data.pop("row_types").items()}
+        for row in data["rows"]:
+            row["seat_type"] = types.get(row["label"].casefold(), row["seat_type"])
+        return data
 
 
 class SeatSchema(Schema):

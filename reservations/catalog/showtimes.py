@@ -122,8 +122,36 @@ def _schedule(
     return end, end + dt.timedelta(minutes=settings.cleaning_buffer_minutes)
 
 
+def _local(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """'Thu 10 Dec 2026, 20:00': a moment as the cinema's clock shows it."""
+    when = moment.astimezone(zone)
+    return f"{when:%a} {when.day} {when:%b %Y}, {when:%H:%M}"
+
+
+def the_other_showtime(other: asyncpg.Record, zone: ZoneInfo) -> tuple[str, dict[str, object]]:
+    """A showtime in the way (a find_overlapping_showtime row) in words and as details: its
+    id, movie, and start and end on the cinema's clock, so that an admin knows which to move."""
+    local = other["start_time"].astimezone(zone), other["end_time"].astimezone(zone)
+    words = (
+        f"“{other['movie_title']}” plays from {_local(other['start_time'], zone)} to "
+        f"{local[1]:%H:%M} ({zone}), and the hall is cleaned until "
+        f"{other['busy_until'].astimezone(zone):%H:%M} (showtime {other['id']})"
+    )
+    return words, {
+        "conflicting_showtime_id": other["id"],
+        "conflicting_movie_title": other["movie_title"],
+        "conflicting_start_time": other["start_time"],
+        "conflicting_end_time": other["end_time"],
+        "conflicting_busy_until": other["busy_until"],
+        "conflicting_local_start": f"{local[0]:%Y-%m-%dT%H:%M}",
+        "conflicting_local_end": f"{local[1]:%Y-%m-%dT%H:%M}",
+        "cinema_tz": str(zone),
+    }
+
+
 async def _overlap_error(
     pool: asyncpg.Pool,
+    settings: Settings,
     theater_id: uuid.UUID,
     start: dt.datetime,
     busy_until: dt.datetime,
@@ -134,11 +162,10 @@ async def _overlap_error(
         QUERIES.find_overlapping_showtime, theater_id, start, busy_until, showtime_id
     )
     details: dict[str, object] = {"theater_id": theater_id}
-    if other is not None:
-        details["conflicting_showtime_id"] = other["id"]
-        details["conflicting_start_time"] = other["start_time"]
-        details["conflicting_busy_until"] = other["busy_until"]
-    return ShowtimeOverlap(details=details)
+    if other is None:
+        return ShowtimeOverlap(details=details)
+    words, named = the_other_showtime(other, settings.cinema_tz)
+    return ShowtimeOverlap(f"The theater is busy then: {words}.", details={**details, **named})
 
 
 def check_price(price: Decimal, settings: Settings) -> None:
@@ -198,7 +225,10 @@ async def create_showtime(
                 raise TheaterNotFound(details={"theater_id": theater_id})
     except asyncpg.exceptions.ExclusionViolationError:
         assert busy_until is not None
-        raise await _overlap_error(pool, theater_id, start_time, busy_until) from None
+        raise await _overlap_error(pool, settings, theater_id, start_time, busy_until) from None
+    except asyncpg.exceptions.ForeignKeyViolationError:
+        # The theater was deleted (DELETE /theaters/{id}) while this insert waited for it.
+        raise TheaterNotFound(details={"theater_id": theater_id}) from None
     return await get_showtime(pool, showtime_id)
 
 
@@ -247,7 +277,9 @@ async def update_showtime(
                 )
     except asyncpg.exceptions.ExclusionViolationError:
         assert theater_id is not None and start_time is not None and busy_until is not None
-        raise await _overlap_error(pool, theater_id, start_time, busy_until, showtime_id) from None
+        raise await _overlap_error(
+            pool, settings, theater_id, start_time, busy_until, showtime_id
+        ) from None
     return await get_showtime(pool, showtime_id)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from ..db import QUERIES
-from .errors import TheaterNameTaken, TheaterNotFound
+from .errors import TheaterInUse, TheaterNameTaken, TheaterNotFound
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,32 @@ async def create_theater(pool: asyncpg.Pool, name: str, rows: list[dict[str, Any
             [seat.column_index for seat in seats],
         )
         return await _theater(conn, theater_id)
+
+
+async def rename_theater(pool: asyncpg.Pool, theater_id: uuid.UUID, name: str) -> dict:
+    """Give the theater a new name (its seats and showtimes stay as they are)."""
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            renamed = await conn.fetchval(QUERIES.rename_theater, theater_id, name)
+        except asyncpg.exceptions.UniqueViolationError:
+            raise TheaterNameTaken(details={"name": name}) from None
+        if renamed is None:
+            raise TheaterNotFound()
+        return await _theater(conn, theater_id)
+
+
+async def delete_theater(pool: asyncpg.Pool, theater_id: uuid.UUID) -> None:
+    """Delete a theater that has never had a showtime (one named by a typo, say). One that has
+    had one keeps its row: the records of its reservations name it."""
+    try:
+        result = await pool.fetchrow(QUERIES.delete_unused_theater, theater_id)
+    except asyncpg.exceptions.ForeignKeyViolationError:
+        # A showtime was scheduled in it while the delete waited for that insert to commit.
+        raise TheaterInUse(details={"theater_id": theater_id}) from None
+    if not result["found"]:
+        raise TheaterNotFound()
+    if not result["deleted"]:
+        raise TheaterInUse(details={"theater_id": theater_id})
 
 
 async def get_theater(pool: asyncpg.Pool, theater_id: uuid.UUID) -> dict:

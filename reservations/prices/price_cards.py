@@ -4,8 +4,10 @@ theater or all. A showtime created without a price takes the matching card's
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -47,10 +49,20 @@ async def _check_theater(conn: asyncpg.Connection, theater_id: uuid.UUID | None)
         raise CardTheaterNotFound(details={"theater_id": theater_id})
 
 
+@contextlib.contextmanager
+def _theater_gone(card: dict[str, Any]) -> Iterator[None]:
+    """The card's theater deleted (DELETE /theaters/{id}) after _check_theater saw it."""
+    try:
+        yield
+    except asyncpg.exceptions.ForeignKeyViolationError:
+        raise CardTheaterNotFound(details={"theater_id": card.get("theater_id")}) from None
+
+
 async def create_price_card(pool: asyncpg.Pool, card: dict[str, Any]) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         await _check_theater(conn, card.get("theater_id"))
-        card_id = await conn.fetchval(QUERIES.insert_price_card, *_arguments(card))
+        with _theater_gone(card):
+            card_id = await conn.fetchval(QUERIES.insert_price_card, *_arguments(card))
         return await _one(conn, card_id)
 
 
@@ -61,7 +73,8 @@ async def update_price_card(
         card = await _one(conn, card_id)
         card.update(changes)
         await _check_theater(conn, card.get("theater_id"))
-        await conn.fetchval(QUERIES.update_price_card, card_id, *_arguments(card))
+        with _theater_gone(card):
+            await conn.fetchval(QUERIES.update_price_card, card_id, *_arguments(card))
         return await _one(conn, card_id)
 
 

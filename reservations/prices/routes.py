@@ -7,6 +7,7 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 
 from ..accounts.access import admin_only, current_user, maybe_user, optional_user, user_only
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
+from ..catalog.showtimes import check_price
 from ..context import POOL, SETTINGS
 from ..errors import Forbidden
 from ..reports.export import CSV_TYPE, JSON_TYPE, report_response
@@ -193,6 +194,7 @@ async def list_price_cards(request: web.Request) -> web.Response:
 @response_schema(PriceCardSchema, 201, description="The new price card")
 @error_responses(400, 401, 403, 404, 413, 415, 422)
 async def create_price_card(request: web.Request) -> web.Response:
+    check_price(request["data"]["price"], request.app[SETTINGS])  # it becomes showtimes' price
     card = await price_cards.create_price_card(request.app[POOL], request["data"])
     return json_response(card, status=201)
 
@@ -209,6 +211,8 @@ async def create_price_card(request: web.Request) -> web.Response:
 @response_schema(PriceCardSchema, 200, description="The price card as it is now")
 @error_responses(400, 401, 403, 404, 413, 415, 422)
 async def update_price_card(request: web.Request) -> web.Response:
+    if request["data"].get("price") is not None:
+        check_price(request["data"]["price"], request.app[SETTINGS])
     card = await price_cards.update_price_card(
         request.app[POOL], path_uuid(request), request["data"]
     )

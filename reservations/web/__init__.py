@@ -8,11 +8,12 @@ templates/static/ through the REST API with the token they keep in localStorage.
 
 from aiohttp import web
 
-from . import account_pages, admin, admin_emails, routes
+from . import account_pages, admin, admin_emails, admin_showtimes, routes
 
 
 def setup(app: web.Application) -> None:
     routes.setup(app)
     admin.setup(app)
+    admin_showtimes.setup(app)
     admin_emails.setup(app)
     account_pages.setup(app)

@@ -17,14 +17,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
-import asyncpg
 from aiohttp import web
 
 from ..accounts import service as accounts
 from ..accounts.access import ROLES, admin_panel
-from ..booking import seat_map as booking_seat_map
 from ..catalog import movies as catalog_movies
 from ..catalog import showtimes as catalog_showtimes
 from ..catalog import theaters as catalog_theaters
@@ -66,6 +65,28 @@ async def _every(fetch: Callable[[int], Awaitable[tuple[list[dict], int]]]) -> l
         if not batch or len(items) >= total:
             break
     return items
+
+
+def pager(request: web.Request, page: int, per_page: int, total: int) -> dict[str, Any]:
+    """Where the previous and next pages are (the same filters, another `page`), and what this
+    one shows: "26 to 50 of 112"."""
+    last = max(1, -(-total // per_page))
+    query = {name: value for name, value in request.query.items() if name != "page"}
+    path = request.path.replace("/admin/panels/", "/admin/", 1)
+
+    def href(number: int) -> str:
+        return path + "?" + urlencode({**query, "page": number})
+
+    first_shown = (page - 1) * per_page + 1
+    return {
+        "page": page,
+        "last": last,
+        "total": total,
+        "first_shown": min(first_shown, total),
+        "last_shown": min(page * per_page, total),
+        "previous": href(page - 1) if page > 1 else None,
+        "next": href(page + 1) if page < last else None,
+    }
 
 
 def _uuid(request: web.Request) -> uuid.UUID:
@@ -131,11 +152,27 @@ async def movies_panel(request: web.Request) -> web.Response:
 
 
 @admin_panel
+async def movie_panel(request: web.Request) -> web.Response:
+    """One movie with every field to change (PUT /api/v1/movies/{id}) and its poster."""
+    pool = request.app[POOL]
+    movie = await catalog_movies.get_movie(pool, _uuid(request))
+    return _panel("admin/movie.html", request, {"movie": movie})
+
+
+@admin_panel
 async def theaters_panel(request: web.Request) -> web.Response:
     pool = request.app[POOL]
     theaters = await _every(lambda page: catalog_theaters.list_theaters(pool, page, PAGE_SIZE))
-    seat_types = [row["name"] for row in await catalog_theaters.list_seat_types(pool)]
+    seat_types = [
+        (row["name"], seat_type_label(row["name"]))
+        for row in await catalog_theaters.list_seat_types(pool)
+    ]
     return _panel("admin/theaters.html", request, {"theaters": theaters, "seat_types": seat_types})
+
+
+def seat_type_label(name: str) -> str:
+    """A seat type as the public seat map names it ("Wheelchair space" for accessible)."""
+    return hall_view.SEAT_TYPE_LABELS.get(name, name.title())
 
 
 def _layout_seats(seats: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,65 +195,15 @@ async def theater_panel(request: web.Request) -> web.Response:
             "theater": theater,
             "hall": hall_view.build_hall(seats, settings.currency),
             "type_counts": [
-                (hall_view.SEAT_TYPE_LABELS.get(name, name.title()), name, count)
-                for name, count in sorted(counts.items())
+                (seat_type_label(name), name, count) for name, count in sorted(counts.items())
             ],
+            "showtime_count": await pool.fetchval(QUERIES.theater_showtime_count, theater["id"]),
         },
     )
 
 
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "") in ("1", "true", "on")
-
-
-@admin_panel
-async def showtimes_panel(request: web.Request) -> web.Response:
-    pool, settings = request.app[POOL], request.app[SETTINGS]
-    include_past = _flag(request, "include_past")
-    filters = catalog_showtimes.ShowtimeFilters(include_past=include_past)
-    showtimes = await _every(
-        lambda page: catalog_showtimes.list_showtimes(pool, settings, filters, page, PAGE_SIZE)
-    )
-    movies = await _every(
-        lambda page: catalog_movies.list_movies(pool, settings, page=page, page_size=PAGE_SIZE)
-    )
-    theaters = await _every(lambda page: catalog_theaters.list_theaters(pool, page, PAGE_SIZE))
-    now = dt.datetime.now(dt.UTC)
-    return _panel(
-        "admin/showtimes.html",
-        request,
-        {
-            "showtimes": showtimes,
-            "movies": movies,
-            "theaters": theaters,
-            "include_past": include_past,
-            "now": now,
-            "money": hall_view.money,
-        },
-    )
-
-
-@admin_panel
-async def bookings_panel(request: web.Request) -> web.Response:
-    pool, settings = request.app[POOL], request.app[SETTINGS]
-    showtime_id = _uuid(request)
-    showtime = await catalog_showtimes.get_showtime(pool, showtime_id)
-    seat_map = await booking_seat_map.seat_map(pool, showtime_id, None)
-    bookings: list[asyncpg.Record] = await pool.fetch(QUERIES.showtime_bookings, showtime_id)
-    confirmed = [row for row in bookings if row["status"] == "confirmed"]
-    return _panel(
-        "admin/bookings.html",
-        request,
-        {
-            "showtime": showtime,
-            "hall": hall_view.build_hall(seat_map["seats"], settings.currency),
-            "bookings": bookings,
-            "confirmed_count": len(confirmed),
-            "sold_seats": sum(row["seat_count"] for row in confirmed),
-            "revenue": hall_view.money(sum((row["total_price"] for row in confirmed), Decimal(0))),
-            "money": hall_view.money,
-        },
-    )
 
 
 @admin_panel
@@ -230,21 +217,48 @@ async def admissions_panel(request: web.Request) -> web.Response:
     return _panel("admin/admissions.html", request, {"showtime": showtime, "door": door})
 
 
+USERS_PER_PAGE = 50
+MAX_EMAIL_SEARCH = 254
+
+
 @admin_panel
 async def users_panel(request: web.Request) -> web.Response:
-    """Users found by part of their email and by role, each with its role to change (POST
-    /api/v1/admin/users/{id}/role)."""
-    q = request.query.get("q", "").replace("\x00", "").strip()[:254]
+    """Users found by part of their email and by role, a page at a time, each with its role to
+    change (POST /api/v1/admin/users/{id}/role) and its sessions to end (.../revoke-sessions)."""
+    q = request.query.get("q", "").replace("\x00", "").strip()  # no email has a NUL
+    if len(q) > MAX_EMAIL_SEARCH:
+        raise Unprocessable(
+            "Some filters are invalid.",
+            details={"fields": {"q": [f"An email has at most {MAX_EMAIL_SEARCH} characters."]}},
+        )
     role = request.query.get("role", "")
     role = role if role in ROLES else ""
+    page = _page(request)
     users, total = await accounts.list_users(
-        request.app[POOL], q or None, role or None, 1, PAGE_SIZE
+        request.app[POOL], q or None, role or None, page, USERS_PER_PAGE
     )
     return _panel(
         "admin/users.html",
         request,
-        {"users": users, "total": total, "q": q, "role": role, "roles": ROLES},
+        {
+            "users": users,
+            "total": total,
+            "q": q,
+            "role": role,
+            "roles": ROLES,
+            "pager": pager(request, page, USERS_PER_PAGE, total),
+        },
     )
+
+
+def _page(request: web.Request) -> int:
+    raw = request.query.get("page", "1").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise Unprocessable(
+            "Some filters are invalid.",
+            details={"fields": {"page": ["Use a page number from 1 to 100000."]}},
+        )
+    return int(raw)
 
 
 def _date(request: web.Request, name: str) -> dt.date | None:
@@ -336,11 +350,12 @@ async def vouchers_panel(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    # The public seat map's names for seat types, in the console too (one wording for both).
+    aiohttp_jinja2.get_env(app).filters["seat_type_label"] = seat_type_label
     router = app.router
     router.add_get("/admin", admin_home)
-    router.add_get("/admin/showtimes", _shell("showtimes", "Showtimes"))
-    router.add_get("/admin/showtimes/{id}/bookings", _shell("showtimes", "Bookings of a showtime"))
     router.add_get("/admin/movies", _shell("movies", "Movies"))
+    router.add_get("/admin/movies/{id}", _shell("movies", "Movie"))
     router.add_get("/admin/theaters", _shell("theaters", "Theaters"))
     router.add_get("/admin/theaters/{id}", _shell("theaters", "Theater"))
     router.add_get("/admin/reports", _shell("reports", "Reports"))
@@ -352,9 +367,8 @@ def setup(app: web.Application) -> None:
     router.add_get("/admin/vouchers", _shell("vouchers", "Vouchers"))
     router.add_get("/admin/panels/prices", prices_panel)
     router.add_get("/admin/panels/vouchers", vouchers_panel)
-    router.add_get("/admin/panels/showtimes", showtimes_panel)
-    router.add_get("/admin/panels/showtimes/{id}/bookings", bookings_panel)
     router.add_get("/admin/panels/movies", movies_panel)
+    router.add_get("/admin/panels/movies/{id}", movie_panel)
     router.add_get("/admin/panels/theaters", theaters_panel)
     router.add_get("/admin/panels/theaters/{id}", theater_panel)
     router.add_get("/admin/panels/reports", reports_panel)

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..accounts.access import admin_panel
 from ..context import POOL, SETTINGS
+from ..errors import Unprocessable
 from ..mail import outbox
 from ..mail.routes import RENDERER
 from .admin import PAGE_SIZE, _panel, _shell, _uuid
@@ -48,8 +49,16 @@ def _signed_for(signature: str, secret: str) -> str | None:
     return str(claims["sub"]) if claims.get("typ") == PREVIEW_TYPE else None
 
 
+MAX_ADDRESS_SEARCH = 254
+
+
 def _filter(request: web.Request, name: str, allowed: tuple[str, ...] | None) -> str | None:
-    value = request.query.get(name, "").strip()[:254] or None
+    value = request.query.get(name, "").strip() or None
+    if value is not None and len(value) > MAX_ADDRESS_SEARCH:  # said, never cut
+        raise Unprocessable(
+            "Some filters are invalid.",
+            details={"fields": {name: [f"Use at most {MAX_ADDRESS_SEARCH} characters."]}},
+        )
     if value is not None and allowed is not None and value not in allowed:
         return None
     return value

@@ -39,12 +39,74 @@ function start(root) {
     messages.textContent = text;
   }
 
-  function describe(result) {
+  /** What a form field is called on the page: its label's own words ("Release date"). */
+  function labelOf(form, name) {
+    const field = form && form.elements && form.elements.namedItem(name);
+    const element = field && (field.labels ? field : field[0]);
+    const label = element && element.labels && element.labels[0];
+    if (!label) return name.replaceAll("_", " ");
+    const words = [...label.childNodes].filter((node) => node.nodeType === Node.TEXT_NODE).map((node) => node.textContent).join(" ");
+    return words.replace(/\s+/g, " ").trim() || name.replaceAll("_", " ");
+  }
+
+  /** Every message under a field, however deep (a row's aisles, a dict's value), with the
+   * path that leads to it: [["rows", "0", "aisles_after"], "Aisles go after ..."]. */
+  function flatten(value, path = []) {
+    if (typeof value === "string") return [[path, value]];
+    if (Array.isArray(value)) return value.flatMap((item) => flatten(item, path));
+    if (value && typeof value === "object") return Object.entries(value).flatMap(([key, item]) => flatten(item, [...path, key]));
+    return [[path, String(value)]];
+  }
+
+  /** An error answer in words: the message, then each field by its label, and for a row of a
+   * theater its label ("rows A, B: Aisles go after a seat number from 1 to 3."). */
+  function describe(result, form = null, body = null) {
     const error = result.error || {};
     const fields = (error.details && error.details.fields) || null;
     if (!fields) return error.message || `The service answered ${result.status}.`;
-    const problems = Object.entries(fields).map(([name, list]) => `${name}: ${[].concat(list).join(" ")}`);
-    return `${error.message} ${problems.join("; ")}`;
+    const grouped = new Map();
+    for (const [path, message] of flatten(fields)) {
+      const [name, ...rest] = path;
+      let where = labelOf(form, name);
+      const inner = rest.filter((part) => part !== "value" && part !== "key" && part !== "_schema");
+      let row = null;
+      if (name === "rows" && inner.length && /^[0-9]+$/.test(inner[0])) {
+        const index = Number(inner.shift());
+        row = (body && body.rows && body.rows[index] && body.rows[index].label) || String(index + 1);
+        where = "row";
+      }
+      if (inner.length) where += ` ${inner.join(" ").replaceAll("_", " ")}`;
+      const key = `${where}\u0000${message}`;
+      if (!grouped.has(key)) grouped.set(key, { where, message, rows: [] });
+      if (row !== null) grouped.get(key).rows.push(row);
+    }
+    const problems = [...grouped.values()].map(({ where, message, rows }) => {
+      const named = rows.length ? where.replace(/^row/, rows.length > 1 ? `rows ${rows.join(", ")}` : `row ${rows[0]}`) : where;
+      return `${named.charAt(0).toUpperCase()}${named.slice(1)}: ${message}`;
+    });
+    return `${error.message} ${problems.join(" ")}`;
+  }
+
+  /** The browser's own checks (required, number ranges), said in the page's banner with the
+   * field's name instead of a bubble under an older message; false when one fails. */
+  function checked(form) {
+    const problems = [];
+    let first = null;
+    for (const field of form.elements) {
+      if (!field.willValidate || field.checkValidity()) continue;
+      first = first || field;
+      const rule = field.validity.patternMismatch && field.title ? ` ${field.title}.` : "";
+      problems.push(`${labelOf(form, field.name)}: ${field.validationMessage}${rule}`);
+    }
+    if (!first) return true;
+    say(`Please check the form. ${problems.join(" ")}`, "error");
+    first.focus();
+    return false;
+  }
+
+  /** "12,50" as typed where a comma is the decimal mark: 12.50. */
+  function decimal(raw) {
+    return /^[0-9]+,[0-9]+$/.test(raw) ? raw.replace(",", ".") : raw;
   }
 
   async function load() {
@@ -97,9 +159,13 @@ function start(root) {
         if (field.checked) body[field.name].push(Number(field.value));
         continue;
       }
-      const raw = field.value.trim();
+      let raw = field.value.trim();
       if (!raw && !("keep" in field.dataset)) continue;
+      if (field.inputMode === "decimal") raw = decimal(raw);
       switch (field.dataset.kind) {
+        case "nullable":
+          body[field.name] = raw || null;
+          break;
         case "number":
           body[field.name] = Number(raw);
           break;
@@ -119,35 +185,65 @@ function start(root) {
     return body;
   }
 
+  /** A seat type typed by its public name ("Wheelchair space") or its own ("accessible"). */
+  function seatTypeName(form, typed) {
+    const names = JSON.parse(form.dataset.seatTypes || "{}");
+    const wanted = typed.toLowerCase();
+    const found = Object.entries(names).find(([name, label]) => name.toLowerCase() === wanted || label.toLowerCase() === wanted);
+    return found ? found[0] : typed;
+  }
+
   function theaterBody(form) {
     const data = new FormData(form);
     const count = Number(data.get("rows"));
     const seats = Number(data.get("seats"));
     const aisles = String(data.get("aisles_after") || "").split(",").map((item) => item.trim()).filter(Boolean).map(Number);
+    // Sent as typed: the service refuses a label that no row has (422 naming it).
     const rowTypes = {};
     for (const pair of String(data.get("row_types") || "").split(",")) {
       const [label, type] = pair.split("=").map((item) => (item || "").trim());
-      if (label && type) rowTypes[label.toUpperCase()] = type;
+      if (label || type) rowTypes[label.toUpperCase()] = seatTypeName(form, type);
     }
     const rows = [];
     for (let index = 0; index < count; index += 1) {
-      const label = String.fromCharCode(65 + index);
-      const row = { label, seats, seat_type: rowTypes[label] || String(data.get("seat_type") || "regular") };
+      const row = { label: String.fromCharCode(65 + index), seats, seat_type: String(data.get("seat_type") || "regular") };
       if (aisles.length) row.aisles_after = aisles;
       rows.push(row);
     }
-    return { name: String(data.get("name") || "").trim(), rows };
+    return { name: String(data.get("name") || "").trim(), rows, row_types: rowTypes };
   }
 
-  async function submitted(form, result) {
+  async function submitted(form, result, body = null) {
     if (result.ok) {
       say(form.dataset.done || "Saved.", "success");
+      if (form.dataset.doneHref) {
+        window.location.assign(form.dataset.doneHref);
+        return;
+      }
       await load();
       messages.focus(); // the form is drawn anew: keyboard users go on from the news
     } else if (result.status === 401 || result.status === 403) {
       await load();
     } else {
-      say(describe(result), "error");
+      say(describe(result, form.tagName === "FORM" ? form : null, body), "error");
+      messages.focus();
+    }
+  }
+
+  /** A poster file sent as multipart (no JSON): the answer, in the shape `api` gives. */
+  async function sendPoster(path, file) {
+    const data = new FormData();
+    data.append("file", file);
+    try {
+      const response = await fetch(path, {
+        method: "POST",
+        headers: { Accept: "application/json", Authorization: `Bearer ${token()}` },
+        body: data,
+      });
+      const answer = await response.json().catch(() => null);
+      return { ok: response.ok, status: response.status, error: answer && answer.error };
+    } catch {
+      return { ok: false, status: 0, error: { message: "The service cannot be reached; check your connection." } };
     }
   }
 
@@ -183,43 +279,59 @@ function start(root) {
         }
       });
     }
+    for (const form of panel.querySelectorAll("form[data-api], form[data-theater-form], form[data-upload]")) {
+      form.noValidate = true; // checked() says what is wrong in the banner, by the field's name
+    }
     for (const form of panel.querySelectorAll("form[data-api]")) {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
+        if (!checked(form)) return;
         const button = form.querySelector('button[type="submit"]');
         button.disabled = true;
-        const result = await api(form.dataset.api, { method: form.dataset.method || "POST", body: bodyOf(form) });
+        say("Saving…");
+        const body = bodyOf(form);
+        let result = await api(form.dataset.api, { method: form.dataset.method || "POST", body });
+        const poster = form.querySelector('input[type="file"][data-poster]');
+        if (result.ok && poster && poster.files.length) {
+          result = await sendPoster(poster.dataset.poster, poster.files[0]);
+        }
         button.disabled = false;
-        await submitted(form, result);
+        await submitted(form, result, body);
       });
     }
     for (const form of panel.querySelectorAll("form[data-theater-form]")) {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
-        const result = await api("/api/v1/theaters", { method: "POST", body: theaterBody(form) });
-        await submitted(form, result);
+        if (!checked(form)) return;
+        say("Saving…");
+        const body = theaterBody(form);
+        const result = await api("/api/v1/theaters", { method: "POST", body });
+        await submitted(form, result, body);
       });
     }
     for (const form of panel.querySelectorAll("form[data-upload]")) {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
+        if (!checked(form)) return;
         const button = form.querySelector('button[type="submit"]');
         button.disabled = true;
-        let result;
-        try {
-          const response = await fetch(form.dataset.upload, {
-            method: "POST",
-            headers: { Accept: "application/json", Authorization: `Bearer ${token()}` },
-            body: new FormData(form),
-          });
-          const data = await response.json().catch(() => null);
-          result = { ok: response.ok, status: response.status, error: data && data.error };
-        } catch {
-          result = { ok: false, status: 0, error: { message: "The service cannot be reached; check your connection." } };
-        }
+        const file = form.querySelector('input[type="file"]').files[0];
+        const result = await sendPoster(form.dataset.upload, file);
         button.disabled = false;
         await submitted(form, result);
       });
+    }
+    for (const button of panel.querySelectorAll("button[data-api-action]")) {
+      button.addEventListener("click", async () => {
+        if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+        button.disabled = true;
+        const result = await api(button.dataset.apiAction, { method: button.dataset.method || "POST" });
+        button.disabled = false;
+        await submitted(button, result);
+      });
+    }
+    for (const button of panel.querySelectorAll("button[data-print]")) {
+      button.addEventListener("click", () => window.print());
     }
     for (const button of panel.querySelectorAll("button[data-api-delete]")) {
       button.addEventListener("click", async () => {
