@@ -14,8 +14,10 @@ and books the same way on both, phase after phase:
           (10% off, one code for every booking, its redemptions counted under the lock)
 
 Both servers run with the same settings and worker count, with the same number of users, on
-the same embedded PostgreSQL; emails are captured (no SMTP_URL), so today's sender works as it
-would behind `make run`. Every phase checks that no seat was booked twice.
+the same embedded PostgreSQL, each on a database made fresh for this scenario and migrated by
+its own checkout (not the run's database, which holds every earlier scenario's rows). Emails
+are captured (no SMTP_URL), so today's sender works as it would behind `make run`. Every phase
+checks that no seat was booked twice.
 """
 
 from __future__ import annotations
@@ -47,16 +49,27 @@ PRICED_TYPES = ["adult", "child"]
 
 
 @dataclass
-class Before:
-    """BEFORE_REV's checkout and database, made once per suite run."""
+class Side:
+    """One side of the comparison: a checkout, a database that checkout migrated itself, made
+    fresh for this scenario (the run's own database carries every earlier scenario's rows and
+    queued emails, which the other side would not), its users and its hot hall."""
 
-    rev: str
     root: Path
+    name: str
     dsn: str
     conn: asyncpg.Connection
     data: BenchData
     hall: Theater
     tokens: list[str]
+
+
+@dataclass
+class Before:
+    """BEFORE_REV's side and today's, made once per suite run."""
+
+    rev: str
+    was: Side
+    now: Side
 
 
 def _git(*args: str) -> str:
@@ -65,13 +78,8 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-async def prepare(suite: Suite) -> Before:
-    """A worktree of the revision, a database it migrated itself, its users and hot hall."""
-    rev = _git("rev-parse", suite.options.before_rev)
-    root = suite.log_dir.parent / f"before-{rev[:12]}"
-    if not (root / "reservations").is_dir():
-        _git("worktree", "add", "--force", "--detach", str(root), rev)
-    name = f"{suite.db_name}_before"
+async def _side(suite: Suite, root: Path, label: str) -> Side:
+    name = f"{suite.db_name}_{label}"
     admin = await asyncpg.connect(suite.admin_dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -90,41 +98,48 @@ async def prepare(suite: Suite) -> Before:
     )
     output, _ = await migrated.communicate()
     if migrated.returncode:
-        raise RuntimeError(f"{rev[:12]}'s migrate failed: {output.decode()[-2000:]}")
+        raise RuntimeError(f"{root}'s migrate failed: {output.decode()[-2000:]}")
     conn = await asyncpg.connect(dsn)
     data = BenchData(conn)
-    users = await data.users(len(suite.users), "before")
+    users = await data.users(len(suite.users), label)
     tokens = [issue_token(user, suite.jwt_secret, 24 * 3600) for user in users]
     hall = await data.theater(suite.hot_hall.rows, suite.hot_hall.columns)
-    await suite.conn.execute(
+    return Side(root, name, dsn, conn, data, hall, tokens)
+
+
+async def prepare(suite: Suite) -> Before:
+    """A worktree of the revision, and a fresh database for each side."""
+    rev = _git("rev-parse", suite.options.before_rev)
+    root = suite.log_dir.parent / f"before-{rev[:12]}"
+    if not (root / "reservations").is_dir():
+        _git("worktree", "add", "--force", "--detach", str(root), rev)
+    was = await _side(suite, root, "before")
+    now = await _side(suite, ROOT, "now")
+    await now.conn.execute(
         """
         INSERT INTO vouchers (code, discount_percent, max_redemptions)
         VALUES ($1, 10, 1000000000) ON CONFLICT DO NOTHING
         """,
         VOUCHER_CODE,
     )
-    return Before(rev, root, dsn, conn, data, hall, tokens)
+    return Before(rev, was, now)
 
 
 async def close(suite: Suite, before: Before) -> None:
-    await before.conn.close()
     admin = await asyncpg.connect(suite.admin_dsn)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{suite.db_name}_before" WITH (FORCE)')
+        for side in (before.was, before.now):
+            await side.conn.close()
+            await admin.execute(f'DROP DATABASE IF EXISTS "{side.name}" WITH (FORCE)')
     finally:
         await admin.close()
-    _git("worktree", "remove", "--force", str(before.root))
+    _git("worktree", "remove", "--force", str(before.was.root))
 
 
 async def _phase(
-    suite: Suite,
-    server: Server,
-    data: BenchData,
-    hall: Theater,
-    tokens: list[str],
-    clients: int,
-    **booking: Any,
+    suite: Suite, server: Server, side: Side, clients: int, **booking: Any
 ) -> tuple[dict[str, Any], list[str]]:
+    data, hall, tokens = side.data, side.hall, side.tokens
     bookings = suite.options.hot_bookings
     showtimes = math.ceil(bookings / len(hall.pairs()))
     ids, items = await suite.booking_items(hall, showtimes, bookings, data=data)
@@ -143,29 +158,26 @@ async def run(suite: Suite, run: int) -> None:
     if suite.before is None:
         suite.before = await prepare(suite)
     before = suite.before
-    old = Server(
-        {**suite.server_env(), "DATABASE_URL": before.dsn},
-        suite.options.workers,
-        suite.log_dir,
-        root=before.root,
+    old, new = (
+        Server(
+            {**suite.server_env(), "DATABASE_URL": side.dsn},
+            suite.options.workers,
+            suite.log_dir,
+            root=side.root,
+        )
+        for side in (before.was, before.now)
     )
-    new = await suite.server()
     await old.start()
+    await new.start()
     label = before.rev[:7]
     try:
         for clients in suite.options.hot_clients:
-            was, was_notes = await _phase(
-                suite, old, before.data, before.hall, before.tokens, clients
-            )
-            plain, plain_notes = await _phase(
-                suite, new, suite.data, suite.hot_hall, suite.tokens, clients
-            )
+            was, was_notes = await _phase(suite, old, before.was, clients)
+            plain, plain_notes = await _phase(suite, new, before.now, clients)
             priced, priced_notes = await _phase(
                 suite,
                 new,
-                suite.data,
-                suite.hot_hall,
-                suite.tokens,
+                before.now,
                 clients,
                 ticket_types=PRICED_TYPES,
                 voucher_code=VOUCHER_CODE,
