@@ -8,6 +8,7 @@ rather than copied.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import docs
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from .context import HUB, METRICS, PASSWORDS, POOL, SWEEPER
@@ -28,21 +29,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        # (route, method, status) -> the labelled request counter and latency histogram
-        self.request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self.requests = Counter(
-            "http_requests",
-            "HTTP requests answered, by route pattern, method and status.",
-            ("route", "method", "status"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request, by route pattern and method.",
-            ("route", "method"),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        self.requests = RequestStats()
+        self.registry.register(self.requests)
         self.holds = Counter(
             "seat_holds", "Successful lock-seats requests.", registry=self.registry
         )
@@ -65,6 +53,51 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class RequestStats(Collector):
+    """Requests answered and their latency, by route pattern, method and status: plain counts
+    bumped per request and turned into `http_requests` and `http_request_duration_seconds` at
+    scrape time. prometheus_client's labelled Counter and Histogram take a lock and walk the
+    buckets on every request, about 6 us: as much as a tenth of serving a cached seat map."""
+
+    def __init__(self) -> None:
+        # (route, method, status) -> [count, seconds in all, count per bucket (and +Inf)]
+        self.stats: dict[tuple[str, str, int], list[Any]] = {}
+
+    def add(self, key: tuple[str, str, int], seconds: float) -> None:
+        entry = self.stats.get(key)
+        if entry is None:
+            entry = self.stats[key] = [0, 0.0, [0] * (len(LATENCY_BUCKETS) + 1)]
+        entry[0] += 1
+        entry[1] += seconds
+        entry[2][bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        requests = CounterMetricFamily(
+            "http_requests",
+            "HTTP requests answered, by route pattern, method and status.",
+            labels=["route", "method", "status"],
+        )
+        by_route: dict[tuple[str, str], list[Any]] = {}
+        for (route, method, status), (count, seconds, buckets) in list(self.stats.items()):
+            requests.add_metric([route, method, str(status)], count)
+            total = by_route.setdefault((route, method), [0.0, [0] * len(buckets)])
+            total[0] += seconds
+            total[1] = [a + b for a, b in zip(total[1], buckets, strict=True)]
+        yield requests
+        latency = HistogramMetricFamily(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route pattern and method.",
+            labels=["route", "method"],
+        )
+        for (route, method), (seconds, buckets) in by_route.items():
+            cumulative, running = [], 0
+            for bound, count in zip([*map(str, LATENCY_BUCKETS), "+Inf"], buckets, strict=True):
+                running += count
+                cumulative.append((bound, running))
+            latency.add_metric([route, method], cumulative, seconds)
+        yield latency
 
 
 class _StateCollector(Collector):
@@ -130,18 +163,9 @@ def make_metrics_middleware() -> Callable[..., Awaitable[web.StreamResponse]]:
 
 def count_request(request: web.Request, status: int, started: float) -> None:
     """One answered request in the metrics (`started`: its time.perf_counter())."""
-    metrics = request.app[METRICS]
-    key = (_route_name(request), request.method, status)
-    children = metrics.request_children.get(key)
-    if children is None:  # labels() locks and hashes strings: once per route, method, status
-        route, method, _ = key
-        children = (
-            metrics.requests.labels(route, method, str(status)),
-            metrics.latency.labels(route, method),
-        )
-        metrics.request_children[key] = children
-    children[0].inc()
-    children[1].observe(time.perf_counter() - started)
+    request.app[METRICS].requests.add(
+        (_route_name(request), request.method, status), time.perf_counter() - started
+    )
 
 
 @docs(
