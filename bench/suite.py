@@ -61,7 +61,7 @@ from reservations.db import EmbeddedDatabase, migrate, with_database
 
 from .data import BenchData, Theater
 from .load import percentile
-from .procs import ROOT, Server, run_together
+from .procs import ROOT, Server, Worker, run_together
 from .report import Row, fmt, write_results
 from .scenarios import SCENARIOS, before
 
@@ -200,6 +200,42 @@ class Suite:
         await self.conn.execute("ANALYZE")
 
     # -- helpers -------------------------------------------------------------------------
+
+    async def warm_live(self, server: Server, showtime_id: uuid.UUID) -> None:
+        """Imports, the cached map and a first WebSocket, then a pause, before viewers come."""
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{server.base_url}/api/v1/showtimes/{showtime_id}/seats"):
+                pass
+            async with session.ws_connect(f"{server.base_url}/ws/showtimes/{showtime_id}") as ws:
+                await ws.receive(timeout=10)
+        await asyncio.sleep(1.0)
+
+    def viewer_workers(
+        self,
+        server: Server,
+        showtime_id: uuid.UUID,
+        viewers: int,
+        processes: int,
+        connect_concurrency: int | None,
+        max_seconds: float,
+    ) -> list[Worker]:
+        """Load processes holding `viewers` live viewers of the showtime between them, each
+        connecting `connect_concurrency` at a time (None: all at once)."""
+        return [
+            Worker(
+                {
+                    "kind": "viewers",
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "path": f"/ws/showtimes/{showtime_id}",
+                    "count": share,
+                    "connect_concurrency": connect_concurrency or share,
+                    "max_seconds": max_seconds,
+                },
+                self.log_dir,
+            )
+            for share in self.split(viewers, processes)
+        ]
 
     def http_spec(self, server: Server, kind: str, **spec: Any) -> dict[str, Any]:
         return {"kind": kind, "base_url": server.base_url, **spec}

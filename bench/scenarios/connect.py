@@ -8,8 +8,6 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from ..load import percentile
 from ..procs import Worker
 from ..report import Row
@@ -27,25 +25,11 @@ async def run(suite: Suite, run: int) -> None:
     server = await suite.server()
     workers: list[Worker] = []
     try:
-        async with aiohttp.ClientSession() as session:  # warm: imports, a first WebSocket
-            async with session.ws_connect(f"{server.base_url}/ws/showtimes/{showtime_id}") as ws:
-                await ws.receive(timeout=10)
-        await asyncio.sleep(1.0)
+        await suite.warm_live(server, showtime_id)
         processes = 2
-        for share in suite.split(CONNECT_VIEWERS, processes):
-            worker = Worker(
-                {
-                    "kind": "viewers",
-                    "host": "127.0.0.1",
-                    "port": server.port,
-                    "path": f"/ws/showtimes/{showtime_id}",
-                    "count": share,
-                    "connect_concurrency": share,  # all at once
-                    "max_seconds": 60,
-                },
-                suite.log_dir,
-            )
-            workers.append(worker)
+        workers = suite.viewer_workers(
+            server, showtime_id, CONNECT_VIEWERS, processes, None, max_seconds=60
+        )
         await asyncio.gather(*(worker.launch() for worker in workers))
         connect_started = time.monotonic()
         ready = [await worker.ready(within=300) for worker in workers]

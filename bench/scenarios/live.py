@@ -8,8 +8,6 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from ..load import percentile
 from ..procs import Worker, run_together
 from ..report import Row
@@ -26,28 +24,11 @@ async def live_phase(suite: Suite, viewers: int) -> None:
     server = await suite.server()
     workers: list[Worker] = []
     try:
-        async with aiohttp.ClientSession() as session:  # warm: imports, a first WebSocket
-            async with session.get(f"{server.base_url}/api/v1/showtimes/{showtime_id}/seats"):
-                pass
-            async with session.ws_connect(f"{server.base_url}/ws/showtimes/{showtime_id}") as ws:
-                await ws.receive(timeout=10)
-        await asyncio.sleep(1.0)
+        await suite.warm_live(server, showtime_id)
         rss_before = server.rss()
         processes = 1 if viewers <= 1000 else 2
-        for share in suite.split(viewers, processes):
-            worker = Worker(
-                {
-                    "kind": "viewers",
-                    "host": "127.0.0.1",
-                    "port": server.port,
-                    "path": f"/ws/showtimes/{showtime_id}",
-                    "count": share,
-                    "connect_concurrency": 50,
-                    "max_seconds": 300,
-                },
-                suite.log_dir,
-            )
-            workers.append(worker)
+        workers = suite.viewer_workers(server, showtime_id, viewers, processes, 50, max_seconds=300)
+        for worker in workers:
             await worker.launch()
         connect_started = time.monotonic()
         ready = [await worker.ready(within=300) for worker in workers]
