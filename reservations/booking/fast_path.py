@@ -22,7 +22,7 @@ from .. import representations
 from ..context import REQUEST_ID, SEAT_MAPS
 from ..logs import log_access, request_id_of
 from ..metrics import count_request
-from ..security import harden
+from ..security import harden_api_answer
 
 SEAT_MAP_PATH = re.compile(r"/api/v1/showtimes/([0-9a-fA-F-]{32,36})/seats")
 
@@ -48,7 +48,7 @@ async def seat_map_fast_path(request: web.Request, handler: Handler) -> web.Stre
     request[REQUEST_ID] = request_id_of(request)
     response = representations.answer(request, entry.answer)
     response.headers["X-Request-ID"] = request[REQUEST_ID]
-    harden(request, response, entry.answer.content_type)
+    harden_api_answer(request, response)
     count_request(request, response.status, started)
     log_access(request, response.status, started)
     return response
