@@ -24,13 +24,14 @@ DOCS_POLICY = (
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'"
 )
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
-# What `harden` adds to an API answer (JSON, not under /api/docs), as one list.
-_API_HEADERS = (
+# What `harden` adds to every answer but its Content-Security-Policy.
+_SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "same-origin"),
     ("X-Frame-Options", "DENY"),
-    ("Content-Security-Policy", API_POLICY),
 )
+# All of it for an API answer (JSON, not under /api/docs), as one list.
+_API_HEADERS = (*_SECURITY_HEADERS, ("Content-Security-Policy", API_POLICY))
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
 CORS_ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 CORS_EXPOSED_HEADERS = "Retry-After, X-Request-ID"
@@ -101,9 +102,8 @@ def harden(
     """The security headers (and CORS, when allowed) of every answer not yet sent
     (`content_type`: the answer's, when the caller knows it without parsing the header)."""
     headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
+    for name, value in _SECURITY_HEADERS:
+        headers.setdefault(name, value)
     headers.setdefault(
         "Content-Security-Policy",
         _policy_for(request.path, content_type or response.content_type),

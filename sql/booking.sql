@@ -12,21 +12,6 @@
 -- same function.
 SELECT * FROM seat_map($1, $2) ORDER BY row_index, column_index;
 
--- name: seat_map_prices
--- What each seat of showtime $1 costs for each ticket type: every active ticket type on every
--- seat type its hall has, as booking would charge it now (the price rule ticket_price), ticket
--- types in their order, then seat types. Read with the seat map: any price change moves the
--- showtime's updated_at, which drops a cached map (sql/prices.sql touch_upcoming_showtimes).
-SELECT tt.code AS ticket_type, st.name AS seat_type,
-       ticket_price(s.price, st.price_multiplier, st.surcharge, tt.discount_percent,
-                    tt.fixed_price) AS price
-FROM showtimes s
-CROSS JOIN ticket_types tt
-JOIN seat_types st
-  ON st.name IN (SELECT DISTINCT seat_type FROM seats WHERE theater_id = s.theater_id)
-WHERE s.id = $1 AND tt.active
-ORDER BY tt.sort_order, tt.code, st.sort_order;
-
 -- name: seat_map_freshness
 -- What says whether a seat map of showtime $1 read earlier is still right: its version (grown
 -- by every seat change, in the changing transaction), updated_at (its price or times changed)

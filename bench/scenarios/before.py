@@ -146,11 +146,7 @@ async def _phase(
     result = await suite.run_phase(
         suite.book_specs(server, items, clients, tokens=tokens, **booking)
     )
-    notes = []
-    if twice := await data.double_bookings(ids):
-        notes.append(f"DOUBLE BOOKED: {twice} seats")
-    if (sold := await data.sold_seats(ids)) != 2 * result["completed"]:
-        notes.append(f"sold {sold} seats for {result['completed']} bookings of 2")
+    notes = await suite.check_bookings(None, ids, result["completed"], data)
     return result, notes + suite.error_note(f"{clients} clients", result)
 
 

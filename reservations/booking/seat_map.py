@@ -41,8 +41,8 @@ def seat_map_view(
     rows: Sequence[asyncpg.Record], prices: Sequence[asyncpg.Record], with_user: bool
 ) -> dict[str, Any]:
     """The seat map answer of the `seat_map` rows (at least one: the showtime exists) and the
-    `seat_map_prices` rows (each seat's `price` is the default ticket type's; `prices` gives
-    every active ticket type's on every seat type of the hall).
+    `showtime_prices` rows (each seat's `price` is the default ticket type's; `prices` gives
+    every active ticket type's on every seat type the hall has).
 
     The keys of a seat go in the order that compresses best: a seat is mostly the one before it
     with a few values changed (the row's, the type and price, the status and its two flags, the
@@ -50,6 +50,7 @@ def seat_map_view(
     find long repeats (a 300-seat map: ~10% smaller than in the contract's order)."""
     first = rows[0]
     seats = []
+    seat_types = set()
     available = 0
     for row in rows:
         if row["id"] is None:  # a theater without seats
@@ -71,13 +72,14 @@ def seat_map_view(
         seat["column_index"] = row["column_index"]
         seat["id"] = row["id"]
         available += status == AVAILABLE
+        seat_types.add(row["seat_type"])
         seats.append(seat)
     return {
         "showtime_id": first["showtime_id"],
         "version": first["version"],
         "total_seats": len(seats),
         "available_seats": available,
-        "prices": [dict(price) for price in prices],
+        "prices": [dict(price) for price in prices if price["seat_type"] in seat_types],
         "seats": seats,
     }
 
@@ -108,11 +110,11 @@ async def read_map(
     conn: asyncpg.Connection, showtime_id: uuid.UUID, user_id: uuid.UUID | None
 ) -> MapRows:
     """The `seat_map` rows (every seat with its status, in one statement, so `version` matches
-    the seats) and the `seat_map_prices` rows. Raises ShowtimeNotFound."""
+    the seats) and the `showtime_prices` rows. Raises ShowtimeNotFound."""
     rows = await conn.fetch(QUERIES.seat_map, showtime_id, user_id)
     if not rows:
         raise ShowtimeNotFound()
-    return rows, await conn.fetch(QUERIES.seat_map_prices, showtime_id)
+    return rows, await conn.fetch(QUERIES.showtime_prices, showtime_id)
 
 
 async def seat_map(
