@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
+# pytest caches the test modules it rewrites, and Python the modules it compiles, unless this
+# is set (it is on some machines): a run then spends seconds parsing them again.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: run test test-js test-fast lint format schema bench bench-quick clean
 
 $(STAMP): pyproject.toml

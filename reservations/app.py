@@ -89,6 +89,10 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
+# The Swagger dicts built in this process, by currency and routes (ApiSpec._register).
+_BUILT_SPECS: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, Any]] = {}
+
+
 class ApiSpec(AiohttpApiSpec):
     """aiohttp-apispec, registering copies of each handler's docs so that several apps in one
     process (the tests) each get a complete spec. The HEAD routes that aiohttp adds beside
@@ -111,6 +115,22 @@ class ApiSpec(AiohttpApiSpec):
         super()._register_route(route, method, View)
 
     currency = "EUR"
+
+    def _register(self, app: web.Application) -> None:
+        """Build the spec once per process for each set of routes and currency: building it
+        takes tens of milliseconds, paid at every start of an app (each test starts one)."""
+        routes = tuple(
+            (route.method, route.resource.canonical)
+            for route in app.router.routes()
+            if route.resource is not None
+        )
+        key = (self.currency, routes)
+        built = _BUILT_SPECS.get(key)
+        if built is None:
+            super()._register(app)
+            _BUILT_SPECS[key] = app["swagger_dict"]
+        else:
+            app["swagger_dict"] = built
 
     def swagger_dict(self) -> dict[str, Any]:
         """The spec, with the currency in the description of every money field."""

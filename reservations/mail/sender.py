@@ -205,7 +205,8 @@ class Sender:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-                await asyncio.sleep(WAKE_DEBOUNCE_SECONDS)
+                if not self._stopping.is_set():  # a stop ends the loop now
+                    await asyncio.sleep(WAKE_DEBOUNCE_SECONDS)
 
     async def send_due(self) -> tuple[bool, bool]:
         """Send due emails until none is left or the pace stops us: (any sent, paced)."""
