@@ -86,10 +86,12 @@ async def test_schemathesis_finds_nothing_against_the_live_service(
             "--wait-for-schema",
             "10",
             "--no-color",
+            *os.environ.get("ST_EXTRA", "").split(),
             cwd=tmp_path,  # its cache stays out of the checkout
             env={
                 **os.environ,
                 "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
+                "SCHEMATHESIS_ADMIN_ID": str(admin_id),
                 "PYTHONPATH": str(ROOT),
             },
             stdout=asyncio.subprocess.PIPE,
@@ -103,5 +105,8 @@ async def test_schemathesis_finds_nothing_against_the_live_service(
     print(report)
     assert run.returncode == 0, f"schemathesis failed:\n{report}\nserver log:\n{server_errors}"
     assert "Tested: " in report and "API Operations:" in report, report
+    # The run's token must work to the end: a run that demoted or logged out its own admin
+    # tested most operations with 401s or 403s alone (tests/schemathesis_hooks.py).
+    assert "Authentication failed" not in report, report
     # Every 500 is already a failure above; this also catches one behind a 101 or a stream.
     assert "unhandled error" not in server_errors, server_errors
