@@ -24,7 +24,7 @@ run: $(STAMP)
 # Two workers (pytest-xdist), one a core; the long kinds start first, and the storms run one
 # after another on one worker (tests/conftest.py).
 test: $(STAMP) test-js
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 4 --dist loadgroup $(PYTEST_ARGS)
 
 # The seat page's pure modules (templates/static/seatmap/feed.js, words.js), with Node's own
 # test runner; skipped, and said so, where Node is not installed (.ci/run installs it).
@@ -34,7 +34,7 @@ test-js:
 
 # What a developer runs every few minutes: no browser, no subprocesses, no storms.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not browser and not processes and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 4 --dist loadgroup -m "not browser and not processes and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check reservations tests bench

@@ -172,6 +172,7 @@ def test_every_code_object_is_written_once() -> None:
     assert names and len(names) == len(set(names))
 
 
+@pytest.mark.slow
 def test_each_rollback_leaves_the_schema_its_migration_found(dumper: Dumper) -> None:
     """Migrations applied one at a time, the schema dumped before each (from the second on: an
     empty database has nothing to dump); then rolled back one at a time, the last first: after

@@ -239,6 +239,7 @@ async def test_every_route_enforces_its_access_level(app, client, user):
     assert checked[ADMIN] >= 1 and checked[USER] >= 1
 
 
+@pytest.mark.slow
 async def test_logins_do_not_stall_other_requests(aiohttp_client, make_settings, database):
     """bcrypt runs in threads: health answers promptly while a login storm runs at cost 12."""
     from reservations.app import create_app

@@ -12,6 +12,7 @@ import contextlib
 import time
 
 import aiohttp
+import pytest
 
 from reservations.app import create_app
 from tests.api import API, error_of, hold_seats
@@ -37,6 +38,7 @@ async def _timed_get(client, path, headers=None):
     return response.status, time.perf_counter() - started, path
 
 
+@pytest.mark.slow
 async def test_200_holds_on_one_showtime_leave_the_pool_to_other_requests(
     aiohttp_client, make_settings, database, db, make_account
 ):
@@ -97,6 +99,7 @@ async def test_200_holds_on_one_showtime_leave_the_pool_to_other_requests(
     )
 
 
+@pytest.mark.slow
 async def test_a_seat_change_that_waits_too_long_in_the_queue_is_503_busy(
     aiohttp_client, make_settings, database, db, make_account
 ):

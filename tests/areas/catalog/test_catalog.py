@@ -990,6 +990,7 @@ async def deadlocks_so_far(db) -> int:
     )
 
 
+@pytest.mark.slow
 async def test_rounds_of_concurrent_overlapping_creations_answer_409_never_503(
     client, admin, db, database
 ):
@@ -1034,6 +1035,7 @@ async def test_rounds_of_concurrent_overlapping_creations_answer_409_never_503(
     assert await deadlocks_so_far(db) == deadlocks_before
 
 
+@pytest.mark.slow
 async def test_concurrent_moves_and_creations_into_one_slot_answer_409(client, admin, db, database):
     """Moves take the same theater lock as creations: moved into one slot at once (lined up
     as in the test above), one wins and the others answer 409, never 503."""
@@ -1078,6 +1080,7 @@ async def test_concurrent_moves_and_creations_into_one_slot_answer_409(client, a
     assert await deadlocks_so_far(db) == deadlocks_before
 
 
+@pytest.mark.slow
 async def test_creations_queued_behind_an_open_overlap_all_answer_409(client, admin, db, database):
     """An overlapping showtime inserted by a transaction still open (an operator's session):
     the creations that meet it must wait, then each answer 409 once it commits. Without the

@@ -383,6 +383,7 @@ async def _devices(server, count: int):
     return [aiohttp.ClientSession(str(server.make_url(""))) for _ in range(count)]
 
 
+@pytest.mark.slow
 async def test_200_scans_of_20_tickets_from_10_devices_admit_each_seat_once(
     aiohttp_server, app, db, make_account
 ):

@@ -9,6 +9,8 @@ import math
 import re
 import uuid
 
+import pytest
+
 from reservations.app import create_app
 from tests.api import API, book_tickets, error_of, hold_and_book, hold_seats
 from tests.factories import create_hall, create_showtime
@@ -236,6 +238,7 @@ async def test_guessing_codes_is_rate_limited_per_user(
     assert (await check(client, other, "GUESS-OTHER", hall.showtime_id)).status == 422
 
 
+@pytest.mark.slow
 async def test_a_five_use_code_gives_exactly_five_discounts_to_a_hundred_bookings_at_once(
     client, db, admin, make_account
 ):
