@@ -1,15 +1,16 @@
 """Checks for the schemathesis run of tests/contract/test_schemathesis.py (loaded via SCHEMATHESIS_HOOKS).
 
-Four of schemathesis's checks hold the service to expectations that the contract overrides in
+Five of schemathesis's checks hold the service to expectations that the contract overrides in
 a few named places: schema-valid requests must not be refused (`positive_data_acceptance`),
-schema-violating ones must not be accepted (`negative_data_rejection`), and a resource must be
-gone after a successful DELETE (`use_after_free`), and every answer must carry a documented
-Content-Type (`content_type_conformance`; a 304 has none). Some rules of the contract cannot be written
-in Swagger 2.0's JSON Schema, and two DELETEs cancel rather than delete. The run replaces those
-four checks with these wrappers: each runs the built-in check and lets through only the answers
-named below, which the contract gives on purpose and the spec's descriptions state. Any other
-disagreement still fails, so a marshmallow rule that the documented schema does not show, or a
-deleted movie that still answers, is still caught.
+schema-violating ones must not be accepted (`negative_data_rejection`), a resource must be
+gone after a successful DELETE (`use_after_free`), a resource just created must not answer 404
+(`ensure_resource_availability`; a 404 may name a row the body refers to), and every answer
+must carry a documented Content-Type (`content_type_conformance`; a 304 has none). Some rules of
+the contract cannot be written in Swagger 2.0's JSON Schema, and two DELETEs cancel rather than
+delete. The run replaces those five checks with these wrappers: each runs the built-in check
+and lets through only the answers named below, which the contract gives on purpose and the
+spec's descriptions state. Any other disagreement still fails, so a marshmallow rule that the
+documented schema does not show, or a deleted movie that still answers, is still caught.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ from typing import Any
 
 import schemathesis
 from schemathesis.core.failures import AcceptedNegativeData
-from schemathesis.openapi.checks import RejectedPositiveData, UseAfterFree
+from schemathesis.openapi.checks import (
+    EnsureResourceAvailability,
+    RejectedPositiveData,
+    UseAfterFree,
+)
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ensure_resource_availability,
     negative_data_rejection,
     positive_data_acceptance,
     use_after_free,
@@ -132,6 +138,30 @@ def deleted_resources_are_gone(ctx: Any, response: Any, case: Any) -> bool | Non
         if failure.operation in CANCELLATIONS:
             return None
         raise
+
+
+@schemathesis.check
+def created_resources_are_found(ctx: Any, response: Any, case: Any) -> bool | None:
+    """ensure_resource_availability, knowing that a 404 can name a row the body refers to
+    (`theater_not_found` with `details.theater_id` when a price card is moved to a theater that
+    does not exist), which is not the resource just created at the path."""
+    try:
+        return ensure_resource_availability(ctx, response, case)
+    except EnsureResourceAvailability:
+        if _names_a_body_reference(case, response):
+            return None
+        raise
+
+
+def _names_a_body_reference(case: Any, response: Any) -> bool:
+    try:
+        details = response.json()["error"]["details"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    body = case.body if isinstance(case.body, dict) else {}
+    return isinstance(details, dict) and any(
+        key in body and details[key] == body[key] for key in details
+    )
 
 
 @schemathesis.check
