@@ -21,8 +21,9 @@ run: $(STAMP)
 	$(BIN)/reservations seed
 	$(BIN)/reservations serve
 
-# Two workers (pytest-xdist), one a core; the long kinds start first, and the storms run one
-# after another on one worker (tests/conftest.py).
+# Four workers (pytest-xdist) on two cores: the tests wait on PostgreSQL, timers and other
+# processes as much as they compute. The long kinds start first, and the storms run one after
+# another on one worker (tests/conftest.py).
 test: $(STAMP) test-js
 	$(BIN)/python -m pytest -q -n 4 --dist loadgroup $(PYTEST_ARGS)
 
