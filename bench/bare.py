@@ -2,7 +2,8 @@
 
 It answers every GET with one fixed answer held in memory (the status, body and headers of the
 service's anonymous seat map as one request got it, fetched once by the suite: plain, gzip, or a
-304): the physics of serving that answer
+304), and with `websocket_message` in the answer, every WebSocket under /ws/ with that one text
+message (the live map's snapshot): the physics of serving that answer
 over HTTP on this machine, with the service's event loop (uvloop), no access log, no
 middleware, nothing read or computed per request. The suite starts one process per server
 worker, all on one port with SO_REUSEPORT, as `reservations serve --workers N` does.
@@ -17,6 +18,8 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
+from reservations.server import LISTEN_BACKLOG
+
 
 def main() -> None:
     port = int(sys.argv[1])
@@ -25,10 +28,24 @@ def main() -> None:
     headers = answer["headers"]
     status = int(answer.get("status", 200))
 
+    message = answer.get("websocket_message")
+
     async def serve(_request: web.Request) -> web.Response:
         return web.Response(status=status, body=body or None, headers=headers)
 
+    async def serve_socket(request: web.Request) -> web.WebSocketResponse:
+        """The live map's physics: the handshake, then the snapshot the service sent, from
+        memory; then read until the viewer goes."""
+        socket = web.WebSocketResponse(compress=False)
+        await socket.prepare(request)
+        await socket.send_str(message)
+        async for _ in socket:
+            pass
+        return socket
+
     app = web.Application()
+    if message is not None:
+        app.router.add_get("/ws/{path:.*}", serve_socket)
     app.router.add_get("/{path:.*}", serve)
     try:
         import uvloop
@@ -36,7 +53,15 @@ def main() -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    web.run_app(app, host="127.0.0.1", port=port, reuse_port=True, access_log=None, print=None)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        reuse_port=True,
+        backlog=LISTEN_BACKLOG,  # the service's: a crowd's SYNs wait, not dropped
+        access_log=None,
+        print=None,
+    )
 
 
 if __name__ == "__main__":

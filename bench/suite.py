@@ -61,7 +61,7 @@ from reservations.db import EmbeddedDatabase, migrate, with_database
 
 from .data import BenchData, Theater
 from .load import percentile
-from .procs import ROOT, Server, Worker, run_together
+from .procs import ROOT, BareServer, Server, Worker, run_together
 from .report import Row, fmt, write_results
 from .scenarios import SCENARIOS, before
 
@@ -201,18 +201,20 @@ class Suite:
 
     # -- helpers -------------------------------------------------------------------------
 
-    async def warm_live(self, server: Server, showtime_id: uuid.UUID) -> None:
-        """Imports, the cached map and a first WebSocket, then a pause, before viewers come."""
+    async def warm_live(self, server: Server, showtime_id: uuid.UUID) -> str:
+        """Imports, the cached map and a first WebSocket, then a pause, before viewers come;
+        the snapshot message that socket got."""
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{server.base_url}/api/v1/showtimes/{showtime_id}/seats"):
                 pass
             async with session.ws_connect(f"{server.base_url}/ws/showtimes/{showtime_id}") as ws:
-                await ws.receive(timeout=10)
+                snapshot = await ws.receive_str(timeout=10)
         await asyncio.sleep(1.0)
+        return snapshot
 
     def viewer_workers(
         self,
-        server: Server,
+        server: Server | BareServer,
         showtime_id: uuid.UUID,
         viewers: int,
         processes: int,
