@@ -52,6 +52,14 @@ class Notifications:
         async with asyncio.timeout(within):
             return await self.queue.get()
 
+    async def through(self, version, within=5.0):
+        """Every notification up to the showtime's `version`, waited for (they arrive a moment
+        after the commit that sent them), and none after it."""
+        heard = []
+        while not heard or heard[-1][1] < version:
+            heard.append(await self.next(within))
+        return heard
+
     async def assert_silent(self, seconds=0.3):
         await asyncio.sleep(seconds)
         assert self.queue.empty(), self.queue.get_nowait()

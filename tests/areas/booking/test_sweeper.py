@@ -142,10 +142,11 @@ async def test_several_sweepers_at_once_free_each_seat_once(
             await asyncio.gather(*(sweeper.sweep_once() for sweeper, _ in sweepers))
         assert sum(sweeper.freed_seats for sweeper, _ in sweepers) == 20
         announced = []
-        while not notifications.queue.empty():
-            _, _, changes = notifications.queue.get_nowait()
+        while len(announced) < len(seats):  # they arrive a moment after the sweeps' commits
+            _, _, changes = await notifications.next()
             announced += [change["id"] for change in changes]
         assert sorted(announced) == sorted(str(seat) for seat in seats)
+        await notifications.assert_silent()
         assert await db.fetchval("SELECT count(*) FROM seat_claims") == 0
     finally:
         for _, pool in sweepers:
