@@ -99,3 +99,18 @@ test("reconnects back off, doubling up to the most, with jitter", () => {
   assert.deepEqual(backOff(500, 15_000, () => 0), { wait: 375, next: 1000 });
   assert.deepEqual(backOff(10_000, 15_000, () => 1), { wait: 12_500, next: 15_000 });
 });
+
+test("our seats freed at the hold's expiry, announced before the countdown, say it expired", () => {
+  const myHold = new Map([["a", 1], ["b", 2]]);
+  const freed = { version: 4, changes: [{ id: "a", status: "available" }, { id: "b", status: "available" }] };
+  const atExpiry = readChanges(freed, { version: 3, known, myHold, now: 10_000, holdExpiresAt: 10_500 });
+  assert.equal(atExpiry.expired, true);
+  assert.equal(atExpiry.myHold.size, 0);
+  // Freed long before the expiry: released (on another page of theirs), not expired.
+  const early = readChanges(freed, { version: 3, known, myHold, now: 10_000, holdExpiresAt: 60_000 });
+  assert.equal(early.expired, false);
+  // Sold: booked, not expired; and no hold counted down: nothing to say.
+  const sold = { version: 4, changes: [{ id: "a", status: "sold" }] };
+  assert.equal(readChanges(sold, { version: 3, known, myHold, now: 10_000, holdExpiresAt: 10_500 }).expired, false);
+  assert.equal(readChanges(freed, { version: 3, known, myHold, now: 10_000 }).expired, false);
+});

@@ -52,17 +52,20 @@ export function readSnapshot(message, { known, statusOf, myHold, snapshotAskedAt
 /**
  * A `seats` message (`{version, changes: [{id, status, held_by_me?}], hold_expires_at?}`).
  * Answers null when it is to be ignored (before the first snapshot, or a version already seen);
- * else {version, statuses, myHold, mine, suspicious}: `mine` when it marks seats held by this
- * person (on this page or another of theirs), `suspicious` when the page should ask for a
+ * else {version, statuses, myHold, mine, suspicious, expired}: `mine` when it marks seats held by
+ * this person (on this page or another of theirs), `suspicious` when the page should ask for a
  * snapshot: a version was skipped, or one of our seats went free or sold (expired, released or
- * booked elsewhere).
+ * booked elsewhere); `expired` when our seats went free at the hold's expiry (`holdExpiresAt`,
+ * ms on this clock, or null), announced before the page's own countdown got there: the seats
+ * then leave `myHold`, and the countdown finds nothing to say.
  */
-export function readChanges(message, { version, known, myHold, now }) {
+export function readChanges(message, { version, known, myHold, now, holdExpiresAt = null }) {
   if (version < 0 || message.version <= version) return null;
   let suspicious = message.version > version + 1;
   let mine = false;
   const statuses = new Map();
   const kept = new Map(myHold);
+  let freed = 0;
   for (const change of message.changes || []) {
     if (!known(change.id)) continue;
     if (change.held_by_me) {
@@ -71,6 +74,7 @@ export function readChanges(message, { version, known, myHold, now }) {
     } else if (kept.has(change.id) && change.status !== "held") {
       suspicious = true;
       kept.delete(change.id);
+      if (change.status === "available") freed += 1;
     }
     statuses.set(change.id, change.status);
   }
@@ -81,6 +85,7 @@ export function readChanges(message, { version, known, myHold, now }) {
     mine,
     expiresAt: mine ? message.hold_expires_at : undefined,
     suspicious,
+    expired: freed > 0 && holdExpiresAt !== null && holdExpiresAt - now <= EXPIRY_SLACK_MS,
   };
 }
 

@@ -53,13 +53,26 @@ export function setUpLive(page) {
   }
 
   function applyChanges(message) {
-    const read = readChanges(message, { version: page.version, known, myHold: page.myHold, now: Date.now() });
+    const read = readChanges(message, {
+      version: page.version,
+      known,
+      myHold: page.myHold,
+      now: Date.now(),
+      holdExpiresAt: page.holdExpiresAt,
+    });
     if (read === null) return;
     page.version = read.version;
     for (const [id, status] of read.statuses) seats.get(id).status = status;
     page.myHold = read.myHold;
     if (read.mine) page.learnExpiry(read.expiresAt);
+    if (page.myHold.size === 0 && !read.mine) {
+      page.holdExpiresAt = null;
+      page.stopTicker();
+    }
     page.renderAll();
+    // The sweeper announced our seats free at their expiry before this page's own countdown
+    // got there (the countdown then finds no seats, and says nothing): say it here.
+    if (read.expired) page.say("Your hold expired and the seats went back on sale. Pick them again if they are still free.", "error");
     if (read.suspicious) page.requestSnapshot();
   }
 
