@@ -11,7 +11,9 @@ benchmark issues):
            the server has workers (bench/bare.py); with Accept-Encoding gzip >= 0.8x bare aiohttp
            serving the same gzip bytes; a revalidation (If-None-Match, 304) >= 0.8x bare aiohttp
            answering the same 304; bytes on the wire (Brotli <= 8 KiB)
-  connect  5,000 live viewers of one showtime connecting at once     p99 connect -> snapshot < 1 s
+  connect  5,000 live viewers of one showtime connecting at once     p99 connect -> snapshot < 1 s;
+           against bare aiohttp answering the same handshakes with the same snapshot from memory,
+           as many processes and the same listen backlog (bench/bare.py)
   hot      8 / 32 / 128 clients hold and book seats of one showtime 32 and 128: >= 0.5x the
            physics: the same hold and booking as one PL/pgSQL call each, bound parameters and
            plans cached per connection, over plain asyncpg (advisory lock, hold, claims,
