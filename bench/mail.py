@@ -48,8 +48,18 @@ from reservations.db import EmbeddedDatabase, migrate, with_database
 
 from .data import BenchData
 from .procs import ROOT, Server, free_port
+from .report import OUTBOX_SECTION, RESULTS_PATH, write_section
 
 DATA_DIR = ROOT / ".data" / "bench"
+# What this run printed, for its section of bench/RESULTS.md.
+_SAID: list[str] = []
+
+
+def say(text: str, flush: bool = True) -> None:
+    print(text, flush=flush)
+    _SAID.append(text)
+
+
 TARGET_PER_SECOND = 200.0
 
 
@@ -307,7 +317,7 @@ async def trigger_cost(
         await pool.close()
     with_email = statistics.median(rates["with the email"])
     without = statistics.median(rates["without"])
-    print(
+    say(
         f"hot showtime, 8 connections, hold + book calls: {with_email:.0f} bookings/s with the "
         f"booking's email, {without:.0f} without ({with_email / without:.2f}x; runs "
         + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(*rates.values(), strict=True))
@@ -380,7 +390,7 @@ class CpuMeter:
 
 def report(name: str, figures: dict[str, float], extra: str = "") -> None:
     met = "yes" if figures["per_second"] >= TARGET_PER_SECOND else "NO"
-    print(
+    say(
         f"{name}: {figures['sent']:.0f}/{figures['emails']:.0f} emails sent in "
         f"{figures['seconds']:.2f} s = {figures['per_second']:.0f} emails/s "
         f"(target >= {TARGET_PER_SECOND:.0f}: {met}); latency p50 {figures['p50_ms']:.0f} ms, "
@@ -445,7 +455,7 @@ async def run(options: argparse.Namespace) -> int:
         await server.start()
         await asyncio.sleep(1.0)  # the senders' listeners connect
 
-        print(
+        say(
             f"bench.mail: {options.emails} booking confirmations a burst, "
             f"serve --workers {options.workers}, {os.cpu_count()} cores, "
             f"{options.sink_kind} SMTP sink",
@@ -495,11 +505,22 @@ async def run(options: argparse.Namespace) -> int:
             "and the database's include the bookings)",
         )
         for refusal, count in refusals.most_common(5):
-            print(f"  booking load refused {count} times: {refusal}", flush=True)
+            say(f"  booking load refused {count} times: {refusal}", flush=True)
         server.stop()
         server = None
         await trigger_cost(conn, dsn, data, users, options.rounds)
         await conn.close()
+        write_section(
+            RESULTS_PATH,
+            OUTBOX_SECTION,
+            [
+                f"Written by `python -m bench.mail --sink-kind {options.sink_kind}` on "
+                f"{dt.datetime.now().strftime('%Y-%m-%d %H:%M')} (one run; `python -m bench` "
+                "keeps this section).",
+                "",
+                *(f"- {line.strip()}" for line in _SAID),
+            ],
+        )
         return 0
     finally:
         if server is not None:

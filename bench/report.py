@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from .suite import Suite
 
 
+RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
+# The section `python -m bench.mail` writes, which a run of `python -m bench` keeps.
+OUTBOX_SECTION = "## Email outbox (python -m bench.mail)"
+
+
 @dataclass
 class Row:
     """One line of the results table, for one run."""
@@ -189,4 +194,33 @@ def write_results(suite: Suite, path: Path) -> None:
         *details,
         "",
     ]
-    path.write_text("\n".join(lines))
+    kept = read_section(path, OUTBOX_SECTION)
+    path.write_text("\n".join(lines + (["", *kept, ""] if kept else [])))
+
+
+def read_section(path: Path, title: str) -> list[str]:
+    """The lines of the section `title` (a `## ` heading) of the file, heading included."""
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    if title not in lines:
+        return []
+    start = lines.index(title)
+    end = next(
+        (index for index in range(start + 1, len(lines)) if lines[index].startswith("## ")),
+        len(lines),
+    )
+    return lines[start:end]
+
+
+def write_section(path: Path, title: str, body: list[str]) -> None:
+    """Put the section `title` with `body` in the file, in place of its old one or at the end."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    old = read_section(path, title)
+    section = [title, "", *body, ""]
+    if old:
+        start = lines.index(title)
+        lines[start : start + len(old)] = section
+    else:
+        lines += ["", *section]
+    path.write_text("\n".join(lines).rstrip("\n") + "\n")

@@ -64,10 +64,9 @@ from reservations.db import EmbeddedDatabase, migrate, with_database
 from .data import BenchData, Theater
 from .load import percentile
 from .procs import ROOT, BareServer, Server, Worker, run_together
-from .report import Row, fmt, write_results
+from .report import RESULTS_PATH, Row, fmt, write_results
 from .scenarios import SCENARIOS, before
 
-RESULTS_PATH = ROOT / "bench" / "RESULTS.md"
 DATA_DIR = ROOT / ".data" / "bench"
 
 
