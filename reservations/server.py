@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import dataclasses
+import gc
 import logging
 import multiprocessing
 import os
@@ -34,6 +35,8 @@ KEEPALIVE_TIMEOUT_SECONDS = 75
 # aiohttp's 128 drops the SYNs of a crowd arriving at once (sales opening: thousands of phones
 # open the seat map together), and each dropped one waits a second or more to try again.
 LISTEN_BACKLOG = 4096
+# The garbage collector's thresholds in a serving process (Python's default: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 20)
 # After SHUTDOWN_TIMEOUT_SECONDS for requests, the app's cleanup may take this long (closing the
 # pool); a worker still running past both is killed.
 CLEANUP_SECONDS = 10
@@ -112,6 +115,12 @@ async def _serve_app(
         shutdown_timeout=shutdown_timeout,
     )
     await runner.setup()
+    # What startup made (modules, routes, the API spec, templates) lives as long as the process:
+    # frozen, no collection walks it again. And young collections come every GC_THRESHOLDS[0]
+    # new objects rather than 700: 5,000 viewers connecting at once spent about a third of
+    # their time in the collector (p99 1.4 s; 0.84 s with it off, 1.0 s with these).
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         assert runner.server is not None
         # AppRunner builds the server with every setting (handler_args included); only the
