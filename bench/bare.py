@@ -18,8 +18,6 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from reservations.server import LISTEN_BACKLOG
-
 
 def main() -> None:
     port = int(sys.argv[1])
@@ -27,6 +25,9 @@ def main() -> None:
     body = base64.b64decode(answer["body_base64"])
     headers = answer["headers"]
     status = int(answer.get("status", 200))
+    # The service's listen backlog (BareServer passes it): a crowd's SYNs wait, not dropped.
+    # Passed rather than imported, so that this process holds none of the service's code.
+    backlog = int(answer["backlog"])
 
     message = answer.get("websocket_message")
 
@@ -58,7 +59,7 @@ def main() -> None:
         host="127.0.0.1",
         port=port,
         reuse_port=True,
-        backlog=LISTEN_BACKLOG,  # the service's: a crowd's SYNs wait, not dropped
+        backlog=backlog,
         access_log=None,
         print=None,
     )

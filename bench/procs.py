@@ -21,6 +21,8 @@ import aiohttp
 import orjson
 import psutil
 
+from reservations.server import LISTEN_BACKLOG
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -171,7 +173,7 @@ class BareServer:
         self.log_path = log_dir / f"bare-{self.port}.log"
         handle, path = tempfile.mkstemp(prefix="bench-bare-", suffix=".json")
         with os.fdopen(handle, "wb") as answer_file:
-            answer_file.write(orjson.dumps(answer))
+            answer_file.write(orjson.dumps({**answer, "backlog": LISTEN_BACKLOG}))
         self.answer_path = Path(path)
         self.processes: list[subprocess.Popen[bytes]] = []
 

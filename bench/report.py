@@ -198,29 +198,32 @@ def write_results(suite: Suite, path: Path) -> None:
     path.write_text("\n".join(lines + (["", *kept, ""] if kept else [])))
 
 
-def read_section(path: Path, title: str) -> list[str]:
-    """The lines of the section `title` (a `## ` heading) of the file, heading included."""
-    if not path.exists():
-        return []
-    lines = path.read_text().splitlines()
+def _section_bounds(lines: list[str], title: str) -> tuple[int, int] | None:
+    """Where the section `title` (a `## ` heading) starts and ends among `lines`."""
     if title not in lines:
-        return []
+        return None
     start = lines.index(title)
     end = next(
         (index for index in range(start + 1, len(lines)) if lines[index].startswith("## ")),
         len(lines),
     )
-    return lines[start:end]
+    return start, end
+
+
+def read_section(path: Path, title: str) -> list[str]:
+    """The lines of the section `title` of the file, heading included."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    bounds = _section_bounds(lines, title)
+    return lines[bounds[0] : bounds[1]] if bounds else []
 
 
 def write_section(path: Path, title: str, body: list[str]) -> None:
     """Put the section `title` with `body` in the file, in place of its old one or at the end."""
     lines = path.read_text().splitlines() if path.exists() else []
-    old = read_section(path, title)
     section = [title, "", *body, ""]
-    if old:
-        start = lines.index(title)
-        lines[start : start + len(old)] = section
+    bounds = _section_bounds(lines, title)
+    if bounds:
+        lines[bounds[0] : bounds[1]] = section
     else:
         lines += ["", *section]
     path.write_text("\n".join(lines).rstrip("\n") + "\n")
