@@ -2,7 +2,7 @@
 // runs to the hold's expiry, and refusals are said in words. A hold belongs to the person, not
 // to this page: leaving the page keeps it until it expires or they release it.
 import { api, formatDateTime, token } from "../app.js";
-import { cents, describeBestSeats, describeDearerSeats, explainRefusal, isLastMinute } from "./words.js";
+import { HOLD_EXPIRED, cents, describeBestSeats, describeDearerSeats, explainRefusal, isLastMinute } from "./words.js";
 
 export function setUpHold(page) {
   const { ui, seats, showtimeId, maxSeats } = page;
@@ -50,7 +50,7 @@ export function setUpHold(page) {
     for (const seat of had) if (seat.status === "held") seat.status = "available"; // a snapshot follows
     page.forgetHold();
     page.renderAll();
-    if (had.length) page.say("Your hold expired and the seats went back on sale. Pick them again if they are still free.", "error");
+    if (had.length) page.say(HOLD_EXPIRED, "error");
     page.requestSnapshot();
   }
 

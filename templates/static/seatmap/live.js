@@ -3,6 +3,7 @@
 // REST seat map fetched conditionally. What each message means for the page is feed.js's.
 import { api, token } from "../app.js";
 import { backOff, readChanges, readSnapshot } from "./feed.js";
+import { HOLD_EXPIRED } from "./words.js";
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 15_000;
@@ -28,6 +29,13 @@ export function setUpLive(page) {
     }
   };
 
+  /** No seat of ours is left (freed, sold, or never there): no expiry, no countdown. */
+  function stopCountdownIfNothingHeld() {
+    if (page.myHold.size > 0) return;
+    page.holdExpiresAt = null;
+    page.stopTicker();
+  }
+
   function applySnapshot(message) {
     const read = readSnapshot(message, {
       known,
@@ -42,14 +50,11 @@ export function setUpLive(page) {
     for (const [id, status] of read.statuses) seats.get(id).status = status;
     page.myHold = read.myHold;
     if (read.expiresAt !== undefined) page.learnExpiry(read.expiresAt);
-    if (page.myHold.size === 0) {
-      page.holdExpiresAt = null;
-      page.stopTicker();
-    }
+    stopCountdownIfNothingHeld();
     page.renderAll();
     // The service freed our seats at their expiry before this page's own countdown got there
     // (the sweeper and the live map are that quick): the same words as the countdown's.
-    if (read.expired) page.say("Your hold expired and the seats went back on sale. Pick them again if they are still free.", "error");
+    if (read.expired) page.say(HOLD_EXPIRED, "error");
   }
 
   function applyChanges(message) {
@@ -65,14 +70,11 @@ export function setUpLive(page) {
     for (const [id, status] of read.statuses) seats.get(id).status = status;
     page.myHold = read.myHold;
     if (read.mine) page.learnExpiry(read.expiresAt);
-    if (page.myHold.size === 0 && !read.mine) {
-      page.holdExpiresAt = null;
-      page.stopTicker();
-    }
+    stopCountdownIfNothingHeld();
     page.renderAll();
     // The sweeper announced our seats free at their expiry before this page's own countdown
     // got there (the countdown then finds no seats, and says nothing): say it here.
-    if (read.expired) page.say("Your hold expired and the seats went back on sale. Pick them again if they are still free.", "error");
+    if (read.expired) page.say(HOLD_EXPIRED, "error");
     if (read.suspicious) page.requestSnapshot();
   }
 

@@ -4,6 +4,9 @@
 
 export const WARN_BEFORE_MS = 60_000; // the countdown warns when less than a minute is left
 
+// Said when the hold runs out, whichever comes first: the page's countdown or the live map.
+export const HOLD_EXPIRED = "Your hold expired and the seats went back on sale. Pick them again if they are still free.";
+
 export const STATUS_WORDS = {
   available: "available",
   held: "held by someone else",
