@@ -1,9 +1,9 @@
 """The test harness: a real PostgreSQL, a clean database per test, tokens for each role.
 
-The server starts once per run (the embedded pgserver, in memory where it can be, or DATABASE_URL). The
-schema is migrated once into a template database named after a hash of the migrations and
-sql/code/; every test gets its own database copied from it (CREATE DATABASE ... TEMPLATE), which
-takes a few tens of milliseconds, and drops it afterwards.
+The server starts once per run (the embedded pgserver, in memory where it can be, or
+DATABASE_URL). The schema is migrated once into a template database named after a hash of the
+migrations and sql/code/; every test gets its own database copied from it (CREATE DATABASE ...
+TEMPLATE), which takes a few tens of milliseconds, and drops it afterwards.
 """
 
 from __future__ import annotations
