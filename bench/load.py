@@ -53,6 +53,8 @@ class LoopResult:
     started: float = 0.0
     finished: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    # open loop only: the latencies of requests sent `settle` seconds or more after the start
+    settled_ms: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -69,6 +71,7 @@ class LoopResult:
             "elapsed": self.elapsed,
             "throughput": self.completed / self.elapsed,
             "latencies_ms": self.latencies_ms,
+            "settled_ms": self.settled_ms,
             "statuses": self.statuses,
         }
 
@@ -144,9 +147,11 @@ async def open_loop(
     duration: float,
     max_requests: int | None = None,
     stop: asyncio.Event | None = None,
+    settle: float = 0.0,
 ) -> LoopResult:
     """Send at `rate` per second from `start_at` for `duration` seconds (at most `max_requests`);
-    latency from each request's scheduled time to its answer."""
+    latency from each request's scheduled time to its answer (in `settled_ms` too for those
+    sent `settle` seconds or more after the start)."""
     result = LoopResult()
     count = int(rate * duration)
     if max_requests is not None:
@@ -165,7 +170,10 @@ async def open_loop(
             error = type(exc).__name__
         if error is None:
             result.completed += 1
-            result.latencies_ms.append((time.monotonic() - scheduled) * 1000)
+            latency_ms = (time.monotonic() - scheduled) * 1000
+            result.latencies_ms.append(latency_ms)
+            if scheduled - start_at >= settle:
+                result.settled_ms.append(latency_ms)
         else:
             result.errors += 1
             result.statuses[error] = result.statuses.get(error, 0) + 1

@@ -90,6 +90,7 @@ async def run_loop(spec: dict[str, Any], control: Control, operation: Operation)
             float(spec["duration"]),
             max_requests=spec.get("max_requests"),
             stop=control.stop,
+            settle=float(spec.get("settle", 0.0)),
         )
     return await closed_loop(
         operation,
@@ -559,9 +560,9 @@ async def bcrypt_threads(spec: dict[str, Any], control: Control) -> dict[str, An
     threads = int(spec["threads"])
     initializer: Callable[[], None] | None = None
     if spec.get("service_priority"):
-        # The priority the service's own hashing threads run at (reservations.accounts.passwords):
+        # The priority the service's own hashing processes run at (reservations/hashing.py):
         # on a shared machine, other processes' load then slows both alike.
-        from reservations.accounts.passwords import lower_priority
+        from reservations.hashing import lower_priority
 
         initializer = lower_priority
     executor = ThreadPoolExecutor(max_workers=threads, initializer=initializer)

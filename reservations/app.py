@@ -266,8 +266,9 @@ def _database_context(
 
 async def _passwords_context(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    hasher = PasswordHasher(settings.bcrypt_rounds, threads=settings.hashing_threads or 2)
+    hasher = PasswordHasher(settings.bcrypt_rounds, processes=settings.hashing_processes or 2)
     app[PASSWORDS] = hasher
+    await hasher.start()
     yield
     hasher.close()
 

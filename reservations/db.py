@@ -211,7 +211,7 @@ async def create_pool(
         reset=_keep_session,
         loop=None,
         connect=None,
-        min_size=settings.db_pool_min_size if connect_now else 0,
+        min_size=settings.pool_min_size if connect_now else 0,
         max_size=settings.db_pool_max_size,
         init=_init_connection,
         command_timeout=settings.db_statement_timeout_ms / 1000 + 1,

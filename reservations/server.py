@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from .accounts.passwords import stop_hashing
 from .app import create_app, ticket_signer
 from .db import migrate, resolve_dsn
 from .errors import error_response, from_protocol_error
@@ -159,8 +160,8 @@ def _die_with_parent() -> None:
         pass
 
 
-def hashing_threads(workers: int, cores: int | None = None) -> int:
-    """bcrypt threads per worker: one a core in all (at least one each). More would only take
+def hashing_processes(workers: int, cores: int | None = None) -> int:
+    """Hashing processes per worker: one a core in all (at least one each). More would only take
     turns with the event loops for the same cores; measured in bench/ (login storm)."""
     return max(1, (cores or os.cpu_count() or 1) // workers)
 
@@ -178,8 +179,11 @@ def _run_worker(
     configure_logging(settings)
     app = create_app(settings, dsn)
     serving = _serve_app(app, host, port, reuse_port, settings.shutdown_timeout_seconds, parent_pid)
-    with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
-        runner.run(serving)
+    try:
+        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+            runner.run(serving)
+    finally:
+        stop_hashing()
 
 
 def _warn_of_demo_admin(dsn: str) -> None:
@@ -210,8 +214,8 @@ def serve(
     if workers < 1:
         print("reservations: --workers must be at least 1", file=sys.stderr)
         return 2
-    if not settings.hashing_threads:
-        settings = dataclasses.replace(settings, hashing_threads=hashing_threads(workers))
+    if not settings.hashing_processes:
+        settings = dataclasses.replace(settings, hashing_processes=hashing_processes(workers))
     dsn, embedded = resolve_dsn(settings)
     try:
         if embedded is not None:

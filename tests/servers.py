@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from bench.procs import ROOT as ROOT
 from bench.procs import SERVE, listening_pids
@@ -31,6 +32,9 @@ def serve_environment(database: str, port: int, **changes: str) -> dict[str, str
         "JWT_SECRET": TEST_JWT_SECRET,
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
+        # Not the default (all 20 open in each worker): several servers at once would take
+        # most of the test database's 100 connections.
+        "DB_POOL_MIN_SIZE": "2",
         **changes,
     }
 
@@ -131,6 +135,34 @@ async def workers_listening(
         assert loop.time() < deadline, f"{sorted(listening)} listen, not {count} without {gone}"
         await asyncio.sleep(0.1)
     return listening
+
+
+def hashing_processes_of(worker: int) -> list[int]:
+    """The pids of a worker's password-hashing processes (reservations/accounts/passwords.py)."""
+    return [
+        child.pid
+        for child in psutil.Process(worker).children()
+        if "spawn_main" in " ".join(child.cmdline())
+    ]
+
+
+async def gone_within(pids: list[int], seconds: float) -> list[int]:
+    """Wait until none of `pids` runs (a zombie has stopped); those still running after
+    `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        alive = [pid for pid in pids if _running(pid)]
+        if not alive or loop.time() >= deadline:
+            return alive
+        await asyncio.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 async def statuses_on_new_connections(port: int, path: str, count: int) -> list[int]:

@@ -1,11 +1,17 @@
 """Scenario login: Logins at the configured bcrypt cost against bare bcrypt, and the seat map's p99 during the
-login storm."""
+login storm.
+
+The seat map is judged over the storm's measured phase, after its warm-up, as the logins are: at
+the storm's first instant its 16 clients connect and send at once (a closed loop starts in step),
+which holds up the seat maps of the next 50 ms or so. Its p99 from that first instant is in the
+notes."""
 
 from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..load import percentile
 from ..procs import run_together
 from ..report import Row, fmt
 
@@ -32,7 +38,7 @@ async def run(suite: Suite, run: int) -> None:
     map_rate = LOGIN_STORM_MAP_RATE
     server = await suite.server()
 
-    def map_spec() -> dict[str, Any]:
+    def map_spec(settle: float = 0.0) -> dict[str, Any]:
         return suite.http_spec(
             server,
             "http_seatmap",
@@ -41,6 +47,7 @@ async def run(suite: Suite, run: int) -> None:
             connections=16,
             rate=map_rate,
             duration=options.duration,
+            settle=settle,
         )
 
     try:
@@ -57,7 +64,7 @@ async def run(suite: Suite, run: int) -> None:
                     duration=options.duration,
                     warmup=options.warmup,
                 ),
-                map_spec(),
+                map_spec(settle=options.warmup),
             ],
             suite.log_dir,
             within=300,
@@ -80,6 +87,7 @@ async def run(suite: Suite, run: int) -> None:
     normal = suite.merge([normal])
     storm = suite.merge([storm_results[0]])
     during = suite.merge([storm_results[1]])
+    settled_p99 = percentile(storm_results[1]["settled_ms"], 99)
     suite.add(
         Row(
             f"login storm, bcrypt cost {options.bcrypt_rounds}",
@@ -101,13 +109,17 @@ async def run(suite: Suite, run: int) -> None:
             during["throughput"],
             "req/s",
             during["p50"],
-            during["p99"],
+            settled_p99,
             normal["p99"],
             "ms normal p99",
-            during["p99"] / normal["p99"],
+            settled_p99 / normal["p99"],
             "p99 <= 2x normal",
             ("max", 2.0),
-            notes=[f"open loop {map_rate:,.0f} req/s; normal p50 {fmt(normal['p50'])} ms"]
+            notes=[
+                f"open loop {map_rate:,.0f} req/s; normal p50 {fmt(normal['p50'])} ms; "
+                f"p99 after the storm's {options.warmup:g} s warm-up (as the logins'); from its "
+                f"first instant {fmt(during['p99'])} ms ({during['p99'] / normal['p99']:.2f}x)"
+            ]
             + suite.error_note("during", during)
             + suite.error_note("normal", normal),
         )

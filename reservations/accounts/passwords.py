@@ -1,68 +1,121 @@
 """bcrypt, always off the event loop: hashing takes a quarter of a second at cost 12.
 
-The hashing threads run at the lowest CPU priority (on Linux, where each thread has its own
-scheduling policy: SCHED_IDLE, else the highest nice value). A storm of logins then uses the CPU
-that the event loop and PostgreSQL leave idle instead of taking turns with them, so seat maps and
-bookings keep their latency while logins wait; with nothing else to do, bcrypt still gets all of
-the CPU (it releases the GIL while hashing).
+Hashing runs in separate processes at the lowest CPU priority (reservations/hashing.py). A storm
+of logins then uses the CPU that the event loop and PostgreSQL leave idle instead of taking turns
+with them, so seat maps and bookings keep their latency while logins wait; with nothing else to
+do, bcrypt still gets all of the CPU.
+
+Processes, not threads: a low-priority thread needs the GIL between two hashes, and on a busy
+CPU it can be left waiting for its turn while it holds the GIL, and the event loop with it (a
+priority inversion: the seat map's p99 during a login storm was 5x its normal one; bench/).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import multiprocessing
 import os
-import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import bcrypt
 
+from .. import hashing
+
 MIN_PASSWORD_BYTES = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt's limit; bcrypt 5 raises beyond it instead of truncating
-HASHING_NICENESS = 19  # the nice value of hashing where SCHED_IDLE is refused
+
+# This process's pools of hashing processes, by process id and size: started on first use and
+# shared by every app of the process (a test run makes hundreds of apps, `serve` one a worker);
+# a forked child makes its own.
+_POOLS: dict[tuple[int, int], ProcessPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
 
 
-def lower_priority() -> None:
-    """Run the calling thread (only) at the lowest priority. Linux schedules each thread on its
-    own, by its thread id; elsewhere that id would name a process, so nothing is done."""
-    if not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    try:
-        # Preempted at once by any normal thread that wakes up, e.g. an event loop.
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
-    except (OSError, AttributeError):
-        with contextlib.suppress(OSError):  # refused too: run at normal priority
-            os.setpriority(os.PRIO_PROCESS, thread, HASHING_NICENESS)
+def hashing_pool(processes: int) -> ProcessPoolExecutor:
+    with _POOLS_LOCK:
+        key = (os.getpid(), processes)
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = ProcessPoolExecutor(
+                max_workers=processes,
+                # Not forked: a fork of a process with threads and an event loop is unsafe.
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=hashing.start,
+            )
+        return pool
+
+
+def _forget(pool: ProcessPoolExecutor) -> None:
+    """A pool whose process died (killed, out of memory) is broken for good: the next hash
+    starts a new one."""
+    with _POOLS_LOCK:
+        for key, known in list(_POOLS.items()):
+            if known is pool:
+                del _POOLS[key]
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def stop_hashing() -> None:
+    """Stop this process's hashing processes; a worker of `serve` does it as it ends, as its
+    own end would otherwise wait for them (multiprocessing joins its children first)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class PasswordHasher:
-    """Hashes and checks passwords in a small pool of low-priority threads."""
+    """Hashes and checks passwords in a small pool of low-priority processes."""
 
-    def __init__(self, rounds: int, threads: int = 2) -> None:
+    def __init__(self, rounds: int, processes: int = 2) -> None:
         self.rounds = rounds
-        self._executor = ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="bcrypt", initializer=lower_priority
-        )
+        self.processes = processes
         # Checked against when the email is unknown, so both failures cost the same time.
-        self._decoy_hash = bcrypt.hashpw(b"decoy-password", bcrypt.gensalt(rounds))
+        self._decoy_hash: bytes | None = None
         self.checks = 0  # passwords checked (the /metrics counter password_checks)
 
-    async def hash(self, password: str) -> str:
-        loop = asyncio.get_running_loop()
+    async def start(self) -> None:
+        """Start the hashing processes now, not at the first login (starting one is a tenth of a
+        second of CPU at normal priority), and make the decoy hash."""
+        pool = hashing_pool(self.processes)
+        for _ in range(self.processes):
+            # Each call that finds no process idle starts one, at once; its answer is not
+            # awaited, as it comes at the processes' low priority (late on a busy machine).
+            pool.submit(os.getpid)
+        # On a thread at normal priority: a start must not wait for the CPU to be idle.
         salt = bcrypt.gensalt(self.rounds)
-        hashed = await loop.run_in_executor(self._executor, bcrypt.hashpw, password.encode(), salt)
+        self._decoy_hash = await asyncio.to_thread(bcrypt.hashpw, b"decoy-password", salt)
+
+    async def _decoy(self) -> bytes:
+        if self._decoy_hash is None:
+            salt = bcrypt.gensalt(self.rounds)
+            self._decoy_hash = await self._run(hashing.hash_password, b"decoy-password", salt)
+        return self._decoy_hash
+
+    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        pool = hashing_pool(self.processes)
+        try:
+            return await loop.run_in_executor(pool, function, *args)
+        except BrokenProcessPool:
+            _forget(pool)  # once more, in a new process
+            return await loop.run_in_executor(hashing_pool(self.processes), function, *args)
+
+    async def hash(self, password: str) -> str:
+        salt = bcrypt.gensalt(self.rounds)
+        hashed: bytes = await self._run(hashing.hash_password, password.encode(), salt)
         return hashed.decode()
 
     async def check(self, password: str, hashed: str | None) -> bool:
-        loop = asyncio.get_running_loop()
-        target = hashed.encode() if hashed else self._decoy_hash
+        target = hashed.encode() if hashed else await self._decoy()
         self.checks += 1
-        matches = await loop.run_in_executor(
-            self._executor, bcrypt.checkpw, password.encode(), target
-        )
+        matches = await self._run(hashing.check_password, password.encode(), target)
         return bool(matches) and hashed is not None
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Nothing to stop: the pool is the process's, and ends with it."""

@@ -20,6 +20,8 @@ from reservations.db import EmbeddedDatabase, migrate
 from tests.factories import TEST_JWT_SECRET
 from tests.servers import (
     free_port,
+    gone_within,
+    hashing_processes_of,
     kill_tree,
     start_server,
     statuses_on_new_connections,
@@ -295,27 +297,18 @@ async def test_a_worker_that_does_not_stop_is_killed(database):
 
 async def test_workers_stop_when_the_parent_is_killed(database):
     """SIGKILL to `serve`: it cannot stop its workers, so they stop by themselves (the kernel's
-    parent-death signal), rather than serve on as orphans nobody supervises."""
+    parent-death signal), rather than serve on as orphans nobody supervises; and so do the
+    workers' password-hashing processes."""
     port = free_port()
     server = await start_server(database, port, "--workers", "2")
     workers = await workers_listening(server, port, 2)
+    hashing = [pid for worker in workers for pid in hashing_processes_of(worker)]
+    assert len(hashing) == 2  # one a worker on two cores, started with the worker
     server.send_signal(signal.SIGKILL)
     await server.wait()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        alive = [pid for pid in workers if _running(pid)]
-        if not alive:
-            break
-        await asyncio.sleep(0.2)
+    alive = await gone_within([*workers, *hashing], 15)
     try:
-        assert not alive, f"orphaned workers {alive}"
+        assert not alive, f"orphaned workers or hashing processes {alive}"
     finally:
         for pid in alive:
             os.kill(pid, signal.SIGKILL)
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False

@@ -460,7 +460,7 @@ def test_side_by_side_is_found_whenever_it_exists(
     assert score(layout, chosen) == min(score(layout, window) for window in possible)
 
 
-def test_a_two_thousand_seat_hall_is_answered_in_a_few_milliseconds() -> None:
+def test_a_two_thousand_seat_hall_is_answered_without_a_combinatorial_search() -> None:
     rows, blocks = 40, (12, 26, 12)  # 50 seats a row, two aisles: 2,000 seats
     randomly = random.Random(11)
     lines = []
@@ -475,9 +475,9 @@ def test_a_two_thousand_seat_hall_is_answered_in_a_few_milliseconds() -> None:
         chosen = best_available(layout, free, count)
         timings.append(time.perf_counter() - started)
         assert chosen is not None and len(chosen) == count
-    # About 1 ms each on a laptop; the bound is loose for busy CI machines, but a search that
-    # went combinatorial would blow far past it.
-    assert sorted(timings)[2] < 0.01, [f"{t * 1000:.1f} ms" for t in timings]
+    # Not a speed target (about 1 ms each on a laptop, 10-25 ms on a loaded 2-core machine): a
+    # guard against a search gone combinatorial, which takes seconds here.
+    assert sorted(timings)[2] < 0.1, [f"{t * 1000:.1f} ms" for t in timings]
 
 
 def draw_big(picture: str) -> tuple[Layout, set[str]]:

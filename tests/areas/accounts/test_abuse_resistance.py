@@ -41,6 +41,8 @@ from tests.live_map import (
 )
 from tests.servers import (
     free_port,
+    gone_within,
+    hashing_processes_of,
     kill_tree,
     run_serve,
     serve_environment,
@@ -624,10 +626,14 @@ async def test_a_killed_worker_is_started_again(database):
     try:
         first = await workers_listening(process, port, 2)
         victim = min(first)
+        hashing = hashing_processes_of(victim)
+        assert hashing
         os.kill(victim, 9)
         second = await workers_listening(process, port, 2, gone=victim)
         assert victim not in second
         assert len(second & first) == 1
+        # The killed worker's hashing process went with it (the kernel's parent-death signal).
+        assert await gone_within(hashing, 5) == []
         assert await statuses_on_new_connections(port, "/readyz", 10) == [200] * 10
         assert await stop(process) == 0
     finally:
