@@ -21,6 +21,19 @@ SELECT version, updated_at, now() AS now
 FROM showtimes
 WHERE id = $1 AND cancelled_at IS NULL;
 
+-- name: seats_held_by
+-- What turns a cached anonymous map of showtime $1 into user $2's, in one statement: the seats
+-- $2 holds (held_by_me, by live_claims as seat_map reads it), and what says whether that map is
+-- still right (as seat_map_freshness). No row when the showtime is unknown or cancelled.
+SELECT st.version,
+       st.updated_at,
+       now() AS now,
+       array(
+           SELECT c.seat_id FROM live_claims c WHERE c.showtime_id = st.id AND c.held_by = $2
+       ) AS seat_ids
+FROM showtimes st
+WHERE st.id = $1 AND st.cancelled_at IS NULL;
+
 -- name: try_lock_idempotency_key
 -- The advisory lock of user $1's Idempotency-Key $2 if nobody holds it, else false at once
 -- (book_held_seats takes the same: class 2 of the two-int4 keys, apart from every showtime's).

@@ -13,7 +13,9 @@ An entry is one read made into everything that version is sent as: the REST answ
 Representation: its bytes, its ETag, and its gzip and Brotli encodings, each compressed once on
 first demand) and the live map's `snapshot` message. The tags of personal maps (held_by_me)
 answered at the same version are kept with it, so that a caller's If-None-Match is answered 304
-with no query while the entry is right; a personal map itself is always read afresh.
+with no query while the entry is right. A personal map is the cached map with the caller's
+held_by_me, when one small statement (the caller's held seats, with the showtime's version,
+updated_at and clock) finds the entry right; else it is read in full.
 """
 
 from __future__ import annotations
@@ -38,11 +40,15 @@ from .errors import ShowtimeNotFound
 
 
 def seat_map_view(
-    rows: Sequence[asyncpg.Record], prices: Sequence[asyncpg.Record], with_user: bool
+    rows: Sequence[asyncpg.Record],
+    prices: Sequence[asyncpg.Record],
+    with_user: bool,
+    held: set[uuid.UUID] | None = None,
 ) -> dict[str, Any]:
     """The seat map answer of the `seat_map` rows (at least one: the showtime exists) and the
     `showtime_prices` rows (each seat's `price` is the default ticket type's; `prices` gives
-    every active ticket type's on every seat type the hall has).
+    every active ticket type's on every seat type the hall has). With `with_user`, each seat's
+    held_by_me is the rows' own, or whether it is in `held` (the caller's seats) when given.
 
     The keys of a seat go in the order that compresses best: a seat is mostly the one before it
     with a few values changed (the row's, the type and price, the status and its two flags, the
@@ -66,7 +72,7 @@ def seat_map_view(
             "is_locked": status == HELD,
         }
         if with_user:
-            seat["held_by_me"] = row["held_by_me"]
+            seat["held_by_me"] = row["held_by_me"] if held is None else row["id"] in held
         seat["seat_label"] = row["seat_label"]
         seat["seat_number"] = row["seat_number"]
         seat["column_index"] = row["column_index"]
@@ -136,6 +142,8 @@ class CachedSeatMap:
     good_until_monotonic: float = float("inf")
     # The live map's `snapshot` message of the same read, sent as it is to every new viewer.
     snapshot: bytes = b""
+    # The read itself (`read_map`), from which a caller's personal map is made.
+    rows: MapRows = ([], [])
     # The tags of the personal maps (held_by_me) answered at this very version, by user: while
     # the entry is right so are they, and If-None-Match with one of them costs no query.
     personal_tags: dict[uuid.UUID, str] = field(default_factory=dict)
@@ -314,6 +322,7 @@ def _entry_of(map_rows: MapRows, started: float) -> CachedSeatMap:
         representations.Representation(body, map_tag(version, body)),
         good_until_monotonic,
         anonymous_snapshot(str(first["showtime_id"]), rows),
+        map_rows,
     )
 
 
@@ -373,25 +382,48 @@ async def seat_map_answer(
     user_id: uuid.UUID | None,
 ) -> representations.Representation:
     """The seat map answer. Anonymous callers get the cached one while it is right (see
-    SeatMapCache); a caller with a token gets its own held_by_me, read afresh, and its tag is
-    remembered with the cached map of the same version (which the read refreshes, too)."""
+    SeatMapCache). A caller with a token gets its own held_by_me: the cached map's with the
+    seats `seats_held_by` finds, when that same statement finds the cached map right, else a
+    full read (which refreshes the cached map too); its tag is remembered with the cached map
+    of the same version."""
     if user_id is None:
         return (await current_map(pool, cache, showtime_id))[0].answer
     generation = cache.generation(showtime_id)
     started = time.monotonic()
-    cache.reads += 1
     async with pool.acquire() as conn:
+        if cache.entry(showtime_id) is not None:
+            mine = await conn.fetchrow(QUERIES.seats_held_by, showtime_id, user_id)
+            if mine is None:
+                raise ShowtimeNotFound()
+            entry = cache.get(showtime_id, mine["version"], mine["updated_at"], mine["now"])
+            if entry is not None:
+                rows, prices = entry.rows
+                body = json_dumps(seat_map_view(rows, prices, True, set(mine["seat_ids"])))
+                return _personal_answer(cache, showtime_id, user_id, rows[0], body, generation)
+        cache.reads += 1
         map_rows = await read_map(conn, showtime_id, user_id)
     rows, prices = map_rows
     body = json_dumps(seat_map_view(rows, prices, with_user=True))
-    first = rows[0]
-    version = first["version"]
+    current = cache.entry(showtime_id)
+    if cache.listening and (current is None or current.version < rows[0]["version"]):
+        cache.put(showtime_id, _entry_of(map_rows, started), generation)
+    return _personal_answer(cache, showtime_id, user_id, rows[0], body, generation)
+
+
+def _personal_answer(
+    cache: SeatMapCache,
+    showtime_id: uuid.UUID,
+    user_id: uuid.UUID,
+    first: asyncpg.Record,
+    body: bytes,
+    generation: tuple[int, int],
+) -> representations.Representation:
+    """The answer of a personal map's `body`, of the read whose first row is `first`; its tag
+    is remembered with the cached map of the same version."""
+    version, updated_at = first["version"], first["updated_at"]
     answer = representations.Representation(body, map_tag(version, body, user_id))
     if cache.listening:
-        current = cache.entry(showtime_id)
-        if current is None or current.version < version:
-            cache.put(showtime_id, _entry_of(map_rows, started), generation)
         cache.remember_personal_tag(
-            showtime_id, user_id, version, first["updated_at"], answer.tag, generation
+            showtime_id, user_id, version, updated_at, answer.tag, generation
         )
     return answer

@@ -38,7 +38,7 @@ from hypothesis.stateful import (
 )
 
 from reservations.app import create_app
-from reservations.context import SWEEPER
+from reservations.context import SEAT_MAPS, SWEEPER
 from tests.factories import create_account, create_hall
 
 pytestmark = pytest.mark.slow
@@ -103,6 +103,13 @@ class Service:
             UPDATE showtimes SET version = 0;
             """
         )
+        self.forget_cached_maps()
+
+    def forget_cached_maps(self) -> None:
+        """What the service hears of every real change: none of these rewrites is one (a
+        version set back to 0, holds' expiries moved earlier), and a map cached before them
+        would be taken for right."""
+        self.client.server.app[SEAT_MAPS].showtime_changed(self.showtime_id)
 
     def close(self) -> None:
         async def stop() -> None:
@@ -432,6 +439,7 @@ class BookingMachine(RuleBasedStateMachine):
                 float(seconds),
             )
         )
+        self.service.forget_cached_maps()  # as the real clock would have ended them
         for hold in self.model.holds.values():
             hold.age += seconds
             hold.remaining -= seconds

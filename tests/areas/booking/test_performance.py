@@ -276,6 +276,52 @@ async def test_while_listening_the_cached_seat_map_costs_no_query(client, db, us
         pool.acquire = acquire
 
 
+async def test_a_personal_map_is_the_cached_one_with_the_callers_holds(
+    client, db, user, make_account
+):
+    """A caller with a token costs one small statement, not a read of every seat, while the
+    cached map is right; the answer is byte for byte the one a full read gives."""
+    hall = await create_hall(db, rows=1, seats_per_row=4)
+    rival = await make_account("user")
+    cache = cache_of(client)
+    assert await within_a_second(lambda: asyncio.sleep(0, cache.listening), bool)
+    assert (await hold_seats(client, user, hall.showtime_id, hall.ids("A2"))).status == 201
+    assert (await hold_seats(client, rival, hall.showtime_id, hall.ids("A3"))).status == 201
+    path = f"/api/v1/showtimes/{hall.showtime_id}/seats"
+
+    async def personal(account) -> tuple[bytes, str]:
+        response = await client.get(path, headers=account.headers)
+        assert response.status == 200
+        return await response.read(), response.headers["ETag"]
+
+    await seat_map(client, hall.showtime_id)  # the anonymous map, cached
+    reads = cache.reads
+    made, made_tag = await personal(user)
+    assert cache.reads == reads  # made from the cached map
+    flags = {seat["seat_label"]: seat["held_by_me"] for seat in orjson.loads(made)["seats"]}
+    assert flags == {"A1": False, "A2": True, "A3": False, "A4": False}
+    other, _ = await personal(rival)
+    assert {s["seat_label"] for s in orjson.loads(other)["seats"] if s["held_by_me"]} == {"A3"}
+
+    cache.showtime_changed(hall.showtime_id)  # nothing cached: a full read
+    read, read_tag = await personal(user)
+    assert cache.reads == reads + 1
+    assert (read, read_tag) == (made, made_tag)
+
+    # A change the cache has not heard of yet: the statement's version is newer than the
+    # cached map's, so the map is read in full, with the change.
+    await seat_map(client, hall.showtime_id)
+    async with db.transaction():
+        await db.execute("DELETE FROM seat_claims WHERE seat_id = $1", hall.ids("A2")[0])
+        await db.execute(
+            "UPDATE showtimes SET version = version + 1 WHERE id = $1", hall.showtime_id
+        )
+    unheard = orjson.loads((await personal(user))[0])
+    assert unheard["version"] > orjson.loads(made)["version"]
+    a2 = next(seat for seat in unheard["seats"] if seat["seat_label"] == "A2")
+    assert a2["status"] == "available" and a2["held_by_me"] is False
+
+
 async def test_with_the_listener_down_the_cache_asks_the_database(client, db, user):
     hall = await create_hall(db, rows=1, seats_per_row=2)
     cache = cache_of(client)
