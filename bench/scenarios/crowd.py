@@ -1,7 +1,8 @@
 """Scenario crowd: CROWD_CLIENTS clients hold and book seats of one showtime at half the maximum
-rate (hot, 32 clients, measured at the start of each run) while an open loop reads other showtimes' seat maps, the programme and
-reservations. Target: the reads' p99 within 2x of their idle p99, and no 503 anywhere (issue 28
-item 8: a hot showtime must not starve everything else)."""
+rate (hot, 32 clients, measured at the start of each run) while an open loop reads other
+showtimes' seat maps, the programme and reservations. Target: the reads' p99 within 2x of their
+idle p99, and no 503 anywhere (issue 28 item 8: a hot showtime must not starve everything
+else)."""
 
 from __future__ import annotations
 
