@@ -270,7 +270,6 @@ async def _passwords_context(app: web.Application) -> AsyncIterator[None]:
     app[PASSWORDS] = hasher
     await hasher.start()
     yield
-    hasher.close()
 
 
 def ticket_signer(settings: Settings) -> TicketSigner:

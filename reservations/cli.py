@@ -74,11 +74,11 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
 
     async def run() -> dict[str, Any]:
         pool = await create_pool(dsn, settings)
-        hasher = PasswordHasher(settings.bcrypt_rounds)
         try:
-            return await create_admin(pool, hasher, args.email, password)
+            return await create_admin(
+                pool, PasswordHasher(settings.bcrypt_rounds), args.email, password
+            )
         finally:
-            hasher.close()
             await pool.close()
 
     try:

@@ -202,14 +202,11 @@ def draw_poster(title: str, genres: list[str], colour: tuple[int, int, int], pat
 async def _seed_admin(pool: asyncpg.Pool, settings: Settings) -> tuple[str, bool]:
     """(what happened, whether the demo password is still in use)."""
     hasher = PasswordHasher(settings.bcrypt_rounds)
-    try:
-        existing = await pool.fetchrow(QUERIES.find_user_by_email, ADMIN_EMAIL)
-        if existing is None:
-            await create_admin(pool, hasher, ADMIN_EMAIL, ADMIN_PASSWORD)
-            return "created", True
-        return "already there", await hasher.check(ADMIN_PASSWORD, existing["password_hash"])
-    finally:
-        hasher.close()
+    existing = await pool.fetchrow(QUERIES.find_user_by_email, ADMIN_EMAIL)
+    if existing is None:
+        await create_admin(pool, hasher, ADMIN_EMAIL, ADMIN_PASSWORD)
+        return "created", True
+    return "already there", await hasher.check(ADMIN_PASSWORD, existing["password_hash"])
 
 
 async def demo_admin_password_works(dsn: str) -> bool:

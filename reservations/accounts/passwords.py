@@ -70,7 +70,8 @@ def stop_hashing() -> None:
 
 
 class PasswordHasher:
-    """Hashes and checks passwords in a small pool of low-priority processes."""
+    """Hashes and checks passwords in a small pool of low-priority processes (the process's
+    own, shared and stopped by `stop_hashing`: a hasher has nothing to close)."""
 
     def __init__(self, rounds: int, processes: int = 2) -> None:
         self.rounds = rounds
@@ -87,14 +88,14 @@ class PasswordHasher:
             # Each call that finds no process idle starts one, at once; its answer is not
             # awaited, as it comes at the processes' low priority (late on a busy machine).
             pool.submit(os.getpid)
-        # On a thread at normal priority: a start must not wait for the CPU to be idle.
-        salt = bcrypt.gensalt(self.rounds)
-        self._decoy_hash = await asyncio.to_thread(bcrypt.hashpw, b"decoy-password", salt)
+        await self._decoy()
 
     async def _decoy(self) -> bytes:
+        """The decoy hash, made once, on a thread at normal priority: an app's start must not
+        wait for the CPU to be idle."""
         if self._decoy_hash is None:
             salt = bcrypt.gensalt(self.rounds)
-            self._decoy_hash = await self._run(hashing.hash_password, b"decoy-password", salt)
+            self._decoy_hash = await asyncio.to_thread(bcrypt.hashpw, b"decoy-password", salt)
         return self._decoy_hash
 
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
@@ -116,6 +117,3 @@ class PasswordHasher:
         self.checks += 1
         matches = await self._run(hashing.check_password, password.encode(), target)
         return bool(matches) and hashed is not None
-
-    def close(self) -> None:
-        """Nothing to stop: the pool is the process's, and ends with it."""

@@ -398,7 +398,9 @@ async def seat_map_answer(
             entry = cache.get(showtime_id, mine["version"], mine["updated_at"], mine["now"])
             if entry is not None:
                 rows, prices = entry.rows
-                body = json_dumps(seat_map_view(rows, prices, True, set(mine["seat_ids"])))
+                body = json_dumps(
+                    seat_map_view(rows, prices, with_user=True, held=set(mine["seat_ids"]))
+                )
                 return _personal_answer(cache, showtime_id, user_id, rows[0], body, generation)
         cache.reads += 1
         map_rows = await read_map(conn, showtime_id, user_id)

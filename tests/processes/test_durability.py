@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 
 SHOPPERS = 12
 STORM_SECONDS = 1.5
-SHORT_HOLD_SECONDS = 10  # a hold made to expire soon after the restart (a loaded machine restarts slowly)
+# A hold made to expire soon after the restart (a loaded machine restarts slowly).
+SHORT_HOLD_SECONDS = 10
 SERVE_ENVIRONMENT = {
     "LOG_LEVEL": "ERROR",
     "SWEEP_INTERVAL_SECONDS": "1",

@@ -265,5 +265,4 @@ async def test_serve_warns_while_the_demo_admin_password_works(database, tmp_pat
         )
         assert "demo admin" not in await started_with("a password of its own")
     finally:
-        hasher.close()
         await pool.close()
