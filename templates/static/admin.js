@@ -215,13 +215,16 @@ function start(root) {
 
   async function submitted(form, result, body = null) {
     if (result.ok) {
-      say(form.dataset.done || "Saved.", "success");
       if (form.dataset.doneHref) {
+        say(form.dataset.done || "Saved.", "success");
         window.location.assign(form.dataset.doneHref);
         return;
       }
+      // The news is told once the panel is drawn anew, so that what it says is what is shown
+      // and a form filled after it is not replaced under the person's hands.
       await load();
-      messages.focus(); // the form is drawn anew: keyboard users go on from the news
+      say(form.dataset.done || "Saved.", "success");
+      messages.focus(); // keyboard users go on from the news
     } else if (result.status === 401 || result.status === 403) {
       await load();
     } else {

@@ -4,6 +4,7 @@ on the ticket and in the revenue report."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import uuid
@@ -121,6 +122,14 @@ async def test_an_admin_prices_seats_adds_a_card_and_makes_a_batch_in_the_consol
     await page.wait_for_url(f"{base}/admin/prices")
     panel = page.locator("[data-panel]")
 
+    async def slow_panel(route):
+        # A slow server: the news of a change must not come before the panel is drawn anew,
+        # or the next form, filled as soon as the news shows, is replaced while it is filled.
+        await asyncio.sleep(0.4)
+        await route.continue_()
+
+    await page.route(re.compile(r".*/admin/panels/.*"), slow_panel)
+
     # Premium seats: the showtime's price plus 2.00, a price a cinema would print.
     row = panel.locator('tr[data-seat-type="premium"]')
     await row.get_by_label("Multiplier for premium").fill("1.00")
@@ -140,6 +149,7 @@ async def test_an_admin_prices_seats_adds_a_card_and_makes_a_batch_in_the_consol
     # A weekday matinee card.
     card = panel.locator("form", has=page.get_by_role("button", name="Add price card"))
     await card.get_by_label("Name").fill("Matinee")
+    await page.wait_for_timeout(600)  # a person's pace: longer than the slow panel takes
     for day in ("Mon", "Tue", "Wed"):
         await card.get_by_label(day).check()
     await card.get_by_label("From").fill("10:00")
