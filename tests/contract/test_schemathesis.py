@@ -69,7 +69,6 @@ async def test_schemathesis_finds_nothing_against_the_live_service(
         database,
         port,
         env={
-            "BCRYPT_ROUNDS": "4",
             "DATA_DIR": str(settings.data_dir),
             "POSTER_DIR": str(settings.poster_dir),
         },

@@ -107,11 +107,19 @@ async def test_the_window_slides_instead_of_resetting_at_a_boundary(app_client):
     let both through; a sliding one refuses the second five."""
     window = 4
     client = await app_client(login_max_failures=5, login_window_seconds=window)
-    assert (await register(client)).status == 201
-    await asyncio.sleep(window - time.time() % window + window * 0.7)  # late in a window
-    first = [(await login(client, password="wrong password")).status for _ in range(5)]
-    await asyncio.sleep(window - time.time() % window + 0.2)  # just past the boundary
-    second = [(await login(client, password="wrong password")).status for _ in range(5)]
+    for attempt in range(3):
+        email = f"ann-{attempt}@example.com"
+        assert (await register(client, email)).status == 201
+        await asyncio.sleep(window - time.time() % window + window * 0.6)  # late in a window
+        boundary = (time.time() // window + 1) * window
+        first = [(await login(client, email, "wrong password")).status for _ in range(5)]
+        if time.time() < boundary - 0.1:
+            break
+        # A loaded machine took longer than the window had left: once more, on a new account.
+    else:
+        pytest.fail("five logins never fitted into the last 1.6 s of a window")
+    await asyncio.sleep(boundary - time.time() + 0.2)  # just past the boundary
+    second = [(await login(client, email, "wrong password")).status for _ in range(5)]
     assert first == [401] * 5
     assert second == [429] * 5
 
