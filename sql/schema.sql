@@ -1,6 +1,6 @@
 -- The tables, indexes and types as migrations/ leave them, for reading: the migrations are what
 -- the database runs. The functions, views and triggers are in sql/code/. Written by `make schema`
--- (python -m reservations.schema_dump) from pg_dump 16; tests/test_schema.py checks it.
+-- (python -m reservations.schema_dump) from pg_dump 16; tests/contract/test_schema.py checks it.
 
 SET check_function_bodies = false;
 
@@ -188,8 +188,10 @@ CREATE TABLE reservations (
     discount numeric(10,2) DEFAULT 0 NOT NULL,
     subtotal numeric(10,2) GENERATED ALWAYS AS ((total_price + discount)) STORED,
     voucher_id uuid,
+    seat_count integer,
     CONSTRAINT reservations_check CHECK (((status = 'cancelled'::text) = (cancelled_at IS NOT NULL))),
     CONSTRAINT reservations_discount_check CHECK ((discount >= (0)::numeric)),
+    CONSTRAINT reservations_seat_count_check CHECK ((seat_count > 0)),
     CONSTRAINT reservations_status_check CHECK ((status = ANY (ARRAY['confirmed'::text, 'cancelled'::text]))),
     CONSTRAINT reservations_total_price_check CHECK ((total_price >= (0)::numeric))
 );

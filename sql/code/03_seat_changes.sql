@@ -387,10 +387,15 @@ BEGIN
 
     -- What one customer may buy: seats held plus seats of confirmed reservations. Counted under
     -- the showtime's lock, so two sessions of the user cannot both pass it, and booking held
-    -- seats moves them from one count to the other without freeing room.
+    -- seats moves them from one count to the other without freeing room. Each reservation's
+    -- seat_count (its seats, counted only where a row was not written by the booking).
     IF cardinality(new_ids) > 0 THEN
-        SELECT count(*) INTO booked_count
-        FROM reservations r JOIN reservation_seats rs ON rs.reservation_id = r.id
+        SELECT coalesce(sum(coalesce(
+                   r.seat_count,
+                   (SELECT count(*) FROM reservation_seats rs WHERE rs.reservation_id = r.id)
+               )), 0)::integer
+        INTO booked_count
+        FROM reservations r
         WHERE r.user_id = p_user_id AND r.showtime_id = p_showtime_id AND r.status = 'confirmed';
         IF held_count + booked_count + cardinality(new_ids) > p_max_user_seats THEN
             RETURN refuse_seat_change('user_seat_limit', jsonb_build_object(
@@ -707,9 +712,9 @@ BEGIN
 
     FOREACH ticket IN ARRAY p_ticket_codes LOOP
         INSERT INTO reservations (user_id, showtime_id, discount, total_price, voucher_id,
-                                  ticket_code, created_at, updated_at)
+                                  ticket_code, created_at, updated_at, seat_count)
         VALUES (p_user_id, p_showtime_id, discount, booked_total, voucher.id, ticket,
-                showtime.now, showtime.now)
+                showtime.now, showtime.now, cardinality(seat_ids))
         ON CONFLICT (ticket_code) DO NOTHING
         RETURNING id INTO booked;
         EXIT WHEN booked IS NOT NULL;

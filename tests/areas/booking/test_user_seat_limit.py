@@ -10,7 +10,7 @@ import pytest
 
 from reservations.app import create_app
 from tests.api import API, error_of, hold_seats, reserve
-from tests.factories import create_hall
+from tests.factories import create_hall, insert_reservation
 
 
 @pytest.fixture
@@ -96,3 +96,20 @@ async def test_two_sessions_of_one_user_at_once_cannot_pass_the_limit(
             "SELECT count(*) FROM seat_claims WHERE showtime_id = $1", hall.showtime_id
         )
         assert held == 3
+
+
+async def test_the_limit_sums_each_booking_s_seat_count_and_counts_rows_made_by_hand(
+    limited, db, user
+):
+    """A booking writes its number of seats (the limit adds those up, not every seat); a
+    reservation inserted by hand, without it, still has its seats counted."""
+    hall = await create_hall(db, rows=1, seats_per_row=8)
+    assert (await hold_seats(limited, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert (await reserve(limited, user, hall.showtime_id, hall.ids("A1", "A2"))).status == 201
+    assert await db.fetchval("SELECT seat_count FROM reservations") == 2
+    by_hand = await insert_reservation(db, user.id, hall.showtime_id, {hall.ids("A7")[0]: "10.00"})
+    assert await db.fetchval("SELECT seat_count FROM reservations WHERE id = $1", by_hand) is None
+    over = await hold_seats(limited, user, hall.showtime_id, hall.ids("A3", "A4"))
+    error = await error_of(over, 409)
+    assert error["details"]["booked_seats"] == 3
+    assert (await hold_seats(limited, user, hall.showtime_id, hall.ids("A3"))).status == 201
