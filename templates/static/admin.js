@@ -31,10 +31,8 @@ function start(root) {
   const panel = root.querySelector("[data-panel]");
   const messages = root.querySelector("[data-messages]");
   const loginHint = root.querySelector("[data-login-hint]");
-  let lastKind = "info";
 
   function say(text, kind = "info") {
-    lastKind = kind;
     messages.dataset.kind = kind;
     messages.textContent = text;
   }
@@ -145,7 +143,7 @@ function start(root) {
     }
     panel.innerHTML = await response.text(); // rendered by our server, escaped by Jinja2
     loginHint.hidden = true;
-    if (lastKind !== "success") say("");
+    say(""); // news of a change is told after the panel is drawn anew (submitted)
     wire();
   }
 
@@ -215,15 +213,16 @@ function start(root) {
 
   async function submitted(form, result, body = null) {
     if (result.ok) {
+      const news = form.dataset.done || "Saved.";
       if (form.dataset.doneHref) {
-        say(form.dataset.done || "Saved.", "success");
+        say(news, "success");
         window.location.assign(form.dataset.doneHref);
         return;
       }
       // The news is told once the panel is drawn anew, so that what it says is what is shown
       // and a form filled after it is not replaced under the person's hands.
       await load();
-      say(form.dataset.done || "Saved.", "success");
+      say(news, "success");
       messages.focus(); // keyboard users go on from the news
     } else if (result.status === 401 || result.status === 403) {
       await load();
