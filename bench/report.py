@@ -185,7 +185,7 @@ def write_results(suite: Suite, path: Path) -> None:
         "reservation_seats, the claims turned to the reservation, the emptied hold deleted, "
         "version + 1, pg_notify with the sold seats, commit; same clients, users and pool size "
         "per process as the service phase, with the same no-double-booking check afterwards; "
-        "login = bcrypt.checkpw on 2 threads at the priority of the service's hashing threads "
+        "login = bcrypt.checkpw on 2 threads at the priority of the service's hashing processes "
         "(SCHED_IDLE), nothing else running; "
         f"seat map during the storm: an open loop at {login.LOGIN_STORM_MAP_RATE:g} req/s",
         "",
