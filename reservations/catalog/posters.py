@@ -122,7 +122,9 @@ async def receive_upload(request: web.Request, settings: Settings) -> Path:
 
 def inspect_image(path: Path, max_pixels: int) -> str:
     """The file extension for the image at `path`, after decoding it entirely; raises the
-    catalog's image errors otherwise. Blocking: run it in an executor."""
+    catalog's image errors otherwise. `max_pixels` is checked against the size the header
+    declares, before any pixel is decoded (the app's limit: Pillow's own bomb guard, a
+    process-wide setting, stays at its default). Blocking: run it in an executor."""
     allowed = list(FORMATS)
     try:
         with Image.open(path, formats=allowed) as image:
@@ -183,9 +185,3 @@ def remove_poster(poster_dir: Path, name: str | None) -> None:
     path = poster_path(poster_dir, name) if name else None
     if path is not None:
         discard_file(path)
-
-
-def limit_decoder(max_pixels: int) -> None:
-    """Pillow's own bomb guard: it warns past MAX_IMAGE_PIXELS and raises past twice that
-    before decoding anything. Process-wide, so `inspect_image` also checks each app's limit."""
-    Image.MAX_IMAGE_PIXELS = max_pixels

@@ -113,6 +113,17 @@ async def test_the_pixel_limit_is_the_configured_one(
     assert small.status == 200
 
 
+async def test_an_app_s_pixel_limit_stays_with_its_uploads(make_settings, database, tmp_path):
+    """The limit is the app's, not the process's: a tiny one does not reach other images the
+    process makes (the seed's posters, drawn with their titles)."""
+    from reservations.app import create_app
+    from reservations.seed import draw_poster
+
+    create_app(make_settings(max_poster_pixels=1000), database)
+    draw_poster("A title long enough", ["Drama"], (10, 20, 30), tmp_path / "poster.png")
+    assert (tmp_path / "poster.png").stat().st_size > 0
+
+
 async def test_a_poster_over_the_byte_limit_is_413_and_leaves_nothing(
     aiohttp_client, make_settings, database, admin
 ):
