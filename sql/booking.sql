@@ -134,15 +134,24 @@ SELECT release_held_seats_v2(
 -- code at the same place in $4 (text[]; NULL: the default type), with voucher code $5 (may be
 -- NULL), with the first free ticket code of $6 (text[]); Idempotency-Key $7 (may be NULL) for a
 -- request of hash $8; the total charged must be $9 when not NULL; gap rule $10
--- (SINGLE_SEAT_GAP_RULE). booking: {reservation_id,
--- created}; then the reservation's columns (as reservations_by_ids), read after the booking in
--- the same statement.
-SELECT b.booking, r.*
-FROM book_held_seats_v2(
-    p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_ticket_types => $4::text[],
-    p_voucher_code => $5, p_ticket_codes => $6, p_idempotency_key => $7, p_request_hash => $8,
-    p_expected_total => $9::numeric, p_gap_rule => $10::text
-) AS b(booking)
+-- (SINGLE_SEAT_GAP_RULE). With a voucher code, first the guessing limit: rate-limit key $11,
+-- window $12 s, $13 failures, attempts undecided after $14 s (voucher_guessing_wait).
+-- retry_after: seconds the user must wait before trying a code (0: none; then nothing was
+-- booked or locked); booking: {reservation_id, created}; then the reservation's columns (as
+-- reservations_by_ids), read after the booking in the same statement.
+SELECT g.retry_after, b.booking, r.*
+FROM (
+    SELECT CASE WHEN $5::text IS NULL THEN 0
+                ELSE voucher_guessing_wait($11, $12, $13, $14) END AS retry_after
+) AS g
+LEFT JOIN LATERAL (
+    SELECT book_held_seats_v2(
+        p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_ticket_types => $4::text[],
+        p_voucher_code => $5, p_ticket_codes => $6, p_idempotency_key => $7,
+        p_request_hash => $8, p_expected_total => $9::numeric, p_gap_rule => $10::text
+    ) AS booking
+    WHERE g.retry_after = 0
+) AS b ON true
 LEFT JOIN LATERAL reservation_rows(ARRAY[(b.booking ->> 'reservation_id')::uuid]) AS r ON true;
 
 -- name: cancel_reservation

@@ -168,19 +168,3 @@ WHERE (name = 'premium' AND price_multiplier = 1.25 AND surcharge = 0)
 INSERT INTO vouchers (code, discount_percent, max_redemptions)
 VALUES ($1, $2, $3)
 ON CONFLICT (code) DO NOTHING;
-
--- name: guessing_refused_for
--- Seconds until the rate-limit key $1 may try a voucher code again (0: it may now): its
--- failures of the last $2 seconds, with attempts left undecided for more than $4 seconds,
--- against its limit $3; judge_attempt's 'refuse' rule (sql/code/08_rate_limits.sql), read
--- only, so that a booking with a voucher costs no write for it.
-SELECT CASE WHEN count(*) >= $3
-            THEN greatest(1, ceil(extract(epoch FROM min(f.at) + make_interval(secs => $2) - now())))
-            ELSE 0 END::integer
-FROM login_attempts l
-CROSS JOIN LATERAL (
-    SELECT a AS at FROM unnest(l.attempts) AS a
-    UNION ALL
-    SELECT p FROM unnest(l.pending) AS p WHERE p <= now() - make_interval(secs => $4)
-) AS f
-WHERE l.key = $1 AND f.at > now() - make_interval(secs => $2);

@@ -6,7 +6,7 @@ voucher and their reads to the booking's one call; email adds an outbox row to t
 transaction and a sender in every process. So this scenario runs main as it was just before
 both were merged (BEFORE_REV, or `--before-rev`) from a git worktree under .data/bench, on a
 database of its own migrated by that revision, next to today's code on this run's database,
-and books the same way on both, phase after phase:
+and books the same way on both, in three phases:
 
   before  BEFORE_REV's server; hold then book a pair, the default price      (the yardstick)
   plain   today's server, the same bookings                                  >= 0.9x before
@@ -18,6 +18,13 @@ the same embedded PostgreSQL, each on a database made fresh for this scenario an
 its own checkout (not the run's database, which holds every earlier scenario's rows). Emails
 are captured (no SMTP_URL), so today's sender works as it would behind `make run`. Every phase
 checks that no seat was booked twice.
+
+The three phases of a clients count take turns: each books its share in TURNS slices, in an
+order that rotates from turn to turn, and its throughput is its bookings over the time its
+slices took. Run one after the other, the machine's slow and fast moments (it is shared)
+decided the ratio as often as the code did. The notes give each phase's CPU per booking, of
+the server's processes and of PostgreSQL's (the whole cluster, the other side idle), which
+say where a difference comes from and vary less than the throughput.
 """
 
 from __future__ import annotations
@@ -31,12 +38,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import psutil
 
 from reservations.accounts.tokens import issue_token
 from reservations.db import with_database
 
 from ..data import BenchData, Theater
-from ..procs import ROOT, Server
+from ..procs import ROOT, Server, cpu_seconds
 from ..report import Row
 
 if TYPE_CHECKING:
@@ -45,6 +53,8 @@ if TYPE_CHECKING:
 # main just before the email (issue 26) and prices (issue 25) branches were merged.
 BEFORE_REV = "6e98e1d2aeb5454653f0a720f4ba23e639a911e4"
 VOUCHER_CODE = "BENCH-TEN-PERCENT"
+# Each side books its share in this many slices, the sides taking turns (_take_turns).
+TURNS = 5
 PRICED_TYPES = ["adult", "child"]
 
 
@@ -136,18 +146,76 @@ async def close(suite: Suite, before: Before) -> None:
     _git("worktree", "remove", "--force", str(before.was.root))
 
 
-async def _phase(
-    suite: Suite, server: Server, side: Side, clients: int, **booking: Any
-) -> tuple[dict[str, Any], list[str]]:
-    data, hall, tokens = side.data, side.hall, side.tokens
+@dataclass
+class Phase:
+    """One side's share of a clients count: its server, its bookings (one hot showtime after
+    another) and what its turns added up to."""
+
+    server: Server
+    side: Side
+    booking: dict[str, Any]
+    ids: list[Any]
+    items: list[list[Any]]
+    completed: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    server_cpu: float = 0.0
+    database_cpu: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.completed / max(self.elapsed, 1e-9)
+
+
+async def _phase(suite: Suite, server: Server, side: Side, **booking: Any) -> Phase:
     bookings = suite.options.hot_bookings
-    showtimes = math.ceil(bookings / len(hall.pairs()))
-    ids, items = await suite.booking_items(hall, showtimes, bookings, data=data)
+    showtimes = math.ceil(bookings / len(side.hall.pairs()))
+    ids, items = await suite.booking_items(side.hall, showtimes, bookings, data=side.data)
+    return Phase(server, side, booking, ids, items)
+
+
+async def _turn(suite: Suite, phase: Phase, clients: int, items: list[list[Any]]) -> list[str]:
+    server, side = phase.server, phase.side
+    server_cpu, database_cpu = server.cpu_seconds(), cpu_seconds(_postgres())
     result = await suite.run_phase(
-        suite.book_specs(server, items, clients, tokens=tokens, **booking)
+        suite.book_specs(server, items, clients, tokens=side.tokens, **phase.booking)
     )
-    notes = await suite.check_bookings(None, ids, result["completed"], data)
-    return result, notes + suite.error_note(f"{clients} clients", result)
+    phase.server_cpu += server.cpu_seconds() - server_cpu
+    phase.database_cpu += cpu_seconds(_postgres()) - database_cpu
+    phase.completed += result["completed"]
+    phase.errors += result["errors"]
+    phase.elapsed += result["elapsed"]
+    return suite.error_note(f"{clients} clients", result)
+
+
+async def _take_turns(suite: Suite, phases: list[Phase], clients: int) -> list[list[str]]:
+    """Each phase's bookings in TURNS slices, the phases taking turns in a rotating order, so
+    that the machine's slow and fast moments fall on every side alike: one phase after the
+    other, a slow minute decided the ratio as often as the code did. The notes of each."""
+    notes: list[list[str]] = [[] for _ in phases]
+    for turn in range(TURNS):
+        for offset in range(len(phases)):
+            index = (turn + offset) % len(phases)
+            phase = phases[index]
+            size = math.ceil(len(phase.items) / TURNS)
+            part = phase.items[turn * size : (turn + 1) * size]
+            if part:
+                notes[index] += await _turn(suite, phase, clients, part)
+    for phase, phase_notes in zip(phases, notes, strict=True):
+        phase_notes[:0] = await suite.check_bookings(
+            None, phase.ids, phase.completed, phase.side.data
+        )
+        completed = max(phase.completed, 1)
+        phase_notes.append(
+            f"CPU per booking: server {phase.server_cpu / completed * 1e6:,.0f} us, "
+            f"PostgreSQL {phase.database_cpu / completed * 1e6:,.0f} us"
+        )
+    return notes
+
+
+def _postgres() -> list[psutil.Process]:
+    """Every PostgreSQL process of the machine: the bench's cluster is the only one running."""
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
 
 
 async def run(suite: Suite, run: int) -> None:
@@ -168,20 +236,23 @@ async def run(suite: Suite, run: int) -> None:
     label = before.rev[:7]
     try:
         for clients in suite.options.hot_clients:
-            was, was_notes = await _phase(suite, old, before.was, clients)
-            plain, plain_notes = await _phase(suite, new, before.now, clients)
-            priced, priced_notes = await _phase(
-                suite,
-                new,
-                before.now,
-                clients,
-                ticket_types=PRICED_TYPES,
-                voucher_code=VOUCHER_CODE,
-            )
+            phases = [
+                await _phase(suite, old, before.was),
+                await _phase(suite, new, before.now),
+                await _phase(
+                    suite,
+                    new,
+                    before.now,
+                    ticket_types=PRICED_TYPES,
+                    voucher_code=VOUCHER_CODE,
+                ),
+            ]
+            was_notes, plain_notes, priced_notes = await _take_turns(suite, phases, clients)
+            was, plain, priced = phases
             suite.add(
                 Row(
                     f"hot showtime before email and prices ({label}), {clients} clients",
-                    was["throughput"],
+                    was.throughput,
                     "bookings/s",
                     target="the yardstick",
                     rule=("none", 0.0),
@@ -195,13 +266,13 @@ async def run(suite: Suite, run: int) -> None:
                 suite.add(
                     Row(
                         f"hot showtime now, {name}, {clients} clients",
-                        result["throughput"],
+                        result.throughput,
                         "bookings/s",
                         math.nan,
                         math.nan,
-                        was["throughput"],
+                        was.throughput,
                         f"bookings/s {label}",
-                        result["throughput"] / was["throughput"],
+                        result.throughput / was.throughput,
                         f">= 0.9x {label} (before email and prices), same run",
                         ("min", 0.9),
                         notes=notes,

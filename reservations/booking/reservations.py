@@ -20,6 +20,7 @@ import orjson
 
 from ..db import QUERIES
 from ..errors import BadRequest
+from ..prices.guessing import refused as guessing_refused
 from .errors import ReservationNotFound, refusals
 from .queues import ShowtimeQueues, showtime_turn
 from .seat_map import SeatMapCache, changing_seats
@@ -86,6 +87,7 @@ async def reserve(
     voucher_code: str | None = None,
     gap_rule: str = "off",
     queues: ShowtimeQueues | None = None,
+    guessing: tuple[str, int, int, int] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Turn the user's live hold on `seat_ids` into a confirmed reservation.
 
@@ -95,7 +97,9 @@ async def reserve(
     Idempotency-Key and body already booked it (nothing more is booked then). With
     `expected_total`, a total that differs (the price changed) is refused with price_changed.
     Under the gap rule 'enforce', booking part of a hold is refused when those seats alone
-    would strand a single empty seat (would_strand_seat).
+    would strand a single empty seat (would_strand_seat). With a voucher code, `guessing`
+    (prices.guessing.booking_check) is asked first, in the same statement: a user past the
+    limit is answered 429 and nothing is booked.
     """
     wanted = list(dict.fromkeys(seat_ids))
     tickets = {seat: code.strip().lower() for seat, code in (tickets or {}).items()}
@@ -111,10 +115,13 @@ async def reserve(
                 voucher,
                 [new_ticket_code() for _ in range(TICKET_CODES_OFFERED)],
                 idempotency_key,
-                request_hash(showtime_id, wanted, tickets, voucher),
+                request_hash(showtime_id, wanted, tickets, voucher) if idempotency_key else None,
                 expected_total,
                 gap_rule,
+                *(guessing or (None, None, None, None)),
             )
+    if row["retry_after"]:
+        raise guessing_refused(row["retry_after"])
     return _found(row), bool(row["booking"]["created"])
 
 

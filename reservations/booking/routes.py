@@ -238,8 +238,6 @@ async def create_reservation(request: web.Request) -> web.Response:
     key = reservations.check_idempotency_key(request.headers.get("Idempotency-Key"))
     data = request["data"]
     pool, settings, user_id = request.app[POOL], request.app[SETTINGS], current_user(request)["id"]
-    if data["voucher_code"]:
-        await guessing.refuse_while_guessing(pool, settings, user_id)
     try:
         reservation, created = await reservations.reserve(
             pool,
@@ -253,6 +251,7 @@ async def create_reservation(request: web.Request) -> web.Response:
             data["voucher_code"],
             settings.single_seat_gap_rule,
             request.app[SEAT_CHANGE_QUEUES],
+            guessing.booking_check(settings, user_id) if data["voucher_code"] else None,
         )
     except VoucherInvalid:
         await guessing.note_wrong_code(pool, settings, user_id)

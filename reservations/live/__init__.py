@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..accounts.user_cache import user_of_token
 from ..context import DSN, HUB, LISTINGS, POOL, SEAT_MAPS, SETTINGS, SWEEPER, USERS
+from ..mail import SENDER
 from .hub import Hub
 from .listener import LISTENER, Listener
 from .routes import issue_ticket, watch_showtime
@@ -48,6 +49,7 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         users=app.get(USERS),
         sweeper=app.get(SWEEPER),
         listings=listings,
+        wake_mail=sender.wake if (sender := app.get(SENDER)) is not None else None,
     )
     app[LISTENER] = listener
     await listener.start()

@@ -8,8 +8,10 @@ catalog/listings.py), and the sweeper (a new hold may expire before its planned 
 admin's catalog change queues one on CATALOG_CHANNEL, which drops the listings.
 A change or deletion of a user queues one on USER_CHANNEL, which reaches the cache of users
 (accounts/user_cache.py). An admission at the door queues one on CHECKIN_CHANNEL, which reaches
-the showtime's viewers as a notice. Each cache serves entries with no query only while this connection is
-up: it is told when the connection comes and goes, and clears everything each time.
+the showtime's viewers as a notice. An email queued queues one on EMAIL_CHANNEL, which wakes this
+process's email sender (mail/sender.py): one listening connection per process, so that each
+NOTIFY wakes one backend per process, not one per listener. Each cache serves entries with no
+query only while this connection is up: it is told when the connection comes and goes, and clears everything each time.
 The listening connection is a dedicated one (a pooled connection could be handed to a query at
 any time). A supervisor task notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
 reconnects with backoff, and then has every viewer resync: changes committed while nobody was
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -38,6 +41,7 @@ from ..booking.seat_map import SeatMapCache
 from ..booking.sweeper import Sweeper
 from ..catalog.listings import CATALOG_CHANNEL, ListingCache
 from ..checkin.service import CHECKIN_CHANNEL
+from ..mail.sender import EMAIL_CHANNEL
 from .hub import Hub
 
 log = logging.getLogger(__name__)
@@ -60,8 +64,10 @@ class Listener:
         users: UserCache | None = None,
         sweeper: Sweeper | None = None,
         listings: ListingCache | None = None,
+        wake_mail: Callable[[], None] | None = None,
     ) -> None:
         self.dsn = dsn
+        self.wake_mail = wake_mail
         self.listings = listings
         self.hub = hub
         self.seat_maps = seat_maps
@@ -128,6 +134,8 @@ class Listener:
             await conn.add_listener(USER_CHANNEL, self._on_user_change)
             await conn.add_listener(CHECKIN_CHANNEL, self._on_checkin)
             await conn.add_listener(CATALOG_CHANNEL, self._on_catalog_change)
+            if self.wake_mail is not None:
+                await conn.add_listener(EMAIL_CHANNEL, self._on_email_queued)
             if self.seat_maps is not None:
                 self.seat_maps.set_listening(True)
             if self.listings is not None:
@@ -143,8 +151,10 @@ class Listener:
                     self.hub.viewer_count(),
                 )
             # Viewers that joined before this connection listened may have missed changes,
-            # and revocations of their users.
+            # and revocations of their users; the sender, emails queued meanwhile.
             self.hub.resync_all()
+            if self.wake_mail is not None:
+                self.wake_mail()
             if self.connections > 1:
                 self.hub.users_changed(None)
             while not conn.is_closed():
@@ -180,6 +190,10 @@ class Listener:
         )
         if self.sweeper is not None and any(change["status"] == HELD for change in note.changes):
             self.sweeper.holds_changed()
+
+    def _on_email_queued(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        if self.wake_mail is not None:
+            self.wake_mail()
 
     def _on_showtime_change(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:

@@ -57,7 +57,7 @@ async def _sender_context(app: web.Application) -> AsyncIterator[None]:
     pool = await create_pool(app[DSN], sizes, connect_now=False)  # the database may be down
     sender = Sender(pool, app[DSN], settings)
     app[SENDER] = sender
-    sender.start()
+    sender.start(listen=False)  # the live listener's connection wakes it (live/__init__.py)
     yield
     await sender.stop()
     try:

@@ -2,7 +2,10 @@
 
 It wakes when an email is queued (a NOTIFY on EMAIL_CHANNEL, sent by the emails trigger when the
 transaction that wrote it commits) and every MAIL_POLL_SECONDS in case a notification was missed
-(the listening connection was down). Any number of senders share one outbox:
+(the listening connection was down). In the service the process's live listener hears the NOTIFY
+(live/listener.py, `wake`), so that a process keeps one listening connection; a sender started
+with `listen=True` (alone, as some tests run it) listens on a connection of its own. Any number
+of senders share one outbox:
 
 1. `claim_emails` takes a few due emails for this sender alone (FOR UPDATE SKIP LOCKED, then a
    lease with a claim token, committed), at most MAIL_MAX_PER_SECOND across all instances.
@@ -108,10 +111,13 @@ class Sender:
 
     # ---- life cycle ---------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, listen: bool = True) -> None:
+        """Start sending; with `listen`, on a listening connection of its own (else whoever
+        hears EMAIL_CHANNEL calls `wake`)."""
         if self._task is None:
             self._stopping.clear()
-            self._listener = asyncio.create_task(self._listen(), name="mail-listener")
+            if listen:
+                self._listener = asyncio.create_task(self._listen(), name="mail-listener")
             self._task = asyncio.create_task(self._run(), name="mail-sender")
 
     async def stop(self) -> None:

@@ -1,7 +1,8 @@
 """Guessing voucher codes is rate limited per user: failed POST /vouchers/check and bookings
 refused with voucher_invalid count in the same sliding window (VOUCHER_CHECK_MAX_FAILURES per
 VOUCHER_CHECK_WINDOW_SECONDS, the login_attempts table), and a user past it is answered 429
-before any code of theirs is tried. Imports nothing of booking, which calls it."""
+before any code of theirs is tried (a booking asks in its own statement: `booking_check`).
+Imports nothing of booking, which calls it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from ..accounts.limits import (
     begin_attempt,
     decide,
 )
-from ..db import QUERIES
 from ..errors import RateLimited
 from ..settings import Settings
 
@@ -48,20 +48,24 @@ async def settle(pool: asyncpg.Pool, attempt: Attempt, *, wrong: bool) -> None:
     await decide(pool, attempt, failed=wrong)
 
 
-async def refuse_while_guessing(pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID) -> None:
-    """Before a booking tries a voucher code: 429 while the user is past the limit. A read, no
-    write: a booking with a right code costs one query more, not two transactions (the try is
-    counted only when it turns out wrong, `note_wrong_code`)."""
+def booking_check(settings: Settings, user_id: uuid.UUID) -> tuple[str, int, int, int]:
+    """What a booking with a voucher code asks before the showtime's lock, in its own statement
+    (voucher_guessing_wait, sql/code/05_prices.sql): the user's key, window, limit and patience
+    with undecided tries. A read, no write, and no round trip of its own: a booking with a right
+    code costs nothing more for it (the try is counted only when it turns out wrong,
+    `note_wrong_code`)."""
     limit = _limit(settings, user_id)
-    seconds = await pool.fetchval(
-        QUERIES.guessing_refused_for,
+    return (
         limit.key,
         settings.voucher_check_window_seconds,
         limit.max_failures,
         UNDECIDED_SECONDS,
     )
-    if seconds:
-        raise RateLimited(seconds, MESSAGE)
+
+
+def refused(seconds: int) -> RateLimited:
+    """The 429 of a booking whose user is past the limit, `seconds` before the next try."""
+    return RateLimited(seconds, MESSAGE)
 
 
 async def note_wrong_code(pool: asyncpg.Pool, settings: Settings, user_id: uuid.UUID) -> None:

@@ -64,6 +64,34 @@ BEGIN
 END;
 $$;
 
+-- Seconds until the rate-limit key p_key may try a voucher code again (0: it may now): its
+-- failures of the last p_window_seconds, with attempts left undecided for more than
+-- p_undecided_seconds, against its limit p_max_failures. judge_attempt's 'refuse' rule
+-- (08_rate_limits.sql), read only, so that a booking with a voucher writes nothing for it. A
+-- booking asks it in its own statement, before the showtime's lock (sql/booking.sql), so that
+-- the check costs no round trip of its own; PL/pgSQL, so that its plan is kept.
+CREATE OR REPLACE FUNCTION voucher_guessing_wait(
+    p_key text, p_window_seconds double precision, p_max_failures integer,
+    p_undecided_seconds double precision
+) RETURNS integer LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        SELECT CASE WHEN count(*) >= p_max_failures
+                    THEN greatest(1, ceil(extract(epoch FROM
+                             min(f.at) + make_interval(secs => p_window_seconds) - now())))
+                    ELSE 0 END::integer
+        FROM login_attempts l
+        CROSS JOIN LATERAL (
+            SELECT a AS at FROM unnest(l.attempts) AS a
+            UNION ALL
+            SELECT p FROM unnest(l.pending) AS p
+            WHERE p <= now() - make_interval(secs => p_undecided_seconds)
+        ) AS f
+        WHERE l.key = p_key AND f.at > now() - make_interval(secs => p_window_seconds)
+    );
+END;
+$$;
+
 -- A reservation that used a voucher and is cancelled (by its user, an admin, or with its
 -- showtime) gives the redemption back, whichever function cancelled it.
 CREATE OR REPLACE FUNCTION give_back_voucher() RETURNS trigger LANGUAGE plpgsql AS $$

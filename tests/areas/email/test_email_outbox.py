@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -333,4 +334,59 @@ async def test_a_batch_is_begun_and_recorded_a_run_at_a_time(
     attempts = await db.fetch("SELECT attempt, outcome FROM email_attempts")
     assert len(attempts) == 40 and {(a["attempt"], a["outcome"]) for a in attempts} == {
         (1, "captured")
+    }
+
+
+@pytest.mark.parametrize("statistics", ["none yet", "analyzed"])
+async def test_a_claim_reads_the_emails_it_takes_not_the_whole_backlog(
+    db: asyncpg.Connection, statistics: str
+) -> None:
+    """A sender claims every MAIL_POLL_SECONDS and, while the pace holds it back, ten times a
+    second; behind an SMTP outage or a sold-out night the backlog is thousands of emails. Each
+    claim reads the emails it may take and the recent claims, counted in this transaction's
+    table statistics, with the plans PostgreSQL keeps after the fifth call."""
+    await queue_verification_emails(db, 3000)
+    if statistics == "analyzed":
+        await db.execute("ANALYZE emails")
+    async with db.transaction():
+        for call in range(8):
+            before = await _emails_read(db)
+            claim = json.loads(await db.fetchval("SELECT claim_emails(10, 1000.0, 60.0)"))
+            read = await _emails_read(db) - before
+            assert len(claim["emails"]) == 10
+            # The 10 taken, the claims of the window (at most 70) and a few passed over.
+            assert read <= 150, (call, read)
+
+
+async def _emails_read(db: asyncpg.Connection) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = 'emails'"
+        )
+    )
+
+
+async def test_the_live_listener_wakes_the_sender_on_one_connection_per_process(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    mail_settings: Settings,
+    database: str,
+    db: asyncpg.Connection,
+    user: Account,
+    smtp: SmtpServer,
+) -> None:
+    """Every NOTIFY wakes each listening backend of its database, whatever the channel: one
+    listening connection per process, not one for the seats and one for the emails. With the
+    poll a minute away, only the NOTIFY heard on it can bring the booking's email this soon."""
+    patient = dataclasses.replace(mail_settings, mail_poll_seconds=60.0)
+    client = await aiohttp_client(create_app(patient, database))
+    await book_once(client, db, user)
+    await eventually(lambda: smtp.messages, within=5)
+    listening = await db.fetch(
+        "SELECT application_name, count(*) AS connections FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name LIKE 'reservations-%'"
+        " GROUP BY application_name"
+    )
+    assert {row["application_name"]: row["connections"] for row in listening} == {
+        "reservations-listener": 1
     }

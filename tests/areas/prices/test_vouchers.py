@@ -230,8 +230,10 @@ async def test_guessing_codes_is_rate_limited_per_user(
     assert int(limited.headers["Retry-After"]) > 0
     # Past the limit, a booking with a code (even a right one) is not tried at all.
     booking = await book_tickets(client, guesser, hall.showtime_id, {seat: None}, "REAL-CODE")
-    assert booking.status == 429
+    assert (await error_of(booking, 429))["code"] == "rate_limited"
+    assert int(booking.headers["Retry-After"]) > 0
     assert await db.fetchval("SELECT redemptions FROM vouchers") == 0
+    assert await db.fetchval("SELECT count(*) FROM reservations") == 0
     # Without a code the booking goes on; another user is not limited.
     plain = await book_tickets(client, guesser, hall.showtime_id, {seat: None})
     assert plain.status == 201, await plain.text()
