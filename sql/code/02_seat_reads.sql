@@ -93,6 +93,11 @@ $$;
 -- its ticket type and price), what it was charged (subtotal, discount, voucher_code), showtime,
 -- movie and theater, and whether it may still be cancelled. reservations/booking/reservations.py
 -- reservation_view turns a row into the answer.
+--
+-- Read from the reservation outwards, each row it names by its key (LATERAL ... LIMIT 1, a
+-- scalar subquery for the voucher): reservation_rows' generic plan, under the showtime's lock
+-- after every booking, otherwise joined every showtime to movies and theaters, rescanned the
+-- reservations for each, and matched vouchers by a hash (sql/code/README.md).
 CREATE OR REPLACE VIEW reservation_details AS
 SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
        r.created_at, r.updated_at, r.cancelled_at, r.cancel_reason,
@@ -110,12 +115,15 @@ SELECT r.id, r.user_id, r.showtime_id, r.status, r.total_price, r.ticket_code,
         JOIN seats s ON s.id = rs.seat_id
         JOIN ticket_types tt ON tt.id = rs.ticket_type_id
         WHERE rs.reservation_id = r.id) AS seats,
-       r.subtotal, r.discount, v.code AS voucher_code
+       r.subtotal, r.discount,
+       (SELECT v.code FROM vouchers v WHERE v.id = r.voucher_id) AS voucher_code
 FROM reservations r
-LEFT JOIN vouchers v ON v.id = r.voucher_id
-JOIN showtimes st ON st.id = r.showtime_id
-JOIN movies m ON m.id = st.movie_id
-JOIN theaters t ON t.id = st.theater_id;
+CROSS JOIN LATERAL (
+    SELECT s.start_time, s.end_time, s.price, s.cancelled_at, s.movie_id, s.theater_id
+    FROM showtimes s WHERE s.id = r.showtime_id LIMIT 1
+) st
+CROSS JOIN LATERAL (SELECT mv.id, mv.title FROM movies mv WHERE mv.id = st.movie_id LIMIT 1) m
+CROSS JOIN LATERAL (SELECT th.id, th.name FROM theaters th WHERE th.id = st.theater_id LIMIT 1) t;
 
 -- The reservations p_ids in that order. VOLATILE: called after book_held_seats or
 -- cancel_reservation in the same statement (sql/booking.sql), it sees what they changed, so the

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from collections import Counter
 
 from tests.api import (
     API,
+    book_tickets,
     hold_seats,
     hold_seats_after_a_wait,
     reserve,
 )
-from tests.factories import create_drawn_hall
+from tests.factories import create_drawn_hall, create_hall, create_showtime
 from tests.statements import listening, named, pool_statements
 
 # --- one round trip per change ------------------------------------------------------------------
@@ -61,3 +64,45 @@ async def test_a_hold_that_waited_for_the_lock_is_still_one_statement(quiet_clie
         assert (await response.json())["stranded_seat_ids"] == hall.ids("A1", "A5", "A7")
         await asyncio.sleep(0)
     assert named(sent) == ["hold_seats"]
+
+
+async def test_a_booking_s_answer_reads_its_own_rows_not_every_showtime_and_voucher(
+    quiet_client, db, user
+):
+    """The reservation a booking answers is read under the showtime's lock, with the plan that
+    PostgreSQL keeps for every call (reservation_rows). It reads the reservation's showtime,
+    movie, theater and voucher by their keys: counted in this transaction's table statistics,
+    with 40 showtimes and 30 vouchers around it."""
+    client = quiet_client
+    hall = await create_hall(db, rows=1, seats_per_row=2)
+    for day in range(2, 42):
+        await create_showtime(db, hall, dt.timedelta(days=day))
+    await db.execute(
+        "INSERT INTO vouchers (code, discount_percent)"
+        " SELECT 'OTHER-' || g, 5 FROM generate_series(1, 30) AS g"
+    )
+    await db.execute("INSERT INTO vouchers (code, discount_percent) VALUES ('TEN-OFF', 10)")
+    seats = hall.ids("A1", "A2")
+    assert (await hold_seats(client, user, hall.showtime_id, seats)).status == 201
+    booked = await book_tickets(client, user, hall.showtime_id, dict.fromkeys(seats), "TEN-OFF")
+    assert booked.status == 201, await booked.text()
+    reservation_id = (await booked.json())["id"]
+    async with db.transaction():
+        for call in range(8):
+            before = await _rows_read(db)
+            (row,) = await db.fetch(
+                "SELECT * FROM reservation_rows(ARRAY[$1::uuid])", reservation_id
+            )
+            read = await _rows_read(db) - before
+            assert row["voucher_code"] == "TEN-OFF"
+            # Its own reservation and voucher; the showtime found however the planner likes.
+            assert read["reservations"] <= 1 and read["vouchers"] <= 1, (call, read)
+            assert read["showtimes"] <= 41, (call, read)
+
+
+async def _rows_read(db) -> Counter[str]:
+    rows = await db.fetch(
+        "SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0) AS read"
+        " FROM pg_stat_xact_user_tables WHERE relname IN ('reservations', 'showtimes', 'vouchers')"
+    )
+    return Counter({row["relname"]: row["read"] for row in rows})
