@@ -41,25 +41,28 @@ $$;
 
 -- Redeem the voucher of code p_code (any case) once for a booking of showtime p_showtime_id at
 -- p_now, in the booking's transaction: refused (the whole booking undone) with voucher_invalid
--- or voucher_exhausted. The voucher's row is locked until the booking commits, so bookings of
--- every showtime redeem it one after the other, and its CHECK (redemptions <= max_redemptions)
--- refuses whatever would go past the limit. The voucher as redeemed.
+-- or voucher_exhausted. One UPDATE, under the showtime's lock: it locks the voucher's row until
+-- the booking commits, so bookings of every showtime redeem it one after the other (a booking
+-- that waited for the row judges it again as the other left it), and its CHECK (redemptions <=
+-- max_redemptions) refuses whatever would go past the limit. Only a refused code is read again,
+-- to say why. The voucher as redeemed.
 CREATE OR REPLACE FUNCTION redeem_voucher(p_code text, p_showtime_id uuid, p_now timestamptz)
 RETURNS vouchers LANGUAGE plpgsql AS $$
 DECLARE
     voucher vouchers%ROWTYPE;
-    refusal text;
+    wanted text := upper(btrim(p_code));
 BEGIN
-    SELECT * INTO voucher FROM vouchers v WHERE v.code = upper(btrim(p_code)) FOR UPDATE;
-    refusal := voucher_refusal(voucher, p_showtime_id, p_now);
-    IF refusal IS NOT NULL THEN
+    UPDATE vouchers v SET redemptions = v.redemptions + 1
+    WHERE v.code = wanted AND voucher_refusal(v, p_showtime_id, p_now) IS NULL
+    RETURNING * INTO voucher;
+    IF NOT FOUND THEN
+        SELECT * INTO voucher FROM vouchers v WHERE v.code = wanted;
         PERFORM refuse_seat_change(
-            CASE refusal WHEN 'voucher_exhausted' THEN 'voucher_exhausted' ELSE 'voucher_invalid' END,
-            jsonb_build_object('code', upper(btrim(p_code)))
+            CASE coalesce(voucher_refusal(voucher, p_showtime_id, p_now), 'voucher_exhausted')
+                WHEN 'voucher_exhausted' THEN 'voucher_exhausted' ELSE 'voucher_invalid' END,
+            jsonb_build_object('code', wanted)
         );
     END IF;
-    UPDATE vouchers v SET redemptions = v.redemptions + 1 WHERE v.id = voucher.id
-    RETURNING * INTO voucher;
     RETURN voucher;
 END;
 $$;
