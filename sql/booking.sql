@@ -134,16 +134,17 @@ SELECT release_held_seats_v2(
 -- code at the same place in $4 (text[]; NULL: the default type), with voucher code $5 (may be
 -- NULL), with the first free ticket code of $6 (text[]); Idempotency-Key $7 (may be NULL) for a
 -- request of hash $8; the total charged must be $9 when not NULL; gap rule $10
--- (SINGLE_SEAT_GAP_RULE). With a voucher code, first the guessing limit: rate-limit key $11,
--- window $12 s, $13 failures, attempts undecided after $14 s (voucher_guessing_wait).
--- retry_after: seconds the user must wait before trying a code (0: none; then nothing was
--- booked or locked); booking: {reservation_id, created}; then the reservation's columns (as
--- reservations_by_ids), read after the booking in the same statement.
+-- (SINGLE_SEAT_GAP_RULE). First the guessing limit of a booking with a voucher code:
+-- rate-limit key $11 (NULL without a code), window $12 s, $13 failures, attempts undecided
+-- after $14 s (voucher_guessing_wait). retry_after: seconds the user must wait before trying a
+-- code (0: none; otherwise nothing was booked or locked); booking: {reservation_id, created};
+-- then the reservation's columns (as reservations_by_ids), read after the booking in the same
+-- statement.
+WITH g AS MATERIALIZED (  -- asked once: the answer gates the booking and is answered
+    SELECT voucher_guessing_wait($11, $12, $13, $14) AS retry_after
+)
 SELECT g.retry_after, b.booking, r.*
-FROM (
-    SELECT CASE WHEN $5::text IS NULL THEN 0
-                ELSE voucher_guessing_wait($11, $12, $13, $14) END AS retry_after
-) AS g
+FROM g
 LEFT JOIN LATERAL (
     SELECT book_held_seats_v2(
         p_showtime_id => $1, p_user_id => $2, p_seat_ids => $3, p_ticket_types => $4::text[],

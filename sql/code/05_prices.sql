@@ -72,12 +72,17 @@ $$;
 -- p_undecided_seconds, against its limit p_max_failures. judge_attempt's 'refuse' rule
 -- (08_rate_limits.sql), read only, so that a booking with a voucher writes nothing for it. A
 -- booking asks it in its own statement, before the showtime's lock (sql/booking.sql), so that
--- the check costs no round trip of its own; PL/pgSQL, so that its plan is kept.
+-- the check costs no round trip of its own; PL/pgSQL, so that its plan is kept. 0 when p_key is
+-- NULL (a booking without a voucher code): the statement is then the same with or without one,
+-- and PostgreSQL keeps one plan for it instead of planning it again at every booking.
 CREATE OR REPLACE FUNCTION voucher_guessing_wait(
     p_key text, p_window_seconds double precision, p_max_failures integer,
     p_undecided_seconds double precision
 ) RETURNS integer LANGUAGE plpgsql STABLE AS $$
 BEGIN
+    IF p_key IS NULL THEN
+        RETURN 0;
+    END IF;
     RETURN (
         SELECT CASE WHEN count(*) >= p_max_failures
                     THEN greatest(1, ceil(extract(epoch FROM

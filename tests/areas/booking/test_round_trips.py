@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections import Counter
 
+from reservations.db import QUERIES
 from tests.api import (
     API,
     book_tickets,
@@ -106,3 +107,21 @@ async def _rows_read(db) -> Counter[str]:
         " FROM pg_stat_xact_user_tables WHERE relname IN ('reservations', 'showtimes', 'vouchers')"
     )
     return Counter({row["relname"]: row["read"] for row in rows})
+
+
+async def test_a_booking_asks_the_voucher_guessing_limit_once(db):
+    """The limit's answer gates the booking and is answered with it: asked twice, a wrong
+    guess of the same user's in between could answer 429 for a booking already made."""
+    parameters = "uuid, uuid, uuid[], text[], text, text[], text, text, numeric, text, text, "
+    await db.execute(
+        f"PREPARE booking ({parameters}float8, integer, float8) AS {QUERIES.book_held_seats}"
+    )
+    await db.execute("SET plan_cache_mode = force_generic_plan")
+    plan = "\n".join(
+        row[0]
+        for row in await db.fetch(
+            "EXPLAIN VERBOSE EXECUTE booking"
+            " (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+        )
+    )
+    assert plan.count("voucher_guessing_wait(") == 1, plan
