@@ -11,7 +11,8 @@ A change or deletion of a user queues one on USER_CHANNEL, which reaches the cac
 the showtime's viewers as a notice. An email queued queues one on EMAIL_CHANNEL, which wakes this
 process's email sender (mail/sender.py): one listening connection per process, so that each
 NOTIFY wakes one backend per process, not one per listener. Each cache serves entries with no
-query only while this connection is up: it is told when the connection comes and goes, and clears everything each time.
+query only while this connection is up: it is told when the connection comes and goes, and
+clears everything each time.
 The listening connection is a dedicated one (a pooled connection could be handed to a query at
 any time). A supervisor task notices when it drops (termination callback, or a periodic `SELECT 1` that fails or hangs),
 reconnects with backoff, and then has every viewer resync: changes committed while nobody was
