@@ -69,16 +69,21 @@ async def test_200_holds_on_one_showtime_leave_the_pool_to_other_requests(
         )
     )
     await asyncio.sleep(0.5)  # the crowd is waiting now
+    # Rounds of reads while the crowd waits; each counts as proof only if it ended before the
+    # pin did (a loaded machine may fit fewer than five in the pin's two seconds).
     others = []
+    pinned_rounds = 0
     for _ in range(5):
+        if pin.done():
+            break
         others += await asyncio.gather(
             _timed_get(readers, f"{API}/showtimes/{other.showtime_id}/seats", reader.headers),
             _timed_get(readers, f"{API}/showtimes"),
             _timed_get(readers, "/"),
             _timed_get(readers, f"{API}/reservations", reader.headers),
         )
+        pinned_rounds += not pin.done()
         await asyncio.sleep(0.05)
-    still_pinned = not pin.done()
     release.set()
     await pin
     answers = await crowd
@@ -89,7 +94,7 @@ async def test_200_holds_on_one_showtime_leave_the_pool_to_other_requests(
     assert all(status == 200 for status, _, _ in others), others
     slow = [(path, round(seconds, 2)) for _, seconds, path in others if seconds >= 0.5]
     assert not slow, f"waited behind the crowd: {slow}"
-    assert still_pinned, "the readers outlasted the pin: the check proved nothing"
+    assert pinned_rounds, "no round of reads ended while the crowd waited: the check proved nothing"
     assert set(statuses) == {201}, statuses
     assert (
         await db.fetchval(
