@@ -1,10 +1,12 @@
-"""What the app says to the database: every statement its pool runs, recorded as sent."""
+"""What the app says to the database: every statement its pool runs, recorded as sent; and the
+rows a transaction read from each table."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,3 +57,14 @@ def named(statements: list[str]) -> list[str]:
 async def listening(client: Any) -> None:
     """Until the app's listener is connected (its caches serve only while it listens)."""
     await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
+
+
+async def rows_read(db: Any, *tables: str) -> Counter[str]:
+    """The rows of each of `tables` that `db`'s transaction has read so far (sequential scans
+    and index fetches, from pg_stat_xact_user_tables): take two and subtract."""
+    rows = await db.fetch(
+        "SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0) AS read"
+        " FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[])",
+        list(tables),
+    )
+    return Counter({row["relname"]: row["read"] for row in rows})

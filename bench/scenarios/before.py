@@ -157,7 +157,6 @@ class Phase:
     ids: list[Any]
     items: list[list[Any]]
     completed: int = 0
-    errors: int = 0
     elapsed: float = 0.0
     server_cpu: float = 0.0
     database_cpu: float = 0.0
@@ -183,7 +182,6 @@ async def _turn(suite: Suite, phase: Phase, clients: int, items: list[list[Any]]
     phase.server_cpu += server.cpu_seconds() - server_cpu
     phase.database_cpu += cpu_seconds(_postgres()) - database_cpu
     phase.completed += result["completed"]
-    phase.errors += result["errors"]
     phase.elapsed += result["elapsed"]
     return suite.error_note(f"{clients} clients", result)
 

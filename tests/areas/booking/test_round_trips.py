@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections import Counter
 
 from reservations.db import QUERIES
 from tests.api import (
@@ -15,7 +14,7 @@ from tests.api import (
     reserve,
 )
 from tests.factories import create_drawn_hall, create_hall, create_showtime
-from tests.statements import listening, named, pool_statements
+from tests.statements import listening, named, pool_statements, rows_read
 
 # --- one round trip per change ------------------------------------------------------------------
 
@@ -88,25 +87,18 @@ async def test_a_booking_s_answer_reads_its_own_rows_not_every_showtime_and_vouc
     booked = await book_tickets(client, user, hall.showtime_id, dict.fromkeys(seats), "TEN-OFF")
     assert booked.status == 201, await booked.text()
     reservation_id = (await booked.json())["id"]
+    tables = ("reservations", "showtimes", "vouchers")
     async with db.transaction():
         for call in range(8):
-            before = await _rows_read(db)
+            before = await rows_read(db, *tables)
             (row,) = await db.fetch(
                 "SELECT * FROM reservation_rows(ARRAY[$1::uuid])", reservation_id
             )
-            read = await _rows_read(db) - before
+            read = await rows_read(db, *tables) - before
             assert row["voucher_code"] == "TEN-OFF"
             # Its own reservation and voucher; the showtime found however the planner likes.
             assert read["reservations"] <= 1 and read["vouchers"] <= 1, (call, read)
             assert read["showtimes"] <= 41, (call, read)
-
-
-async def _rows_read(db) -> Counter[str]:
-    rows = await db.fetch(
-        "SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0) AS read"
-        " FROM pg_stat_xact_user_tables WHERE relname IN ('reservations', 'showtimes', 'vouchers')"
-    )
-    return Counter({row["relname"]: row["read"] for row in rows})
 
 
 async def test_a_booking_asks_the_voucher_guessing_limit_once(db):
