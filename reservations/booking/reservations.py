@@ -67,12 +67,19 @@ def request_hash(
 
 
 def new_ticket_code() -> str:
-    """Like K7QX-2M9P-R4TD: short enough to read out, too many to guess."""
-    groups = (
-        "".join(secrets.choice(TICKET_ALPHABET) for _ in range(TICKET_GROUP_LENGTH))
-        for _ in range(TICKET_GROUPS)
+    """Like K7QX-2M9P-R4TD: short enough to read out, too many to guess. One uniform draw
+    below 31^12 written in TICKET_ALPHABET, so each symbol is uniform and independent (a draw
+    per symbol read the system's random source 36 times a booking)."""
+    symbols = TICKET_GROUPS * TICKET_GROUP_LENGTH
+    number = secrets.randbelow(len(TICKET_ALPHABET) ** symbols)
+    code = []
+    for _ in range(symbols):
+        number, digit = divmod(number, len(TICKET_ALPHABET))
+        code.append(TICKET_ALPHABET[digit])
+    return "-".join(
+        "".join(code[start : start + TICKET_GROUP_LENGTH])
+        for start in range(0, symbols, TICKET_GROUP_LENGTH)
     )
-    return "-".join(groups)
 
 
 async def reserve(

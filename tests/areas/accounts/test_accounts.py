@@ -197,6 +197,31 @@ async def test_bad_tokens_are_refused(client, user, make_token):
     assert (await response.json())["error"]["code"] == "unauthorized"
 
 
+async def test_a_session_s_token_is_verified_once_and_refused_when_it_expires(
+    client, user, monkeypatch
+):
+    """The bearer token of every request of a session is checked for its signature once per
+    process (before, on every request); its expiry is still compared on each, so a token that
+    passed before is refused once it runs out (leeway included)."""
+    from reservations.accounts import tokens
+
+    # Expired by its exp, but within the leeway for another second or two.
+    token = issue_token(user.id, TEST_JWT_SECRET, -tokens.LEEWAY_SECONDS + 2)
+    ends = jwt.decode(token, options={"verify_signature": False})["exp"] + tokens.LEEWAY_SECONDS
+    verified = []
+    decode = tokens.jwt.decode
+    monkeypatch.setattr(tokens.jwt, "decode", lambda *a, **k: verified.append(1) or decode(*a, **k))
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(5):
+        assert (await client.get("/api/v1/auth/me", headers=headers)).status == 200
+    assert len(verified) == 1
+
+    await asyncio.sleep(ends - time.time() + 0.05)
+    response = await client.get("/api/v1/auth/me", headers=headers)
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "unauthorized"
+
+
 async def test_deleted_users_token_stops_working(client, user, db):
     assert (await client.get("/api/v1/auth/me", headers=user.headers)).status == 200
     await db.execute("DELETE FROM users WHERE id = $1", user.id)
