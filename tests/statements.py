@@ -68,3 +68,12 @@ async def rows_read(db: Any, *tables: str) -> Counter[str]:
         list(tables),
     )
     return Counter({row["relname"]: row["read"] for row in rows})
+
+
+async def sequential_scans(db: Any) -> Counter[str]:
+    """The sequential scans of each table that `db`'s transaction has made so far (from
+    pg_stat_xact_user_tables): take two and subtract."""
+    rows = await db.fetch(
+        "SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE seq_scan > 0"
+    )
+    return Counter({row["relname"]: row["seq_scan"] for row in rows})

@@ -130,7 +130,8 @@ CROSS JOIN LATERAL (SELECT th.id, th.name FROM theaters th WHERE th.id = st.thea
 -- change and its answer are one round trip.
 CREATE OR REPLACE FUNCTION reservation_rows(p_ids uuid[]) RETURNS SETOF reservation_details
 LANGUAGE plpgsql VOLATILE
-SET plan_cache_mode = force_generic_plan AS $$
+SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off AS $$
 BEGIN
     RETURN QUERY
     SELECT d.* FROM reservation_details d

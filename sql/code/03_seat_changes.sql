@@ -18,7 +18,15 @@
 -- and planning was about a third of a change's time under the lock. The entry points plan once,
 -- with plan_cache_mode = force_generic_plan (set for the call, so the functions they call and
 -- the triggers they fire plan once too), and their lookups are written so that the generic plan
--- probes by key whatever the statistics say. Not lock_showtime, open_seat_change nor
+-- probes by key whatever the statistics say. They also run with enable_seqscan = off: on a
+-- young database (a few dozen showtimes) the generic plans read small tables whole instead of
+-- by key, and the showtimes table is not as small as it looks, since every seat change leaves
+-- a dead version of its showtime's row (the version bump). That was 11 reads of the whole
+-- table a hold and booking in the hot-showtime bench, about a tenth of PostgreSQL's time. A
+-- table with no index to use (ticket_types' default) is still read whole. The functions
+-- they call are planned under the setting when a seat change runs them first in a session;
+-- one that an admin's transaction ran first (sql/changes.sql) keeps that plan, which is
+-- slower but reads the same rows. Not lock_showtime, open_seat_change nor
 -- begin_seat_change, which may run on their own in a transaction (sql/changes.sql): a function's
 -- SET clause undoes at its exit what SET LOCAL did inside it, and the lock_timeout that
 -- lock_showtime lowers must last for the rest of that transaction.
@@ -178,6 +186,7 @@ CREATE OR REPLACE FUNCTION stranded_seats_among(
 ) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
 LANGUAGE plpgsql STABLE
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     mine_rows integer[];
@@ -256,6 +265,7 @@ CREATE OR REPLACE FUNCTION stranded_seats_of_hold(
 ) RETURNS TABLE (hold_seat_ids uuid[], stranded_seat_ids uuid[])
 LANGUAGE plpgsql STABLE
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     RETURN QUERY SELECT * FROM stranded_seats_among(
@@ -326,6 +336,7 @@ CREATE OR REPLACE FUNCTION hold_seats(
     p_max_user_seats integer
 ) RETURNS jsonb LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -539,6 +550,7 @@ CREATE OR REPLACE FUNCTION release_held_seats_v2(
 )
 RETURNS jsonb LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -613,6 +625,7 @@ CREATE OR REPLACE FUNCTION book_held_seats_v2(
     p_gap_rule text
 ) RETURNS jsonb LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     earlier idempotency_keys%ROWTYPE;
@@ -793,6 +806,7 @@ $$;
 CREATE OR REPLACE FUNCTION cancel_reservation(p_reservation_id uuid, p_user_id uuid, p_is_admin boolean)
 RETURNS jsonb LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     owner record;
@@ -828,6 +842,7 @@ $$;
 -- showtime_not_found (unknown or cancelled already) or showtime_started.
 CREATE OR REPLACE FUNCTION cancel_showtime(p_showtime_id uuid) RETURNS void LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     showtime seat_change_showtime;
@@ -859,6 +874,7 @@ $$;
 CREATE OR REPLACE FUNCTION sweep_showtime(p_showtime_id uuid, p_limit integer)
 RETURNS TABLE (holds integer, seats integer) LANGUAGE plpgsql
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtextextended(p_showtime_id::text, 727)) THEN
