@@ -449,8 +449,6 @@ CREATE INDEX movies_live_title_idx ON movies USING btree (lower(title)) WHERE (d
 
 CREATE INDEX reservation_seats_seat_idx ON reservation_seats USING btree (seat_id);
 
-CREATE INDEX reservations_showtime_idx ON reservations USING btree (showtime_id) WHERE (status = 'confirmed'::text);
-
 CREATE INDEX reservations_showtime_user_idx ON reservations USING btree (showtime_id, user_id) WHERE (status = 'confirmed'::text);
 
 CREATE INDEX reservations_user_idx ON reservations USING btree (user_id, created_at DESC);

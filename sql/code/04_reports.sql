@@ -19,8 +19,8 @@ $$;
 
 -- What showtime p_showtime_id sold: tickets (the seats of its confirmed reservations) and revenue
 -- (the sum of their prices as booked, less each seat's share of a voucher's discount: what was
--- charged), from reservations_showtime_idx and reservation_seats' primary key however long the
--- history is.
+-- charged), from reservations_showtime_user_idx and reservation_seats' primary key however
+-- long the history is.
 CREATE OR REPLACE FUNCTION showtime_sales(p_showtime_id uuid)
 RETURNS TABLE (tickets bigint, revenue numeric) LANGUAGE sql STABLE AS $$
     SELECT count(*), sum(rs.price - rs.discount)

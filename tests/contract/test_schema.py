@@ -135,6 +135,31 @@ def test_schema_file_and_the_code_build_the_migrated_database(
     assert not diff, f"sql/schema.sql does not make the migrated schema; {REGENERATE}:\n{diff}"
 
 
+async def test_no_index_is_the_leading_part_of_another(db) -> None:  # type: ignore[no-untyped-def]
+    """An index whose columns lead another index of its table, with the same predicate, serves
+    nothing the other does not, and every insert pays for both (reservations_showtime_idx, under
+    the showtime's lock at every booking, until migration 0017)."""
+    redundant = await db.fetch(
+        """
+        SELECT a.indexrelid::regclass::text AS index, b.indexrelid::regclass::text AS covered_by
+        FROM pg_index a
+        JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+        JOIN pg_class c ON c.oid = a.indrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+        JOIN pg_class ai ON ai.oid = a.indexrelid
+        JOIN pg_class bi ON bi.oid = b.indexrelid
+        WHERE NOT a.indisunique AND a.indexprs IS NULL AND b.indexprs IS NULL
+          AND ai.relam = bi.relam
+          AND a.indnatts < b.indnatts
+          AND (a.indkey::int2[])[0:a.indnatts - 1] = (b.indkey::int2[])[0:a.indnatts - 1]
+          AND (a.indoption::int2[])[0:a.indnatts - 1] = (b.indoption::int2[])[0:a.indnatts - 1]
+          AND pg_get_expr(a.indpred, a.indrelid) IS NOT DISTINCT FROM
+              pg_get_expr(b.indpred, b.indrelid)
+        """
+    )
+    assert [dict(row) for row in redundant] == []
+
+
 def test_migrations_make_no_code(migrations_only: str) -> None:
     """Functions, views and triggers are written once, in sql/code/: no migration makes one
     (a migration may drop one, when a signature changes)."""

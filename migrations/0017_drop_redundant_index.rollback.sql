@@ -1,0 +1,1 @@
+CREATE INDEX reservations_showtime_idx ON reservations (showtime_id) WHERE status = 'confirmed';
