@@ -104,10 +104,10 @@ async def test_a_booking_s_answer_reads_its_own_rows_not_every_showtime_and_vouc
 async def test_seat_changes_read_by_key_however_young_the_database(db, user):
     """Holds, bookings and cancellations read each row by its key, with the plans PostgreSQL
     keeps for the session (the entry points run with enable_seqscan off). Before, on a young
-    database those plans read whole tables: here the seats and the reservations; in the
-    hot-showtime bench's, the showtimes table (each seat change leaves a dead version of its
-    row) 11 times a hold and booking, and the holds table 4 times. Only the ticket types (a
-    handful of rows, no index to choose) may be read whole."""
+    database those plans read whole tables: here the seats and the reservations; in one of 55
+    showtimes that had taken a few thousand bookings, the showtimes table (each seat change
+    leaves a dead version of its row) 11 times a hold and booking, and the holds table 4
+    times. Only the ticket types (a handful of rows, no index to choose) may be read whole."""
     hall = await create_hall(db, rows=1, seats_per_row=8)
     for day in range(2, 12):
         await create_showtime(db, hall, dt.timedelta(days=day))
