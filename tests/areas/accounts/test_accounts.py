@@ -9,6 +9,7 @@ import uuid
 import jwt
 import pytest
 
+from reservations.accounts import tokens
 from reservations.accounts.tokens import issue_token
 from tests.api import login, register, route_path, status_of
 from tests.factories import TEST_JWT_SECRET
@@ -203,8 +204,6 @@ async def test_a_session_s_token_is_verified_once_and_refused_when_it_expires(
     """The bearer token of every request of a session is checked for its signature once per
     process (before, on every request); its expiry is still compared on each, so a token that
     passed before is refused once it runs out (leeway included)."""
-    from reservations.accounts import tokens
-
     # Expired by its exp, but within the leeway for another second or two.
     token = issue_token(user.id, TEST_JWT_SECRET, -tokens.LEEWAY_SECONDS + 2)
     ends = jwt.decode(token, options={"verify_signature": False})["exp"] + tokens.LEEWAY_SECONDS
