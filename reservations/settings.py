@@ -250,8 +250,10 @@ class Settings:
     db_acquire_timeout_seconds: int = 5
     # Seat changes of one showtime that may hold a pooled connection at once in a process
     # (never more than half the pool; the rest wait without one), and how long one waits for
-    # its turn before 503 busy.
-    seat_change_permits_per_showtime: int = 10
+    # its turn before 503 busy. Two a process keep a next change waiting on the showtime's lock
+    # whenever it is released; more only add waiters inside PostgreSQL, which cost it CPU
+    # (docs/architecture.md).
+    seat_change_permits_per_showtime: int = 2
     seat_change_queue_timeout_seconds: int = 3
     # On SIGTERM, in-flight requests get this long to finish; `serve --workers N` kills a
     # worker still running 10 s after that.
