@@ -59,21 +59,23 @@ async def listening(client: Any) -> None:
     await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
 
 
-async def rows_read(db: Any, *tables: str) -> Counter[str]:
-    """The rows of each of `tables` that `db`'s transaction has read so far (sequential scans
-    and index fetches, from pg_stat_xact_user_tables): take two and subtract."""
+async def _transaction_counts(db: Any, counted: str, tables: tuple[str, ...]) -> Counter[str]:
+    """`counted` (a column expression of pg_stat_xact_user_tables) for each table that `db`'s
+    transaction has touched so far, or for `tables` only when given: take two and subtract."""
     rows = await db.fetch(
-        "SELECT relname, seq_tup_read + coalesce(idx_tup_fetch, 0) AS read"
-        " FROM pg_stat_xact_user_tables WHERE relname = ANY($1::text[])",
+        f"SELECT relname, {counted} AS counted FROM pg_stat_xact_user_tables"
+        " WHERE cardinality($1::text[]) = 0 OR relname = ANY($1::text[])",
         list(tables),
     )
-    return Counter({row["relname"]: row["read"] for row in rows})
+    return Counter({row["relname"]: row["counted"] for row in rows if row["counted"]})
+
+
+async def rows_read(db: Any, *tables: str) -> Counter[str]:
+    """The rows of each of `tables` that `db`'s transaction has read so far (sequential scans
+    and index fetches)."""
+    return await _transaction_counts(db, "seq_tup_read + coalesce(idx_tup_fetch, 0)", tables)
 
 
 async def sequential_scans(db: Any) -> Counter[str]:
-    """The sequential scans of each table that `db`'s transaction has made so far (from
-    pg_stat_xact_user_tables): take two and subtract."""
-    rows = await db.fetch(
-        "SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE seq_scan > 0"
-    )
-    return Counter({row["relname"]: row["seq_scan"] for row in rows})
+    """The sequential scans of each table that `db`'s transaction has made so far."""
+    return await _transaction_counts(db, "seq_scan", ())

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import psycopg
 import pytest
 
@@ -135,7 +136,7 @@ def test_schema_file_and_the_code_build_the_migrated_database(
     assert not diff, f"sql/schema.sql does not make the migrated schema; {REGENERATE}:\n{diff}"
 
 
-async def test_no_index_is_the_leading_part_of_another(db) -> None:  # type: ignore[no-untyped-def]
+async def test_no_index_is_the_leading_part_of_another(db: asyncpg.Connection) -> None:
     """An index whose columns lead another index of its table, with the same predicate, serves
     nothing the other does not, and every insert pays for both (reservations_showtime_idx, under
     the showtime's lock at every booking, until migration 0017)."""
