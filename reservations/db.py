@@ -218,7 +218,7 @@ async def create_pool(
         timeout=settings.db_acquire_timeout_seconds,  # connecting, e.g. to a host that is down
         server_settings={
             "statement_timeout": str(settings.db_statement_timeout_ms),
-            "lock_timeout": str(min(settings.db_statement_timeout_ms, 3000)),
+            "lock_timeout": str(settings.db_lock_timeout_ms),
             "idle_in_transaction_session_timeout": "60000",
             "application_name": "reservations",
             "timezone": "UTC",

@@ -306,6 +306,11 @@ class Settings:
         return self.db_pool_min_size or self.db_pool_max_size
 
     @property
+    def db_lock_timeout_ms(self) -> int:
+        """The pool's lock_timeout: DB_STATEMENT_TIMEOUT_MS, at most 3 s."""
+        return min(self.db_statement_timeout_ms, 3000)
+
+    @property
     def embedded(self) -> bool:
         """True when the service runs its own PostgreSQL from the pgserver package."""
         return self.database_url is None

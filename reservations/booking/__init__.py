@@ -29,7 +29,9 @@ def setup(app: web.Application) -> None:
     # A crowd on one showtime may hold at most half of the process's connections.
     permits = min(settings.seat_change_permits_per_showtime, settings.db_pool_max_size // 2)
     app[SEAT_CHANGE_QUEUES] = ShowtimeQueues(
-        max(1, permits), settings.seat_change_queue_timeout_seconds
+        max(1, permits),
+        settings.seat_change_queue_timeout_seconds,
+        slow_turn_seconds=settings.db_lock_timeout_ms / 2000,
     )
     routes.setup(app)
     app.cleanup_ctx.append(_sweeper_context)

@@ -10,6 +10,12 @@ SEAT_CHANGE_QUEUE_TIMEOUT_SECONDS answers 503 `busy` with Retry-After; so do tho
 behind a change that timed out waiting for the showtime's lock or one of its rows (pinned from
 outside), at the same moment, so a stuck showtime still answers within one lock timeout.
 
+The same goes for a turn that took more than half the lock timeout, however it ended. Turns
+take milliseconds; one that took that long waited for the showtime's lock or rows, held from
+elsewhere (a change outside this queue, another process, an operator). A change handed that
+turn's permit would wait as long again: behind a row pinned from outside, a first lock timeout
+in the queue and a second in the database. It answers busy instead, having started nothing.
+
 A showtime's semaphore exists while someone uses or waits for it: made by the first, dropped by
 the last, so the process keeps none for the thousands of showtimes nobody is changing.
 """
@@ -77,12 +83,15 @@ class _Gate:
 class ShowtimeQueues:
     permits: int
     timeout_seconds: float
+    # A turn longer than this fails those queued behind it (half the pool's lock_timeout).
+    slow_turn_seconds: float = math.inf
     _gates: dict[uuid.UUID, _Gate] = field(default_factory=dict)
 
     @contextlib.asynccontextmanager
     async def turn(self, showtime_id: uuid.UUID) -> AsyncIterator[None]:
         """Inside: one of the showtime's permits is this request's. Busy (503) if none came
-        within the timeout, or if a change ahead of it timed out waiting for a lock."""
+        within the timeout, or if a change ahead of it timed out waiting for a lock or took
+        longer than slow_turn_seconds."""
         gate = self._gates.get(showtime_id)
         if gate is None:
             gate = self._gates[showtime_id] = _Gate(self.permits)
@@ -92,12 +101,16 @@ class ShowtimeQueues:
                 await gate.enter(self.timeout_seconds)
             except TimeoutError:
                 raise self._busy() from None
+            loop = asyncio.get_running_loop()
+            entered = loop.time()
             try:
                 yield
             except _STUCK:
                 gate.fail_waiting(self._busy)
                 raise
             finally:
+                if loop.time() - entered > self.slow_turn_seconds:
+                    gate.fail_waiting(self._busy)
                 gate.leave()
         finally:
             gate.users -= 1

@@ -15,7 +15,9 @@ import asyncpg
 import pytest
 
 from reservations.app import create_app
+from reservations.context import SEAT_CHANGE_QUEUES
 from tests.factories import create_hall
+from tests.smtp_server import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -192,6 +194,72 @@ async def test_a_pinned_row_lock_bounds_the_requests_that_need_the_row(
             assert results[index][0].status == 503, (index, results[index][1])
     finally:
         await pinned.release()
+
+
+async def lock_waiters_at_least(db, count):
+    """Whether `count` sessions of this database wait for a lock."""
+    return count <= await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+
+async def test_a_change_queued_behind_a_slow_turn_does_not_wait_a_lock_timeout_more(
+    client, database, db, scene
+):
+    """The showtime's lock is held from outside for most of a lock timeout, and its claims
+    rows are pinned. The two changes with the process's permits wait for the lock, get it
+    when it is let go and pass (neither needs the pinned rows). A booking queued behind them
+    needs those rows: handed a permit then, it would wait a whole lock timeout more."""
+    hall, holder, _, newcomer, _, _ = scene
+    rows = await Pinned.open(
+        database,
+        ("SELECT 1 FROM seat_claims WHERE showtime_id = $1 FOR UPDATE", hall.showtime_id),
+    )
+    lock = await Pinned.open(
+        database, ("SELECT pg_advisory_xact_lock(hashtextextended($1, 727))", str(hall.showtime_id))
+    )
+    try:
+        holds = [
+            asyncio.ensure_future(
+                timed(
+                    client.post(
+                        _path(hall, "/lock-seats"),
+                        json={"seat_ids": hall.ids(seat)},
+                        headers=account.headers,
+                    )
+                )
+            )
+            for account, seat in ((newcomer, "C1"), (holder, "A3"))
+        ]
+        await eventually(lambda: lock_waiters_at_least(db, 2), within=5, every=0.01)
+        booking = asyncio.ensure_future(
+            timed(
+                client.post(
+                    "/api/v1/reservations",
+                    json={"showtime_id": str(hall.showtime_id), "seat_ids": hall.ids("A1")},
+                    headers=holder.headers,
+                )
+            )
+        )
+        queues = client.app[SEAT_CHANGE_QUEUES]
+        await eventually(lambda: queues.waiting() == 3, within=5, every=0.01)
+        await asyncio.sleep(LOCK_TIMEOUT * 0.7 - 0.1)
+        await lock.release()
+        let_go = time.perf_counter()
+        for response, body, _ in await asyncio.gather(*holds):
+            assert response.status == 201, body
+        response, body, _ = await booking
+        answered_after = time.perf_counter() - let_go
+    finally:
+        await lock.release()
+        await rows.release()
+    assert response.status == 503 and body["error"]["code"] == "busy", body
+    assert answered_after < LOCK_TIMEOUT / 2, answered_after
+    assert await db.fetchval(
+        "SELECT count(*) FROM seat_claims WHERE showtime_id = $1 AND reservation_id IS NOT NULL",
+        hall.showtime_id,
+    ) == 1  # B1's alone: nothing of the booking was done
 
 
 async def test_a_deadlock_with_an_outside_session_is_a_503_not_a_500(
