@@ -283,12 +283,20 @@ class SeatMapCache:
         for follower in self.on_showtime_changed:
             follower(showtime_id)
 
+    def prices_changed(self) -> None:
+        """A ticket type's or a seat type's price changed: every map shows others now. The
+        showtimes' NOTIFYs tell every process, this one too, but only once they arrive."""
+        self._forget_all()
+
     def set_listening(self, listening: bool) -> None:
         """The listener connected (changes from now on will be heard) or lost its connection
         (changes may be missed: entries are checked against the database until it is back)."""
+        self._forget_all()
+        self.listening = listening
+
+    def _forget_all(self) -> None:
         self._bump(None)
         self._entries.clear()
-        self.listening = listening
 
 
 @contextlib.contextmanager

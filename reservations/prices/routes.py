@@ -8,7 +8,7 @@ from aiohttp_apispec import docs, querystring_schema, request_schema, response_s
 from ..accounts.access import admin_only, current_user, maybe_user, optional_user, user_only
 from ..api import error_responses, json_response, no_content, page_of, path_uuid, uuid_path
 from ..catalog.showtimes import check_price
-from ..context import POOL, SETTINGS
+from ..context import POOL, SEAT_MAPS, SETTINGS
 from ..errors import Forbidden
 from ..reports.export import CSV_TYPE, JSON_TYPE, report_response
 from . import price_cards, ticket_types, vouchers
@@ -79,6 +79,7 @@ async def list_ticket_types(request: web.Request) -> web.Response:
 @error_responses(400, 401, 403, 409, 413, 415, 422)
 async def create_ticket_type(request: web.Request) -> web.Response:
     item = await ticket_types.create_ticket_type(request.app[POOL], **request["data"])
+    request.app[SEAT_MAPS].prices_changed()
     return json_response(item, status=201)
 
 
@@ -99,6 +100,7 @@ async def update_ticket_type(request: web.Request) -> web.Response:
     item = await ticket_types.update_ticket_type(
         request.app[POOL], path_uuid(request), request["data"]
     )
+    request.app[SEAT_MAPS].prices_changed()
     return json_response(item)
 
 
@@ -115,6 +117,7 @@ async def update_ticket_type(request: web.Request) -> web.Response:
 @error_responses(401, 403, 404, 409)
 async def delete_ticket_type(request: web.Request) -> web.Response:
     await ticket_types.deactivate_ticket_type(request.app[POOL], path_uuid(request))
+    request.app[SEAT_MAPS].prices_changed()
     return no_content()
 
 
@@ -149,6 +152,7 @@ async def update_seat_type(request: web.Request) -> web.Response:
         data.get("price_multiplier"),
         data.get("surcharge"),
     )
+    request.app[SEAT_MAPS].prices_changed()
     return json_response(item)
 
 

@@ -4,13 +4,16 @@ in the booking's one call; the client never names one."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
 
 import asyncpg
 
+from reservations.booking.seat_map import SeatMapCache
 from reservations.db import migrate
+from reservations.live.listener import LISTENER
 from tests.api import API, book_tickets, error_of, hold_and_book, hold_seats, seat_map
 from tests.factories import (
     create_hall,
@@ -189,6 +192,45 @@ async def test_the_seat_map_prices_every_ticket_type_and_follows_their_changes(c
     }
     assert after["child"] == "5.00"
     assert after["family"] == "6.00"
+
+
+async def test_a_price_change_reaches_the_seat_maps_of_its_process_before_any_notify(
+    client, db, admin
+):
+    """The process that changes a ticket type or a seat type serves the new prices at once,
+    without waiting for the showtimes' NOTIFYs (here they reach a cache nobody reads)."""
+    hall = await create_hall(db, rows=1, seats_per_row=2, price="10.00", seat_type="premium")
+    await price_seat_type(client, admin, "premium", price_multiplier="1.00", surcharge="2.00")
+    await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
+
+    async def prices():
+        return {
+            row["ticket_type"]: row["price"]
+            for row in (await seat_map(client, hall.showtime_id))["prices"]
+        }
+
+    assert (await prices())["child"] == "8.40"
+    client.app[LISTENER].seat_maps = SeatMapCache()
+    child = await ticket_type_id(client, "child")
+    changed = await client.put(
+        f"{API}/ticket-types/{child}", json={"fixed_price": "5.00"}, headers=admin.headers
+    )
+    assert changed.status == 200, await changed.text()
+    assert (await prices())["child"] == "5.00"
+    made = await client.post(
+        f"{API}/ticket-types",
+        json={"code": "family", "name": "Family", "discount_percent": "50"},
+        headers=admin.headers,
+    )
+    assert made.status == 201, await made.text()
+    assert (await prices())["family"] == "6.00"
+    await price_seat_type(client, admin, "premium", surcharge="4.00")
+    assert (await prices())["adult"] == "14.00"
+    removed = await client.delete(
+        f"{API}/ticket-types/{(await made.json())['id']}", headers=admin.headers
+    )
+    assert removed.status == 204
+    assert "family" not in await prices()
 
 
 async def test_an_unknown_or_inactive_ticket_type_books_nothing(client, db, admin, user):
