@@ -20,6 +20,7 @@ import pytest
 
 from tests.browser import ARTIFACTS, LIVE, PASSWORD, expect_status, log_in, register, seat
 from tests.factories import Hall, create_hall
+from tests.live_map import eventually
 
 pytestmark = pytest.mark.browser
 
@@ -258,6 +259,7 @@ async def test_the_page_resyncs_after_a_lost_message_and_reconnects_after_a_drop
     # Dan's WebSocket goes through a proxy in the test that can lose a message or cut the line.
     sockets: list[WebSocketRoute] = []
     sent_by_page: list[str] = []
+    snapshots_to_page = 0
     swallow_next_change = asyncio.Event()
 
     def proxy(page_side: WebSocketRoute) -> None:
@@ -265,9 +267,11 @@ async def test_the_page_resyncs_after_a_lost_message_and_reconnects_after_a_drop
         sockets.append(page_side)
 
         def from_server(message: str | bytes) -> None:
+            nonlocal snapshots_to_page
             if swallow_next_change.is_set() and '"type":"seats"' in str(message):
                 swallow_next_change.clear()
                 return
+            snapshots_to_page += '"type":"snapshot"' in str(message)
             page_side.send(message)
 
         def from_page(message: str | bytes) -> None:
@@ -309,6 +313,10 @@ async def test_the_page_resyncs_after_a_lost_message_and_reconnects_after_a_drop
         "Row A, seat 2 was just taken by someone else"
     )
     await expect_status(dan, hall, "A2", "held")
+    # The page asked for a snapshot after that refusal: once it has come (the connection's
+    # first and this one), a change lost from now on cannot be in it.
+    assert {"type": "resync"} in [json.loads(message) for message in sent_by_page]
+    await eventually(lambda: snapshots_to_page >= 2, within=10)
 
     # One change is lost on the way: the next one shows a gap in versions, so the page asks
     # for a fresh snapshot and ends up right about both seats.
