@@ -23,13 +23,14 @@
 -- by key, and the showtimes table is not as small as it looks, since every seat change leaves
 -- a dead version of its showtime's row (the version bump). On a database of 55 showtimes
 -- that was 11 reads of the whole table a hold and booking, and with 8 clients booking it
--- cost about a tenth of PostgreSQL's time (260 us a booking). A table with no index to use (ticket_types' default) is still read whole. The functions
--- they call are planned under the setting when a seat change runs them first in a session;
--- one that an admin's transaction ran first (sql/changes.sql) keeps that plan, which is
--- slower but reads the same rows. Not lock_showtime, open_seat_change nor
--- begin_seat_change, which may run on their own in a transaction (sql/changes.sql): a function's
--- SET clause undoes at its exit what SET LOCAL did inside it, and the lock_timeout that
--- lock_showtime lowers must last for the rest of that transaction.
+-- cost about a tenth of PostgreSQL's time (260 us a booking). A table with no index to use
+-- (ticket_types' default) is still read whole. The functions they call are planned under the
+-- setting when a seat change runs them first in a session; one that an admin's transaction ran
+-- first (sql/changes.sql) keeps that plan, which is slower but reads the same rows. Not
+-- lock_showtime, open_seat_change nor begin_seat_change, which may run on their own in a
+-- transaction (sql/changes.sql): a function's SET clause undoes at its exit what SET LOCAL did
+-- inside it, and the lock_timeout that lock_showtime lowers must last for the rest of that
+-- transaction.
 --
 -- The same entry points pin their search_path (pg_catalog, public, then pg_temp last, where it
 -- can shadow nothing): a table or function of the same name in a schema earlier in the caller's

@@ -244,6 +244,7 @@ async def test_a_change_queued_behind_a_slow_turn_does_not_wait_a_lock_timeout_m
         )
         queues = client.app[SEAT_CHANGE_QUEUES]
         await eventually(lambda: queues.waiting() == 3, within=5, every=0.01)
+        # The two holds' turns then last past half the lock timeout (a slow turn), within it.
         await asyncio.sleep(LOCK_TIMEOUT * 0.7 - 0.1)
         await lock.release()
         let_go = time.perf_counter()

@@ -25,6 +25,7 @@ from reservations.web.routes import ticket_svg
 from tests.api import error_of, route_path
 from tests.checkin import API, admitted_seat_count, open_door, scan, scan_body
 from tests.live_map import next_message, snapshot_of, watch
+from tests.statements import listening
 
 
 @pytest.fixture
@@ -632,10 +633,8 @@ async def test_viewers_of_the_showtime_hear_of_admissions_and_undos(
 ):
     """The usher's page keeps its counter live on the showtime's WebSocket: each admission and
     undo is a notice ({"type": "admissions"}, no figures: anyone may watch a seat map)."""
-    from reservations.live.listener import LISTENER
-
     door = await open_door(db, signer, tickets=1)
-    await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
+    await listening(client)
     ws = await watch(client, door.showtime_id)
     try:
         await snapshot_of(ws)

@@ -4,7 +4,6 @@ in the booking's one call; the client never names one."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -23,6 +22,7 @@ from tests.factories import (
     insert_showtime,
     insert_theater,
 )
+from tests.statements import listening
 
 
 async def price_seat_type(client, admin, name, **body):
@@ -201,7 +201,7 @@ async def test_a_price_change_reaches_the_seat_maps_of_its_process_before_any_no
     without waiting for the showtimes' NOTIFYs (here they reach a cache nobody reads)."""
     hall = await create_hall(db, rows=1, seats_per_row=2, price="10.00", seat_type="premium")
     await price_seat_type(client, admin, "premium", price_multiplier="1.00", surcharge="2.00")
-    await asyncio.wait_for(client.app[LISTENER].connected.wait(), 5)
+    await listening(client)
 
     async def prices():
         return {
